@@ -1,0 +1,96 @@
+"""Reading configuration from the environment, failing fast with the variable's name.
+
+A misconfigured process should stop at start-up with one readable line, not with a traceback from
+deep inside Django, so `ConfigError` is a `SystemExit`: Python prints its message and exits 1.
+"""
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+env = environ.Env()
+
+# Schemes people paste from other tools; Django and django-environ know them as plain PostgreSQL.
+_POSTGRES_ALIASES = ("postgresql+asyncpg://", "postgresql+psycopg://", "postgresql+psycopg2://")
+
+
+class ConfigError(SystemExit):
+    """A configuration value is missing or invalid; the message names the variable."""
+
+    def __init__(self, message: str):
+        super().__init__(f"configuration error: {message}")
+
+
+def read_str(name: str, default: str) -> str:
+    return env.str(name, default=default).strip()
+
+
+def read_bool(name: str, default: bool) -> bool:
+    raw = env.str(name, default="").strip().lower()
+    if raw == "":
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def read_int(name: str, default: int, *, minimum: int, maximum: int) -> int:
+    raw = env.str(name, default="").strip()
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name} must be between {minimum} and {maximum}, not {value}")
+    return value
+
+
+def read_list(name: str, default: list[str]) -> list[str]:
+    raw = env.str(name, default=None)
+    if raw is None:
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def normalise_database_url(url: str) -> str:
+    for alias in _POSTGRES_ALIASES:
+        if url.startswith(alias):
+            return "postgres://" + url[len(alias) :]
+    return url
+
+
+def read_database(name: str, default: str) -> dict:
+    url = normalise_database_url(env.str(name, default=default).strip() or default)
+    try:
+        config = environ.Env.db_url_config(url)
+    except (ImproperlyConfigured, ValueError, KeyError):
+        raise ConfigError(f"{name} is not a database URL this service understands") from None
+    if config.get("ENGINE") not in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:
+        raise ConfigError(f"{name} has an unsupported scheme (use postgres:// or sqlite:///)")
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        # Keep connections between requests, checked before reuse so a restarted database
+        # costs one failed check rather than one failed request.
+        config["CONN_MAX_AGE"] = read_int("DB_CONN_MAX_AGE", 60, minimum=0, maximum=86400)
+        config["CONN_HEALTH_CHECKS"] = True
+        config.setdefault("OPTIONS", {})["connect_timeout"] = read_int(
+            "DB_CONNECT_TIMEOUT", 5, minimum=1, maximum=120
+        )
+    elif config["ENGINE"] == "django.db.backends.sqlite3":
+        # The web process and the worker write to one SQLite file; wait for the lock a while
+        # instead of failing at once, and let readers go on during writes.
+        config.setdefault("OPTIONS", {}).update(
+            {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+        )
+    return config
+
+
+def require_secret_key(*, debug: bool) -> str:
+    key = env.str("SECRET_KEY", default="").strip()
+    if key:
+        return key
+    if debug:
+        return "insecure-development-key-do-not-use-in-production"
+    raise ConfigError("SECRET_KEY must be set when DEBUG is off (see .env.example)")

@@ -1,0 +1,49 @@
+"""GET /health: is this process able to serve, and how fresh is the sync?"""
+
+import logging
+
+from django.db import DatabaseError
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from offers_sync.selectors import last_sync_finished_at
+
+logger = logging.getLogger(__name__)
+
+HealthSerializer = inline_serializer(
+    name="Health",
+    fields={
+        "status": serializers.ChoiceField(choices=["healthy", "unhealthy"]),
+        "database": serializers.ChoiceField(choices=["connected", "disconnected"]),
+        "last_sync": serializers.DateTimeField(
+            allow_null=True, help_text="When a sync cycle last completed; null before the first."
+        ),
+    },
+)
+
+
+class HealthApi(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Health of the service and its database",
+        responses={
+            200: OpenApiResponse(HealthSerializer, description="Healthy."),
+            503: OpenApiResponse(HealthSerializer, description="The database is unreachable."),
+        },
+    )
+    def get(self, request):
+        try:
+            last_sync = last_sync_finished_at()
+        except DatabaseError as exc:
+            # The reason goes to the log, never to the (public) response.
+            logger.warning("health check: database unreachable (%s)", type(exc).__name__)
+            return Response(
+                {"status": "unhealthy", "database": "disconnected", "last_sync": None},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        return Response({"status": "healthy", "database": "connected", "last_sync": last_sync})

@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from aggregator.health import HealthApi
+from catalogue.apis import ProductDetailApi, ProductListCreateApi
+from offers_sync.apis import ProductOffersApi
+
+urlpatterns = [
+    path("products", ProductListCreateApi.as_view(), name="product-list"),
+    path("products/<str:product_id>", ProductDetailApi.as_view(), name="product-detail"),
+    path("products/<str:product_id>/offers", ProductOffersApi.as_view(), name="product-offers"),
+    path("health", HealthApi.as_view(), name="health"),
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "aggregator.exceptions.bad_request"
+handler403 = "aggregator.exceptions.permission_denied"
+handler404 = "aggregator.exceptions.not_found"
+handler500 = "aggregator.exceptions.server_error"

@@ -1,0 +1,106 @@
+"""HTTP endpoints for products. Thin: input validation here, rules in services, reads in selectors."""
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, status
+from rest_framework.response import Response
+
+from aggregator.pagination import KeysetLinkPagination
+from aggregator.schema import ERROR_RESPONSES, WRITE_ERROR_RESPONSES
+from catalogue.models import Product
+from catalogue.selectors import product_get, product_list
+from catalogue.serializers import ProductInputSerializer, ProductOutputSerializer
+from catalogue.services import product_create, product_delete, product_update
+
+
+class ProductPagination(KeysetLinkPagination):
+    ordering_field = "created_at"
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="List products, oldest first",
+        description=(
+            "A JSON array of at most `limit` products. When there are more, the response has a "
+            '`Link: <…>; rel="next"` header with the URL of the next page.'
+        ),
+        parameters=[OpenApiParameter("search", str, description="Case-insensitive part of the name.")],
+        responses={200: ProductOutputSerializer(many=True), **ERROR_RESPONSES},
+    ),
+    post=extend_schema(
+        summary="Create a product",
+        description="Creates the product and registers it with the offers service. A client-sent `id` is ignored.",
+        request=ProductInputSerializer,
+        responses={201: ProductOutputSerializer, **WRITE_ERROR_RESPONSES},
+    ),
+)
+class ProductListCreateApi(generics.GenericAPIView):
+    pagination_class = ProductPagination
+    serializer_class = ProductOutputSerializer
+
+    def get_queryset(self):
+        return product_list(search=self.request.query_params.get("search") or None)
+
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ProductOutputSerializer(page, many=True).data)
+
+    def post(self, request):
+        data = _validated(request, partial=False)
+        product = product_create(**data)
+        return Response(
+            ProductOutputSerializer(product).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"/products/{product.id}"},
+        )
+
+
+@extend_schema_view(
+    get=extend_schema(summary="Get a product", responses={200: ProductOutputSerializer, **ERROR_RESPONSES}),
+    put=extend_schema(
+        summary="Replace a product's name and description",
+        description="An omitted description becomes null.",
+        request=ProductInputSerializer,
+        responses={200: ProductOutputSerializer, **WRITE_ERROR_RESPONSES},
+    ),
+    patch=extend_schema(
+        summary="Update some of a product's fields",
+        request=ProductInputSerializer(partial=True),
+        responses={200: ProductOutputSerializer, **WRITE_ERROR_RESPONSES},
+    ),
+    delete=extend_schema(
+        summary="Delete a product and its cached offers",
+        responses={204: OpenApiResponse(description="Deleted."), **WRITE_ERROR_RESPONSES},
+    ),
+)
+class ProductDetailApi(generics.GenericAPIView):
+    serializer_class = ProductOutputSerializer
+
+    def get_object(self) -> Product:
+        product = product_get(self.kwargs["product_id"])
+        if product is None:
+            raise Http404
+        return product
+
+    def get(self, request, product_id):
+        return Response(ProductOutputSerializer(self.get_object()).data)
+
+    def put(self, request, product_id):
+        product = self.get_object()
+        data = _validated(request, partial=False)
+        return Response(ProductOutputSerializer(product_update(product=product, data=data)).data)
+
+    def patch(self, request, product_id):
+        product = self.get_object()
+        data = _validated(request, partial=True)
+        return Response(ProductOutputSerializer(product_update(product=product, data=data)).data)
+
+    def delete(self, request, product_id):
+        product_delete(product=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _validated(request, *, partial: bool) -> dict:
+    serializer = ProductInputSerializer(data=request.data, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

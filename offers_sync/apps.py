@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OffersSyncConfig(AppConfig):
+    name = "offers_sync"
+    verbose_name = "Offer sync"

@@ -1,0 +1,57 @@
+"""The cached offers endpoint: served from our database only."""
+
+import uuid
+
+import pytest
+
+from catalogue.models import Product
+from offers_sync.models import Offer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def product():
+    return Product.objects.create(name="Mug")
+
+
+def test_offers_are_listed_cheapest_first(api_client, product):
+    other = Product.objects.create(name="Other")
+    offers = [
+        Offer.objects.create(id=uuid.uuid4(), product=product, price=price, items_in_stock=stock)
+        for price, stock in [(300, 1), (100, 0), (200, 5)]
+    ]
+    Offer.objects.create(id=uuid.uuid4(), product=other, price=1, items_in_stock=1)
+    response = api_client.get(f"/products/{product.id}/offers")
+    assert response.status_code == 200
+    assert response.json() == [
+        {"id": str(o.id), "product_id": str(product.id), "price": o.price, "items_in_stock": o.items_in_stock}
+        for o in sorted(offers, key=lambda o: o.price)
+    ]
+
+
+def test_non_rfc4122_offer_ids_round_trip(api_client, product):
+    odd_id = "0885aab1-4da3-54c2-f626-acc74bab381e"
+    Offer.objects.create(id=uuid.UUID(odd_id), product=product, price=5, items_in_stock=1)
+    assert api_client.get(f"/products/{product.id}/offers").json()[0]["id"] == odd_id
+
+
+def test_product_without_offers_has_an_empty_list(api_client, product):
+    response = api_client.get(f"/products/{product.id}/offers")
+    assert response.status_code == 200
+    assert response.json() == []
+
+
+@pytest.mark.parametrize("product_id", [str(uuid.uuid4()), "not-a-uuid"])
+def test_unknown_product_is_404(api_client, product_id):
+    response = api_client.get(f"/products/{product_id}/offers")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_query_count_does_not_grow_with_offers(api_client, product, django_assert_max_num_queries):
+    Offer.objects.bulk_create(
+        Offer(id=uuid.uuid4(), product=product, price=i, items_in_stock=i) for i in range(100)
+    )
+    with django_assert_max_num_queries(2):
+        assert len(api_client.get(f"/products/{product.id}/offers").json()) == 100

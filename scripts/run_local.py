@@ -1,0 +1,85 @@
+"""Run the whole service locally in one terminal: web, sync worker and (when needed) a fake offers service.
+
+`make run` calls this. When OFFERS_SERVICE_URL is unset, it starts the project's fake offers
+service on port 8001 and points the web process and the worker at it. Ctrl-C (or SIGTERM) stops
+all of them; if one of them exits, the others are stopped too.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+FAKE_PORT = os.environ.get("FAKE_OFFERS_PORT", "8001")
+FAKE_REFRESH_TOKEN = "local-development-refresh-token"
+
+
+def read_dotenv_value(name: str) -> str:
+    """The value a variable will have for the children: environment first, then .env."""
+    if name in os.environ:
+        return os.environ[name]
+    dotenv = ROOT / ".env"
+    if dotenv.exists():
+        for line in dotenv.read_text().splitlines():
+            if line.startswith(f"{name}="):
+                return line.split("=", 1)[1].strip().strip("'\"")
+    return ""
+
+
+def main() -> int:
+    env = dict(os.environ)
+    processes: list[tuple[str, list[str]]] = []
+    if not read_dotenv_value("OFFERS_SERVICE_URL"):
+        env["OFFERS_SERVICE_URL"] = f"http://127.0.0.1:{FAKE_PORT}"
+        env["OFFERS_REFRESH_TOKEN"] = FAKE_REFRESH_TOKEN
+        fake_command = [PYTHON, "manage.py", "run_fake_offers", "--port", FAKE_PORT]
+        fake_command += ["--refresh-token", FAKE_REFRESH_TOKEN]
+        processes.append(("fake-offers", fake_command))
+        print(f"run: OFFERS_SERVICE_URL is unset; starting a fake offers service on port {FAKE_PORT}")
+    processes.append(("web", [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "aggregator.wsgi"]))
+    processes.append(("sync", [PYTHON, "manage.py", "run_sync"]))
+
+    children = []
+    for name, command in processes:
+        if not (ROOT / "offers_sync/management/commands").joinpath(f"{command[2]}.py").exists() and command[1] == "manage.py":
+            print(f"run: {name} is not available yet; skipping")
+            continue
+        children.append((name, subprocess.Popen(command, cwd=ROOT, env=env)))
+        if name == "fake-offers":
+            time.sleep(0.5)  # let it bind before the others first call it
+    print(f"run: serving on http://localhost:{env.get('PORT', '8000')} (Ctrl-C stops everything)")
+
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        for name, child in children:
+            if child.poll() is not None:
+                print(f"run: {name} exited with {child.returncode}; stopping the others")
+                exit_code = child.returncode or 1
+                stopping = True
+        time.sleep(0.2)
+    for _, child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for _, child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
