@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test install install-dev migrate check-python clean
+.PHONY: run test install install-dev migrate check-python clean bench-api
 
 check-python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"' \
@@ -38,6 +38,10 @@ run: migrate
 
 test: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# API benchmark against PostgreSQL (its own database, aggregator_bench); see bench/api_bench.py.
+bench-api: install
+	$(BIN)/python bench/api_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .test-db.sqlite3 .pytest_cache

@@ -1,0 +1,395 @@
+"""Benchmark the HTTP API as deployed: gunicorn with gunicorn.conf.py, DEBUG off, PostgreSQL.
+
+    make bench-api                      # or: .venv/bin/python bench/api_bench.py
+    WEB_CONCURRENCY=3 make bench-api    # try a gunicorn setting; the report records it
+
+Steps: (re)create the benchmark's own database (BENCH_DATABASE_URL, by default
+postgres://postgres@127.0.0.1:5432/aggregator_bench), migrate, fill it with 10,000 products with 5
+offers each and a user with a token (bench/seed.py), start gunicorn on 127.0.0.1, then drive each
+endpoint with `wrk -t2 -c32 -d10s --latency` from a second process on loopback (bench/lua/api.lua
+rotates product ids across requests), after a short unmeasured warm-up. It prints a Markdown table
+(requests/s, p50 and p99 latency, server CPU per request), writes it with the raw wrk output to
+bench/results/, and stops gunicorn. Everything runs on this machine's cores: the load generator, the
+server and PostgreSQL share them, so the figures are for that setup and comparable only with runs
+made the same way.
+
+OFFERS_SERVICE_URL is deliberately empty, so POST /products measures this service's own work and
+never waits on the offers service.
+"""
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+LUA = BENCH / "lua" / "api.lua"
+PYTHON = sys.executable
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/aggregator_bench"
+# The gunicorn settings a caller may override through the environment; the report lists those set.
+GUNICORN_ENV = ("WEB_CONCURRENCY", "WEB_THREADS", "GUNICORN_ACCESS_LOG", "GUNICORN_MAX_REQUESTS", "LOG_LEVEL")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Endpoint:
+    key: str
+    method: str
+    path: str  # {id} is replaced by a product id, a different one per request
+    target: str = ""
+
+
+ENDPOINTS = [
+    Endpoint("offers", "GET", "/products/{id}/offers", "≥ 1,200 req/s, p99 ≤ 50 ms"),
+    Endpoint("list", "GET", "/products", "≥ 400 req/s"),
+    Endpoint("detail", "GET", "/products/{id}"),
+    # Last: it adds products, and the reads above should see exactly the seeded catalogue.
+    Endpoint("create", "POST", "/products"),
+]
+
+
+@dataclass
+class Result:
+    endpoint: str
+    requests_per_s: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    requests: int
+    errors: dict
+    server_cpu_ms_per_request: float
+    machine_cpu_busy_pct: float
+    load_average_before: list = field(default_factory=list)
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", flush=True)
+
+
+def run(command: list[str], env: dict, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=ROOT, env=env, check=True, **kwargs)
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the benchmark's database, so every run starts from the same state."""
+    import psycopg
+    from psycopg import sql
+
+    name = url.rsplit("/", 1)[1].split("?", 1)[0]
+    if not name.startswith("aggregator_bench"):
+        sys.exit(f"bench: refusing to drop {name!r}; the benchmark's database name must start with aggregator_bench")
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = url.rsplit("/", 1)[1].split("?", 1)[0]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def wait_until_healthy(base_url: str, server: subprocess.Popen, deadline_s: float = 30) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"bench: gunicorn exited with {server.returncode} before it was ready (see its log)")
+        try:
+            with urllib.request.urlopen(f"{base_url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    sys.exit("bench: gunicorn did not answer /health in time")
+
+
+def check_endpoint(base_url: str, endpoint: Endpoint, product_id: str, token: str) -> None:
+    """One request by hand, so a misconfiguration fails loudly instead of benchmarking 404s."""
+    path = endpoint.path.replace("{id}", product_id)
+    data, headers = None, {}
+    if endpoint.method == "POST":
+        data = json.dumps({"name": "Benchmark check"}).encode()
+        headers = {"Content-Type": "application/json", "Authorization": f"Token {token}"}
+    request = urllib.request.Request(f"{base_url}{path}", data=data, headers=headers, method=endpoint.method)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        sys.exit(f"bench: {endpoint.method} {path} answered {error.code}; not benchmarking it")
+
+
+def process_tree_cpu_s(pid: int) -> float:
+    """CPU seconds used by the gunicorn master, its live workers and the workers it has reaped."""
+
+    def stat(p: int) -> list[str] | None:
+        try:
+            raw = Path(f"/proc/{p}/stat").read_text()
+        except OSError:
+            return None
+        return raw[raw.rindex(")") + 2 :].split()
+
+    master = stat(pid)
+    if master is None:
+        return 0.0
+    # Fields after the command: utime, stime, cutime, cstime are the 12th to 15th.
+    ticks = sum(int(x) for x in master[11:15])
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        fields = stat(int(child))
+        if fields is not None:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / CLOCK_TICKS
+
+
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies over all cores since boot."""
+    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def wrk(base_url: str, endpoint: Endpoint, *, threads: int, connections: int, duration: int, env: dict) -> tuple:
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "-s",
+        str(LUA),
+        base_url,
+        "--",
+        endpoint.method,
+        endpoint.path,
+    ]
+    completed = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    line = next(x for x in completed.stdout.splitlines() if x.startswith("BENCH_RESULT "))
+    return json.loads(line.removeprefix("BENCH_RESULT ")), " ".join(command[:-3]) + "\n" + completed.stdout
+
+
+def measure(base_url: str, endpoint: Endpoint, server_pid: int, args, env: dict) -> tuple[Result, str]:
+    if args.warmup:
+        wrk(base_url, endpoint, threads=args.threads, connections=args.connections, duration=args.warmup, env=env)
+    load = [round(x, 2) for x in os.getloadavg()]
+    cpu_before, (busy_before, total_before) = process_tree_cpu_s(server_pid), machine_cpu()
+    raw, text = wrk(
+        base_url, endpoint, threads=args.threads, connections=args.connections, duration=args.duration, env=env
+    )
+    cpu_after, (busy_after, total_after) = process_tree_cpu_s(server_pid), machine_cpu()
+    seconds = raw["duration_us"] / 1e6
+    errors = {k.removeprefix("errors_"): v for k, v in raw.items() if k.startswith("errors_") and v}
+    result = Result(
+        endpoint=f"{endpoint.method} {endpoint.path}",
+        requests_per_s=round(raw["requests"] / seconds, 1),
+        p50_ms=raw["p50_us"] / 1000,
+        p90_ms=raw["p90_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+        max_ms=raw["max_us"] / 1000,
+        requests=raw["requests"],
+        errors=errors,
+        server_cpu_ms_per_request=round((cpu_after - cpu_before) * 1000 / max(raw["requests"], 1), 3),
+        machine_cpu_busy_pct=round(100 * (busy_after - busy_before) / max(total_after - total_before, 1), 1),
+        load_average_before=load,
+    )
+    return result, text
+
+
+def markdown(results: list[Result], meta: dict) -> str:
+    targets = {f"{e.method} {e.path}": e.target for e in ENDPOINTS}
+    lines = [
+        f"API benchmark, {meta['started']} (commit {meta['commit']}, {meta['label'] or 'no label'})",
+        "",
+        f"`wrk -t{meta['threads']} -c{meta['connections']} -d{meta['duration']}s --latency` on loopback, after a "
+        f"{meta['warmup']}s warm-up; {meta['products']:,} products × {meta['offers_per_product']} offers in "
+        f"PostgreSQL; gunicorn: {meta['gunicorn']}.",
+        f"**Load generator (wrk), gunicorn and PostgreSQL share the machine's {meta['cpus']} cores.** "
+        f"Load average before the run: {meta['load_average_before']}.",
+        "",
+        "| Endpoint | req/s | p50 | p99 | max | errors | server CPU/req | machine busy | target |",
+        "|---|---:|---:|---:|---:|---|---:|---:|---|",
+    ]
+    for r in results:
+        errors = ", ".join(f"{k} {v}" for k, v in r.errors.items()) or "0"
+        lines.append(
+            f"| `{r.endpoint}` | {r.requests_per_s:,.0f} | {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms | {r.max_ms:.0f} ms "
+            f"| {errors} | {r.server_cpu_ms_per_request:.2f} ms | {r.machine_cpu_busy_pct:.0f}% "
+            f"| {targets.get(r.endpoint, '')} |"
+        )
+    lines += [
+        "",
+        "Server CPU/req: CPU time of the gunicorn master and workers divided by requests served "
+        "(PostgreSQL's and wrk's CPU not included). Machine busy: all cores, during the measured run.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def gunicorn_summary(log_path: Path, env: dict) -> str:
+    text = log_path.read_text(errors="replace")
+    workers = text.count("Booting worker with pid")
+    worker_class = next(
+        (x.split("Using worker: ", 1)[1].strip() for x in text.splitlines() if "Using worker: " in x), "?"
+    )
+    overrides = [f"{k}={env[k]}" for k in GUNICORN_ENV if k in env]
+    return f"{workers} {worker_class} workers" + (
+        f" ({', '.join(overrides)})" if overrides else " (gunicorn.conf.py defaults)"
+    )
+
+
+def git_commit() -> str:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+        ).stdout
+        return commit.strip() + ("+changes" if dirty.strip() else "")
+    except OSError:
+        return "?"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint (default 10)")
+    parser.add_argument("--warmup", type=int, default=3, help="unmeasured seconds per endpoint first (default 3)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "8100")))
+    parser.add_argument("--products", type=int, default=10_000)
+    parser.add_argument("--offers-per-product", type=int, default=5)
+    parser.add_argument("--only", nargs="*", choices=[e.key for e in ENDPOINTS], help="endpoints to run")
+    parser.add_argument("--label", default="", help="a note stored with the results, e.g. 'baseline'")
+    parser.add_argument("--keep-db", action="store_true", help="leave the database for inspection (EXPLAIN)")
+    args = parser.parse_args()
+
+    if shutil.which("wrk") is None:
+        sys.exit("bench: wrk is not installed (Debian: apt-get install wrk)")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        # Empty on purpose: POST /products then measures our own cost, never the offers service's.
+        OFFERS_SERVICE_URL="",
+        OFFERS_REFRESH_TOKEN="",
+        PORT=str(args.port),
+        DJANGO_SETTINGS_MODULE="aggregator.settings",
+    )
+    ids_file, token_file = RESULTS / f"api-{stamp}-ids.txt", RESULTS / f"api-{stamp}-token.txt"
+    endpoints = [e for e in ENDPOINTS if not args.only or e.key in args.only]
+
+    log(f"recreating {database_url.rsplit('/', 1)[1]} and migrating")
+    recreate_database(database_url)
+    run([PYTHON, "manage.py", "migrate", "--noinput", "--verbosity", "0"], env)
+    log(f"seeding {args.products:,} products × {args.offers_per_product} offers")
+    run(
+        [
+            PYTHON,
+            "bench/seed.py",
+            "--products",
+            str(args.products),
+            "--offers-per-product",
+            str(args.offers_per_product),
+            "--ids-file",
+            str(ids_file),
+            "--token-file",
+            str(token_file),
+        ],
+        env,
+    )
+    token = token_file.read_text().strip()
+    first_id = ids_file.read_text().split("\n", 1)[0]
+    load_env = dict(env, BENCH_IDS_FILE=str(ids_file), BENCH_TOKEN=token)
+
+    base_url = f"http://127.0.0.1:{args.port}"
+    server_log = RESULTS / f"api-{stamp}-gunicorn.log"
+    # As deployed, except that it listens on loopback only.
+    command = [
+        PYTHON,
+        "-m",
+        "gunicorn",
+        "-c",
+        "gunicorn.conf.py",
+        "--bind",
+        f"127.0.0.1:{args.port}",
+        "aggregator.wsgi",
+    ]
+    results, raw_outputs = [], []
+    with server_log.open("w") as server_output:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=server_output, stderr=subprocess.STDOUT)
+        try:
+            wait_until_healthy(base_url, server)
+            for endpoint in endpoints:
+                check_endpoint(base_url, endpoint, first_id, token)
+            load_before = [round(x, 2) for x in os.getloadavg()]
+            for endpoint in endpoints:
+                log(f"{endpoint.method} {endpoint.path}: {args.warmup}s warm-up, {args.duration}s measured")
+                result, text = measure(base_url, endpoint, server.pid, args, load_env)
+                results.append(result)
+                raw_outputs.append(text)
+                log(f"  {result.requests_per_s:,.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms")
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+            token_file.unlink(missing_ok=True)
+            if not args.keep_db:
+                drop_database(database_url)
+
+    meta = {
+        "started": stamp,
+        "label": args.label,
+        "commit": git_commit(),
+        "cpus": os.cpu_count(),
+        "load_average_before": load_before,
+        "threads": args.threads,
+        "connections": args.connections,
+        "duration": args.duration,
+        "warmup": args.warmup,
+        "products": args.products,
+        "offers_per_product": args.offers_per_product,
+        "gunicorn": gunicorn_summary(server_log, env),
+        "offers_service_url": "(empty: POST /products does not call the offers service)",
+    }
+    table = markdown(results, meta)
+    (RESULTS / f"api-{stamp}.md").write_text(table)
+    (RESULTS / f"api-{stamp}.json").write_text(
+        json.dumps({"meta": meta, "results": [asdict(r) for r in results]}, indent=2)
+    )
+    (RESULTS / f"api-{stamp}-wrk.txt").write_text("\n".join(raw_outputs))
+    print()
+    print(table)
+    log(f"results in {RESULTS.relative_to(ROOT)}/api-{stamp}.*")
+    failed = [r.endpoint for r in results if r.errors]
+    if failed:
+        log(f"errors during: {', '.join(failed)} (see the wrk output)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
