@@ -14,10 +14,23 @@ def product_list(*, search: str | None = None) -> QuerySet[Product]:
     return products
 
 
-def product_get(product_id: str | uuid.UUID) -> Product | None:
-    """The product with this id, or None when there is none or the id is not a UUID at all."""
+def parse_product_id(product_id: str | uuid.UUID) -> uuid.UUID | None:
+    """The id as a UUID, or None when it is not one (such a product cannot exist)."""
+    if isinstance(product_id, uuid.UUID):
+        return product_id
     try:
-        product_uuid = product_id if isinstance(product_id, uuid.UUID) else uuid.UUID(str(product_id))
+        return uuid.UUID(str(product_id))
     except ValueError:
         return None
+
+
+def product_get(product_id: str | uuid.UUID) -> Product | None:
+    """The product with this id, or None when there is none or the id is not a UUID at all."""
+    product_uuid = parse_product_id(product_id)
+    if product_uuid is None:
+        return None
     return Product.objects.filter(pk=product_uuid).first()
+
+
+def product_exists(product_id: uuid.UUID) -> bool:
+    return Product.objects.filter(pk=product_id).exists()

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aggregator.schema import ERROR_RESPONSES
-from catalogue.selectors import product_get
+from catalogue.selectors import parse_product_id, product_exists
 from offers_sync.selectors import offer_list_for_product
 from offers_sync.serializers import OfferOutputSerializer
 
@@ -17,7 +17,12 @@ class ProductOffersApi(APIView):
         responses={200: OfferOutputSerializer(many=True), **ERROR_RESPONSES},
     )
     def get(self, request, product_id):
-        product = product_get(product_id)
-        if product is None:
+        product_uuid = parse_product_id(product_id)
+        if product_uuid is None:
             raise Http404
-        return Response(list(offer_list_for_product(product.id)))
+        # The hot path: offers first, in one query. Only an empty answer needs a second query to
+        # tell "product without offers" (200 []) from "no such product" (404).
+        offers = list(offer_list_for_product(product_uuid))
+        if not offers and not product_exists(product_uuid):
+            raise Http404
+        return Response(offers)

@@ -53,5 +53,13 @@ def test_query_count_does_not_grow_with_offers(api_client, product, django_asser
     Offer.objects.bulk_create(
         Offer(id=uuid.uuid4(), product=product, price=i, items_in_stock=i) for i in range(100)
     )
-    with django_assert_max_num_queries(2):
+    # One query when the product has offers (the common case); a second only to tell an empty list from a 404.
+    with django_assert_max_num_queries(1):
         assert len(api_client.get(f"/products/{product.id}/offers").json()) == 100
+
+
+def test_empty_list_and_unknown_product_take_at_most_two_queries(api_client, product, django_assert_max_num_queries):
+    with django_assert_max_num_queries(2):
+        assert api_client.get(f"/products/{product.id}/offers").json() == []
+    with django_assert_max_num_queries(2):
+        assert api_client.get(f"/products/{uuid.uuid4()}/offers").status_code == 404
