@@ -1,6 +1,8 @@
 """Reads of the catalogue. They return querysets; callers decide how much to fetch."""
 
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -30,6 +32,12 @@ def product_get(product_id: str | uuid.UUID) -> Product | None:
     if product_uuid is None:
         return None
     return Product.objects.filter(pk=product_uuid).first()
+
+
+def product_values_get(product_id: uuid.UUID, fields: Sequence[str]) -> dict[str, Any] | None:
+    """The product's `fields` as a dict (no model instance), or None when there is no such product."""
+    # No ORDER BY: the primary key matches one row at most, and compiling the ordering costs time.
+    return next(iter(Product.objects.filter(pk=product_id).order_by().values(*fields)[:1]), None)
 
 
 def product_exists(product_id: uuid.UUID) -> bool:

@@ -1,0 +1,61 @@
+"""The plain-dict product representation the hot endpoints use is the documented serializer's, byte for byte."""
+
+import datetime
+import json
+
+import pytest
+from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
+
+from catalogue.models import Product
+from catalogue.serializers import (
+    PRODUCT_VALUES_FIELDS,
+    ProductOutputSerializer,
+    product_representation,
+    product_values,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def products():
+    whole_second = timezone.now().replace(microsecond=0)
+    return [
+        Product.objects.create(name="Plain"),
+        Product.objects.create(
+            name="Ünïcode “quotes” \u2028 and a tab\t",
+            description="Registered and synced",
+            registered_at=timezone.now(),
+            offers_synced_at=whole_second,  # isoformat() drops zero microseconds; both must agree
+        ),
+        Product.objects.create(name="Empty description", description="", registered_at=whole_second),
+    ]
+
+
+def test_values_rows_render_like_the_serializer(products):
+    render = JSONRenderer().render
+    rows = {row["id"]: row for row in Product.objects.values(*PRODUCT_VALUES_FIELDS)}
+    for product in Product.objects.all():
+        expected = render(ProductOutputSerializer(product).data)
+        assert render(product_representation(rows[product.id])) == expected
+        assert render(product_representation(product_values(product))) == expected
+
+
+def test_api_answers_match_the_serializer(products, api_client):
+    listed = api_client.get("/products").json()
+    assert listed == _json([ProductOutputSerializer(p).data for p in Product.objects.all()])
+    for product in Product.objects.all():
+        assert api_client.get(f"/products/{product.id}").json() == _json(ProductOutputSerializer(product).data)
+
+
+def test_an_instance_holding_another_zone_renders_like_the_serializer():
+    berlin = datetime.timezone(datetime.timedelta(hours=1))
+    moment = datetime.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=berlin)
+    product = Product(name="x", created_at=moment, updated_at=moment)
+    render = JSONRenderer().render
+    assert render(product_representation(product_values(product))) == render(ProductOutputSerializer(product).data)
+
+
+def _json(data):
+    return json.loads(JSONRenderer().render(data))
