@@ -59,6 +59,10 @@ class CycleSummary:
     offers_changed: int = 0
     offers_removed: int = 0
     duration_seconds: float = 0.0
+    # Where the main thread's time went: claiming, waiting for fetch threads, reconciling.
+    seconds_claiming: float = 0.0
+    seconds_waiting: float = 0.0
+    seconds_reconciling: float = 0.0
     stopped_early: bool = False
     failures: dict[str, int] = field(default_factory=dict)
 
@@ -210,7 +214,9 @@ class OfferSyncer:
     def _sync_registered(self, pool: ThreadPoolExecutor, tick: datetime, summary: CycleSummary) -> None:
         in_flight: deque[list[Future]] = deque()
         while not self.stop.is_set():
+            claim_started = time.monotonic()
             claimed = products_claim_for_tick(tick=tick, worker=self.worker_name, limit=self.batch_size)
+            summary.seconds_claiming += time.monotonic() - claim_started
             if not claimed:
                 break
             in_flight.append([pool.submit(self._fetch, product_id) for product_id in claimed])
@@ -239,7 +245,10 @@ class OfferSyncer:
 
     def _apply(self, batch: list[Future], summary: CycleSummary) -> None:
         """Reconcile one batch of fetched answers and record each product's outcome."""
+        wait_started = time.monotonic()
         outcomes: list[FetchOutcome] = [future.result() for future in batch]
+        reconcile_started = time.monotonic()
+        summary.seconds_waiting += reconcile_started - wait_started
         answers = {o.product_id: o.offers for o in outcomes if o.offers is not None}
         counts = offers_reconcile_many(answers)
         summary.offers_added += counts.added
@@ -264,3 +273,4 @@ class OfferSyncer:
             summary.products_failed += len(product_ids)
             summary.failures[reason] = summary.failures.get(reason, 0) + len(product_ids)
             logger.warning("%d product(s) not synced this cycle: %s", len(product_ids), reason)
+        summary.seconds_reconciling += time.monotonic() - reconcile_started

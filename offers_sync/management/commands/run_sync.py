@@ -17,7 +17,7 @@ import signal
 import socket
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -41,6 +41,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="Run one cycle now, print a summary and exit.")
+        parser.add_argument(
+            "--tick",
+            type=datetime.fromisoformat,
+            help="With --once: the schedule tick to run (ISO 8601). Workers given the same tick share it.",
+        )
         parser.add_argument(
             "--check",
             action="store_true",
@@ -68,7 +73,7 @@ class Command(BaseCommand):
             heartbeat=self.beat,
         )
         if options["once"]:
-            return self.run_once()
+            return self.run_once(options["tick"] or timezone.now())
         self.run_forever(schedule)
 
     def on_signal(self, signum, frame):
@@ -83,8 +88,10 @@ class Command(BaseCommand):
 
     # -- modes -------------------------------------------------------------------------------
 
-    def run_once(self) -> None:
-        summary = self.run_cycle(timezone.now())
+    def run_once(self, tick: datetime) -> None:
+        if timezone.is_naive(tick):
+            tick = tick.replace(tzinfo=UTC)
+        summary = self.run_cycle(tick)
         if summary is None:
             raise CommandError("the sync cycle could not run (see the log above)")
         self.stdout.write(f"sync cycle finished: {summary.describe()}")
