@@ -77,7 +77,8 @@ class CycleSummary:
             f"unregistered={self.products_unregistered} registered={self.products_registered} "
             f"registration_failed={self.registrations_failed}; offers added={self.offers_added} "
             f"changed={self.offers_changed} removed={self.offers_removed}; "
-            f"duration={self.duration_seconds:.2f}s"
+            f"duration={self.duration_seconds:.2f}s (claiming {self.seconds_claiming:.2f}s, "
+            f"waiting for fetches {self.seconds_waiting:.2f}s, reconciling {self.seconds_reconciling:.2f}s)"
         )
         return text + (" (stopped early)" if self.stopped_early else "")
 
