@@ -46,13 +46,15 @@ Control API (no auth, no latency, no faults, not counted), for tests, soak runs 
                                           product evolves n epochs now.
     GET  /_control/products/{id}          {"id", "name", "description"} as registered, or 404.
     GET  /_control/products/{id}/offers   the product's current offers (evolved first), or 404.
+    DELETE /_control/products/{id}        the service forgets the product (its reads get 404).
     GET  /_control/stats                  {"auth_requests", "auth_refused_another_valid",
                                           "register_requests", "offers_requests": {id: count}}.
     POST /_control/stats/reset            zeroes the stats.
   The stats count every request that arrives, whatever its answer (faulty, 401, 404...);
   offers requests are keyed by the canonical product id and not counted if the id is not a UUID.
   FakeOffersService has a Python method for each of these (state, set_faults, expire_token,
-  set_churn_paused, churn_step, product, product_offers, stats, reset_stats) and register_product.
+  set_churn_paused, churn_step, product, product_offers, forget_product, stats, reset_stats) and
+  register_product.
 """
 
 from __future__ import annotations
@@ -381,9 +383,8 @@ class FakeOffersService:
 
     def churn_step(self, epochs: int = 1) -> int:
         """Evolve every registered product by `epochs` epochs now; returns the new epoch number."""
+        # O(1) whatever the number of products: each one applies the epochs it missed when read.
         with self._lock:
-            for product in self._products.values():  # catch up first, so the step is one more
-                self._evolve_locked(product)
             return self._epochs.step(epochs)
 
     def register_product(self, product_id: str, name: str = "", description: str = "") -> bool:
@@ -393,6 +394,11 @@ class FakeOffersService:
             raise ValueError("product_id must be a UUID")
         with self._lock:
             return self._register_locked(canonical, name, description)
+
+    def forget_product(self, product_id: str) -> bool:
+        """Drop a registered product, as a service that lost its data would; False if unknown."""
+        with self._lock:
+            return self._products.pop(_canonical_uuid(str(product_id)) or "", None) is not None
 
     def product(self, product_id: str) -> dict | None:
         """The product as registered ({"id", "name", "description"}), or None."""
@@ -651,6 +657,9 @@ class FakeOffersService:
         if method == "GET" and len(parts) in (2, 3) and parts[0] == "products" and parts[2:] in ([], ["offers"]):
             found = self.product(unquote(parts[1])) if len(parts) == 2 else self.product_offers(unquote(parts[1]))
             return _json(200, found) if found is not None else _detail(404, "Product does not exist")
+        if method == "DELETE" and len(parts) == 2 and parts[0] == "products":
+            forgotten = self.forget_product(unquote(parts[1]))
+            return _json(200, {"forgotten": True}) if forgotten else _detail(404, "Product does not exist")
         if method == "GET" and parts == ["stats"]:
             return _json(200, self.stats())
         if method == "POST" and parts == ["stats", "reset"]:

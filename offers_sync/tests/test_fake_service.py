@@ -416,6 +416,15 @@ class TestControl:
         assert truth.json() == get_offers(fake, token, product_id).json()
         assert requests.get(f"{fake.url}/_control/products/{uuid.uuid4()}/offers", timeout=5).status_code == 404
 
+    def test_a_forgotten_product_is_404_until_registered_again(self, fake):
+        token = access_token(fake)
+        product_id = registered_product(fake, token)
+        assert requests.delete(f"{fake.url}/_control/products/{product_id}", timeout=5).status_code == 200
+        assert get_offers(fake, token, product_id).status_code == 404
+        assert register(fake, token, {"id": product_id, "name": "Mug", "description": ""}).status_code == 201
+        assert get_offers(fake, token, product_id).status_code == 200
+        assert requests.delete(f"{fake.url}/_control/products/{uuid.uuid4()}", timeout=5).status_code == 404
+
     def test_churn_pause_needs_a_boolean(self, fake):
         assert requests.post(f"{fake.url}/_control/churn", json={}, timeout=5).status_code == 422
         response = requests.post(f"{fake.url}/_control/churn", json={"paused": True}, timeout=5)
