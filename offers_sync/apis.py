@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from aggregator.schema import ERROR_RESPONSES
 from catalogue.selectors import parse_product_id, product_exists
-from offers_sync.selectors import offer_list_for_product
+from offers_sync.selectors import offer_rows_for_product
 from offers_sync.serializers import OfferOutputSerializer
 
 
@@ -22,7 +22,7 @@ class ProductOffersApi(APIView):
             raise Http404
         # The hot path: offers first, in one query. Only an empty answer needs a second query to
         # tell "product without offers" (200 []) from "no such product" (404).
-        offers = list(offer_list_for_product(product_uuid))
+        offers = offer_rows_for_product(product_uuid)
         if not offers and not product_exists(product_uuid):
             raise Http404
         return Response(offers)

@@ -2,23 +2,33 @@
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from django.db.models import QuerySet
 
+from aggregator.prepared import PreparedValuesQuery
 from offers_sync.models import Offer, SyncStatus
 
 OFFER_API_FIELDS = ("id", "product_id", "price", "items_in_stock")
 
 
 def offer_list_for_product(product_id: uuid.UUID) -> QuerySet:
-    """The product's cached offers as plain dicts, cheapest first (the API's hot path)."""
+    """The product's cached offers as plain dicts, cheapest first."""
     return Offer.objects.filter(product_id=product_id).order_by("price", "id").values(*OFFER_API_FIELDS)
+
+
+_offer_rows_for_product = PreparedValuesQuery(
+    offer_list_for_product, field=Offer._meta.get_field("product"), marker=uuid.UUID(int=1)
+)
+
+
+def offer_rows_for_product(product_id: uuid.UUID) -> list[dict[str, Any]]:
+    """`offer_list_for_product`'s rows, with its SQL compiled once: the API's hottest read."""
+    return _offer_rows_for_product.fetch(product_id)
 
 
 def last_sync_finished_at() -> datetime | None:
     """When a sync cycle last completed, or None before the first. Raises if the database is down."""
     return (
-        SyncStatus.objects.filter(pk=SyncStatus.SINGLETON_ID)
-        .values_list("last_cycle_finished_at", flat=True)
-        .first()
+        SyncStatus.objects.filter(pk=SyncStatus.SINGLETON_ID).values_list("last_cycle_finished_at", flat=True).first()
     )
