@@ -35,9 +35,9 @@ class ProductInputSerializer(serializers.Serializer):
     )
 
 
+# The product as the API shows it. It describes the schema (a docstring here would show in it);
+# responses are built by `product_representation`.
 class ProductOutputSerializer(serializers.ModelSerializer):
-    """The product as the API shows it. It describes the schema; responses are built by `product_representation`."""
-
     registered = serializers.BooleanField(source="is_registered", read_only=True)
 
     class Meta:
