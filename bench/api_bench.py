@@ -39,7 +39,14 @@ LUA = BENCH / "lua" / "api.lua"
 PYTHON = sys.executable
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/aggregator_bench"
 # The gunicorn settings a caller may override through the environment; the report lists those set.
-GUNICORN_ENV = ("WEB_CONCURRENCY", "WEB_THREADS", "GUNICORN_ACCESS_LOG", "GUNICORN_MAX_REQUESTS", "LOG_LEVEL")
+GUNICORN_ENV = (
+    "WEB_CONCURRENCY",
+    "WEB_THREADS",
+    "GUNICORN_ACCESS_LOG",
+    "GUNICORN_MAX_REQUESTS",
+    "GUNICORN_CMD_ARGS",
+    "LOG_LEVEL",
+)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -71,6 +78,8 @@ class Result:
     requests: int
     errors: dict
     server_cpu_ms_per_request: float
+    database_cpu_ms_per_request: float
+    wrk_cpu_ms_per_request: float
     machine_cpu_busy_pct: float
     load_average_before: list = field(default_factory=list)
 
@@ -95,6 +104,19 @@ def recreate_database(url: str) -> None:
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def bench_token(url: str) -> str:
+    """The benchmark user's token, from a database an earlier run seeded and kept."""
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        row = conn.execute(
+            "SELECT t.key FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE u.username = 'bench'"
+        ).fetchone()
+    if row is None or not (RESULTS / "api-ids.txt").exists():
+        sys.exit("bench: nothing to reuse; run once with --keep-db first")
+    return row[0]
 
 
 def drop_database(url: str) -> None:
@@ -136,26 +158,41 @@ def check_endpoint(base_url: str, endpoint: Endpoint, product_id: str, token: st
         sys.exit(f"bench: {endpoint.method} {path} answered {error.code}; not benchmarking it")
 
 
+def _stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2 :].split()
+
+
 def process_tree_cpu_s(pid: int) -> float:
     """CPU seconds used by the gunicorn master, its live workers and the workers it has reaped."""
-
-    def stat(p: int) -> list[str] | None:
-        try:
-            raw = Path(f"/proc/{p}/stat").read_text()
-        except OSError:
-            return None
-        return raw[raw.rindex(")") + 2 :].split()
-
-    master = stat(pid)
+    master = _stat(pid)
     if master is None:
         return 0.0
     # Fields after the command: utime, stime, cutime, cstime are the 12th to 15th.
     ticks = sum(int(x) for x in master[11:15])
     for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-        fields = stat(int(child))
+        fields = _stat(int(child))
         if fields is not None:
             ticks += int(fields[11]) + int(fields[12])
     return ticks / CLOCK_TICKS
+
+
+def database_cpu_s(url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to the benchmark's database, by pid."""
+    import psycopg
+
+    name = url.rsplit("/", 1)[1].split("?", 1)[0]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True, connect_timeout=5) as conn:
+        pids = [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [name])]
+    seconds = {}
+    for pid in pids:
+        fields = _stat(pid)
+        if fields is not None:
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return seconds
 
 
 def machine_cpu() -> tuple[int, int]:
@@ -179,20 +216,34 @@ def wrk(base_url: str, endpoint: Endpoint, *, threads: int, connections: int, du
         endpoint.method,
         endpoint.path,
     ]
-    completed = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-    line = next(x for x in completed.stdout.splitlines() if x.startswith("BENCH_RESULT "))
-    return json.loads(line.removeprefix("BENCH_RESULT ")), " ".join(command[:-3]) + "\n" + completed.stdout
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = process.stdout.read()
+    # wait4, not wait: it also says how much CPU wrk itself used.
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        sys.exit(f"bench: wrk failed ({process.returncode}):\n{output}")
+    line = next(x for x in output.splitlines() if x.startswith("BENCH_RESULT "))
+    raw = json.loads(line.removeprefix("BENCH_RESULT "))
+    raw["cpu_s"] = usage.ru_utime + usage.ru_stime
+    return raw, " ".join(command[:-3]) + "\n" + output
 
 
 def measure(base_url: str, endpoint: Endpoint, server_pid: int, args, env: dict) -> tuple[Result, str]:
+    """One endpoint: warm up, then the measured wrk run, with the CPU each party used meanwhile."""
     if args.warmup:
         wrk(base_url, endpoint, threads=args.threads, connections=args.connections, duration=args.warmup, env=env)
     load = [round(x, 2) for x in os.getloadavg()]
+    database_url = env["DATABASE_URL"]
     cpu_before, (busy_before, total_before) = process_tree_cpu_s(server_pid), machine_cpu()
+    db_before = database_cpu_s(database_url)
     raw, text = wrk(
         base_url, endpoint, threads=args.threads, connections=args.connections, duration=args.duration, env=env
     )
     cpu_after, (busy_after, total_after) = process_tree_cpu_s(server_pid), machine_cpu()
+    db_after = database_cpu_s(database_url)
+    db_seconds = sum(after - db_before.get(pid, 0.0) for pid, after in db_after.items())
+    per_request = 1000 / max(raw["requests"], 1)
     seconds = raw["duration_us"] / 1e6
     errors = {k.removeprefix("errors_"): v for k, v in raw.items() if k.startswith("errors_") and v}
     result = Result(
@@ -204,7 +255,9 @@ def measure(base_url: str, endpoint: Endpoint, server_pid: int, args, env: dict)
         max_ms=raw["max_us"] / 1000,
         requests=raw["requests"],
         errors=errors,
-        server_cpu_ms_per_request=round((cpu_after - cpu_before) * 1000 / max(raw["requests"], 1), 3),
+        server_cpu_ms_per_request=round((cpu_after - cpu_before) * per_request, 3),
+        database_cpu_ms_per_request=round(db_seconds * per_request, 3),
+        wrk_cpu_ms_per_request=round(raw["cpu_s"] * per_request, 3),
         machine_cpu_busy_pct=round(100 * (busy_after - busy_before) / max(total_after - total_before, 1), 1),
         load_average_before=load,
     )
@@ -222,20 +275,24 @@ def markdown(results: list[Result], meta: dict) -> str:
         f"**Load generator (wrk), gunicorn and PostgreSQL share the machine's {meta['cpus']} cores.** "
         f"Load average before the run: {meta['load_average_before']}.",
         "",
-        "| Endpoint | req/s | p50 | p99 | max | errors | server CPU/req | machine busy | target |",
+        "| Endpoint | req/s | p50 | p99 | max | errors | CPU/req: gunicorn + PostgreSQL + wrk | machine busy "
+        "| target |",
         "|---|---:|---:|---:|---:|---|---:|---:|---|",
     ]
     for r in results:
         errors = ", ".join(f"{k} {v}" for k, v in r.errors.items()) or "0"
         lines.append(
             f"| `{r.endpoint}` | {r.requests_per_s:,.0f} | {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms | {r.max_ms:.0f} ms "
-            f"| {errors} | {r.server_cpu_ms_per_request:.2f} ms | {r.machine_cpu_busy_pct:.0f}% "
+            f"| {errors} | {r.server_cpu_ms_per_request:.2f} + {r.database_cpu_ms_per_request:.2f} + "
+            f"{r.wrk_cpu_ms_per_request:.2f} ms | {r.machine_cpu_busy_pct:.0f}% "
             f"| {targets.get(r.endpoint, '')} |"
         )
     lines += [
         "",
-        "Server CPU/req: CPU time of the gunicorn master and workers divided by requests served "
-        "(PostgreSQL's and wrk's CPU not included). Machine busy: all cores, during the measured run.",
+        "CPU/req: CPU time used during the measured run, divided by the requests served, by the gunicorn "
+        "master and workers, by the PostgreSQL backends of the benchmark's database, and by wrk (kernel time "
+        "on their behalf included, as far as Linux charges it to them). Machine busy: all cores, during the "
+        "measured run; what the three do not account for is other work on the machine.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -276,7 +333,10 @@ def main() -> int:
     parser.add_argument("--offers-per-product", type=int, default=5)
     parser.add_argument("--only", nargs="*", choices=[e.key for e in ENDPOINTS], help="endpoints to run")
     parser.add_argument("--label", default="", help="a note stored with the results, e.g. 'baseline'")
-    parser.add_argument("--keep-db", action="store_true", help="leave the database for inspection (EXPLAIN)")
+    parser.add_argument("--keep-db", action="store_true", help="leave the database for inspection or --reuse-db")
+    parser.add_argument(
+        "--reuse-db", action="store_true", help="skip setup, use a --keep-db run's database (for quick experiments)"
+    )
     args = parser.parse_args()
 
     if shutil.which("wrk") is None:
@@ -296,29 +356,22 @@ def main() -> int:
         PORT=str(args.port),
         DJANGO_SETTINGS_MODULE="aggregator.settings",
     )
-    ids_file, token_file = RESULTS / f"api-{stamp}-ids.txt", RESULTS / f"api-{stamp}-token.txt"
+    ids_file, token_file = RESULTS / "api-ids.txt", RESULTS / f"api-{stamp}-token.txt"
     endpoints = [e for e in ENDPOINTS if not args.only or e.key in args.only]
 
-    log(f"recreating {database_url.rsplit('/', 1)[1]} and migrating")
-    recreate_database(database_url)
-    run([PYTHON, "manage.py", "migrate", "--noinput", "--verbosity", "0"], env)
-    log(f"seeding {args.products:,} products × {args.offers_per_product} offers")
-    run(
-        [
-            PYTHON,
-            "bench/seed.py",
-            "--products",
-            str(args.products),
-            "--offers-per-product",
-            str(args.offers_per_product),
-            "--ids-file",
-            str(ids_file),
-            "--token-file",
-            str(token_file),
-        ],
-        env,
-    )
-    token = token_file.read_text().strip()
+    if args.reuse_db:
+        log("reusing the database and ids of an earlier --keep-db run")
+        token = bench_token(database_url)
+    else:
+        log(f"recreating {database_url.rsplit('/', 1)[1]} and migrating")
+        recreate_database(database_url)
+        run([PYTHON, "manage.py", "migrate", "--noinput", "--verbosity", "0"], env)
+        log(f"seeding {args.products:,} products × {args.offers_per_product} offers")
+        seed = [PYTHON, "bench/seed.py", "--products", str(args.products)]
+        seed += ["--offers-per-product", str(args.offers_per_product)]
+        run([*seed, "--ids-file", str(ids_file), "--token-file", str(token_file)], env)
+        token = token_file.read_text().strip()
+        token_file.unlink()
     first_id = ids_file.read_text().split("\n", 1)[0]
     load_env = dict(env, BENCH_IDS_FILE=str(ids_file), BENCH_TOKEN=token)
 
@@ -356,8 +409,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-            token_file.unlink(missing_ok=True)
-            if not args.keep_db:
+            if not (args.keep_db or args.reuse_db):
                 drop_database(database_url)
 
     meta = {
