@@ -83,6 +83,7 @@ class Driver:
 
         self.application = application
         from rest_framework.authtoken.models import Token  # only once Django is set up
+
         self.endpoint = endpoint
         self.ids = IDS_FILE.read_text().split()
         self.token = Token.objects.get(user__username="bench").key
