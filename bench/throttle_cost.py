@@ -55,7 +55,10 @@ def main() -> None:
     from catalogue.models import Product
 
     settings.ALLOWED_HOSTS = ["*"]
-    settings.CACHES["throttle_db"] = {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "bench_cache"}
+    settings.CACHES["throttle_db"] = {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "bench_cache",
+    }
     call_command("createcachetable", "bench_cache", verbosity=0)
     product = Product.objects.create(name="bench")
     client = Client()
