@@ -50,3 +50,18 @@ def document_retry_after(result, generator, request, public):
                 if code in {"429", "503"}:
                     response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER
     return result
+
+
+# What RejectNulCharactersMiddleware refuses, as a pattern for parameters that have none.
+NO_NUL_PATTERN = "^[^\\x00]*$"
+
+
+def document_nul_refusal(result, generator, request, public):
+    """drf-spectacular post-processing hook: no string parameter may hold a NUL (a 400 says so)."""
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if schema.get("type") == "string" and "pattern" not in schema and "format" not in schema:
+                    schema["pattern"] = NO_NUL_PATTERN
+    return result
