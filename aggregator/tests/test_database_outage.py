@@ -1,4 +1,4 @@
-"""PostgreSQL goes away under a running web app and worker, and comes back.
+"""PostgreSQL goes away under a running web app and worker, and comes back; and gunicorn's limits.
 
 Gunicorn (two workers) and `manage.py run_sync` run as deployed against a private PostgreSQL
 cluster of this test's own (the shared server other tests use is never touched), with the fake
@@ -6,8 +6,13 @@ offers service in this process. While the cluster is down: /health answers 503 J
 JSON 503 with Retry-After (never an HTML 500), and the worker logs the outage and keeps waiting.
 Once it is back both recover without a restart, and every product and offer is still there.
 
-Skipped where PostgreSQL's server binaries are not installed. About a minute.
+The same stack checks gunicorn's limits (gunicorn.conf.py): an oversized request line or header
+is refused by gunicorn itself, before Django, with a 4xx.
+
+Skipped where PostgreSQL's server binaries are not installed. About half a minute.
 """
+
+import socket
 
 import pytest
 import requests
@@ -31,7 +36,7 @@ PRODUCTS = 12
 pytestmark = pytest.mark.skipif(PrivateCluster.unavailable_reason() is not None, reason="no private PostgreSQL")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cluster():
     cluster = PrivateCluster().create()
     try:
@@ -40,15 +45,16 @@ def cluster():
         cluster.destroy()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def fake():
     # No churn: upstream's offers stay put, so the mirror before and after must be equal.
     with FakeOffersService(refresh_token=REFRESH_TOKEN, latency_ms=0, jitter_ms=0, churn_interval=0, seed=3) as service:
         yield service
 
 
-@pytest.fixture
-def stack(cluster, fake, tmp_path):
+@pytest.fixture(scope="module")
+def stack(cluster, fake, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("stack")
     env = service_env(
         cluster.url,
         fake.url,
@@ -133,3 +139,28 @@ def test_web_and_worker_ride_out_a_database_outage(cluster, fake, stack):
         o["id"] for o in fake.product_offers(new_id)
     )
     assert web.alive() and worker.alive()
+
+
+def raw_request(api: Api, head: bytes) -> bytes:
+    """Send a hand-made request (requests would refuse to) and return the status line."""
+    host, port = api.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head + b"Host: localhost\r\nConnection: close\r\n\r\n")
+        return sock.makefile("rb").readline().strip()
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"GET /products?search=" + b"x" * 9000 + b" HTTP/1.1\r\n", b"414"),
+        (b"GET /health HTTP/1.1\r\nX-Big: " + b"x" * 9000 + b"\r\n", b"431"),
+        (b"GET /health HTTP/1.1\r\n" + b"".join(b"X-H%d: 1\r\n" % i for i in range(101)), b"431"),
+        (b"GET /health HTTP/1.1\r\nX-Nul: a\x00b\r\n", b"400"),
+    ],
+    ids=["request line over 8190 bytes", "header over 8190 bytes", "over 100 headers", "NUL in a header"],
+)
+def test_gunicorn_refuses_oversized_requests_before_django(stack, head, status):
+    api, web, _ = stack
+    assert raw_request(api, head).split(b" ")[1] == status
+    assert api.get("/health").status_code == 200
+    assert web.alive()
