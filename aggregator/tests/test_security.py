@@ -174,8 +174,7 @@ class TestSecretsStayInside:
                 assert secret.encode() not in page.content
 
     def test_the_stored_token_is_not_shown_by_its_string_form(self):
-        row = AccessToken.objects.get()
-        row.token = "secret-access-token"
+        row = AccessToken(token="secret-access-token")
         assert "secret-access-token" not in str(row) + repr(row)
 
 
@@ -212,6 +211,14 @@ class TestNoInternalsShown:
         assert set(json.loads(response.content)) == {"detail"}
         for secret in self.SECRETS:
             assert secret.encode() not in response.content
+
+    def test_the_admin_during_an_outage_is_a_json_503(self, admin_client):
+        error = OperationalError('connection to server at "db.internal.example" failed')
+        with mock.patch("django.contrib.admin.sites.AdminSite.get_app_list", side_effect=error):
+            response = admin_client.get("/admin/")
+        assert response.status_code == 503
+        assert response["Retry-After"] == "5"
+        assert json.loads(response.content) == {"detail": "The database is unavailable; try again shortly."}
 
     def test_debug_is_off(self, settings):
         assert settings.DEBUG is False
