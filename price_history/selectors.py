@@ -14,8 +14,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import NamedTuple
 
-from django.db.models import F, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import BigIntegerField, CharField, F, Func, QuerySet, Window
+from django.db.models.functions import Cast, RowNumber
 
 from price_history.models import PriceEvent
 
@@ -34,7 +34,35 @@ CHANGE_REASONS = {
 }
 
 _VANISHED = PriceEvent.Kind.VANISHED.value
+# The replay only needs offer ids as dictionary keys: as text they skip building a UUID object per
+# row, which was a third of the time on SQLite.
+_OFFER_KEY = Cast("offer_id", output_field=CharField())
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+class EpochMicroseconds(Func):
+    """A datetime column as whole microseconds since the Unix epoch, computed by the database.
+
+    The replay compares and groups event times and turns only the points' back into datetimes;
+    loading an integer is several times cheaper than loading a timestamp (on PostgreSQL, Django
+    parses each timestamptz in Python: two thirds of the trend's time for 10,000 events).
+    """
+
+    output_field = BigIntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Django stores a datetime as "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC; the fraction, when
+        # there is one, is characters 21 to 26. ("%%%%" becomes one "%" once the query is built.)
+        template = (
+            "(CAST(strftime('%%%%s', %(expressions)s) AS INTEGER) * 1000000"
+            " + CAST(substr(%(expressions)s, 21, 6) AS INTEGER))"
+        )
+        return self.as_sql(compiler, connection, template=template, **extra)
 
 
 def price_event_list(
@@ -112,11 +140,15 @@ class _Book:
             if not self._best_stale and (self._best is None or price < self._best):
                 self._best = price
 
-    def snapshot(self, at: datetime) -> PriceSnapshot:
+    def state(self) -> tuple[int | None, int, int]:
+        """(best price, total of prices, offers in stock): equal states look the same to a consumer."""
         if self._best_stale:
             self._best = min(self.prices.values(), default=None)
             self._best_stale = False
-        return PriceSnapshot(at, self._best, self.total, len(self.prices))
+        return self._best, self.total, len(self.prices)
+
+    def snapshot(self, at: datetime) -> PriceSnapshot:
+        return PriceSnapshot(at, *self.state())
 
 
 def price_trend_get(
@@ -141,14 +173,16 @@ def price_trend_get(
 
     events = (
         PriceEvent.objects.filter(product_id=product_id, observed_at__gt=since, observed_at__lte=until)
+        .annotate(offer_key=_OFFER_KEY, observed_us=EpochMicroseconds("observed_at"))
         .order_by("observed_at", "id")
-        .values_list("offer_id", "kind", "price", "items_in_stock", "observed_at")
+        .values_list("offer_key", "kind", "price", "items_in_stock", "observed_us")
+        .iterator(chunk_size=5000)
     )
     points = [start]
     if interval is None:
-        _replay_changes(book, events.iterator(chunk_size=2000), points)
+        _replay_changes(book, events, points)
     else:
-        _replay_sampled(book, events.iterator(chunk_size=2000), points, since=since, until=until, interval=interval)
+        _replay_sampled(book, events, points, since=since, until=until, interval=interval)
     end = book.snapshot(until)
 
     has_history = bool(start_rows)
@@ -166,7 +200,7 @@ def price_trend_get(
 
 
 def _latest_event_per_offer(*, product_id: uuid.UUID, at: datetime) -> list[tuple]:
-    """Each offer's latest event at or before `at`: (offer_id, kind, price, items_in_stock).
+    """Each offer's latest event at or before `at`: (offer key, kind, price, items_in_stock).
 
     Vanished offers are among them (their last event says so); the caller drops them. Filtering
     on the kind here would be wrong: it would bring back the event before the vanishing.
@@ -178,43 +212,48 @@ def _latest_event_per_offer(*, product_id: uuid.UUID, at: datetime) -> list[tupl
     )
     return list(
         PriceEvent.objects.filter(product_id=product_id, observed_at__lte=at)
-        .annotate(recency=latest_first)
+        .annotate(recency=latest_first, offer_key=_OFFER_KEY)
         .filter(recency=1)
-        .values_list("offer_id", "kind", "price", "items_in_stock")
+        .values_list("offer_key", "kind", "price", "items_in_stock")
     )
 
 
 def _replay_changes(book: _Book, events, points: list[PriceSnapshot]) -> None:
     """Apply events moment by moment; add a point whenever what a consumer sees has changed."""
-    last = points[-1]
-    pending_at = None
-    for offer_id, kind, price, items_in_stock, observed_at in events:
-        if pending_at is not None and observed_at != pending_at:
-            last = _add_if_changed(book.snapshot(pending_at), last, points)
+    last = points[-1][1:]
+    pending_us = None
+    for offer_id, kind, price, items_in_stock, observed_us in events:
+        if observed_us != pending_us and pending_us is not None:
+            state = book.state()
+            if state != last:
+                points.append(PriceSnapshot(_moment(pending_us), *state))
+                last = state
         book.apply(offer_id, kind, price, items_in_stock)
-        pending_at = observed_at
-    if pending_at is not None:
-        _add_if_changed(book.snapshot(pending_at), last, points)
-
-
-def _add_if_changed(snapshot: PriceSnapshot, last: PriceSnapshot, points: list[PriceSnapshot]) -> PriceSnapshot:
-    if snapshot[1:] == last[1:]:  # same best price, total and count: nothing a consumer would see
-        return last
-    points.append(snapshot)
-    return snapshot
+        pending_us = observed_us
+    if pending_us is not None and (state := book.state()) != last:
+        points.append(PriceSnapshot(_moment(pending_us), *state))
 
 
 def _replay_sampled(book: _Book, events, points, *, since: datetime, until: datetime, interval: timedelta) -> None:
     """Apply events in order and take the state at each boundary of the interval."""
     pending = next(events, None)
     for sample_at in bucket_boundaries(since=since, until=until, interval=interval):
-        while pending is not None and pending[4] <= sample_at:
+        sample_us = _microseconds(sample_at)
+        while pending is not None and pending[4] <= sample_us:
             book.apply(*pending[:4])
             pending = next(events, None)
         points.append(book.snapshot(sample_at))
     while pending is not None:  # events after the last boundary still count for the end state
         book.apply(*pending[:4])
         pending = next(events, None)
+
+
+def _moment(microseconds: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=microseconds)
+
+
+def _microseconds(moment: datetime) -> int:
+    return (moment - _EPOCH) // _ONE_MICROSECOND
 
 
 def bucket_boundaries(*, since: datetime, until: datetime, interval: timedelta):

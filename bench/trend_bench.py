@@ -1,0 +1,205 @@
+"""Benchmark the price-trend and price-history endpoints for a product with 10,000 price events.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/aggregator_history .venv/bin/python bench/trend_bench.py
+    .venv/bin/python bench/trend_bench.py                 # the configured database (SQLite by default)
+    .venv/bin/python bench/trend_bench.py --calls 200     # more calls per case
+
+It migrates the configured database (creating a missing PostgreSQL database first), adds two
+products with 10,000 events each, calls each endpoint through Django's test client (URL routing,
+the view, the queries, the JSON rendering; no HTTP server), and prints the median and 95th
+percentile per case as a Markdown table. The products and their events are deleted at the end.
+
+The two products: "year" spreads its events over the last 365 days (a year of history, the default
+30-day trend replays about 800 of them after reconstructing the start from the 9,200 before);
+"month" has all 10,000 in the last 30 days (the default trend replays every one: the worst case).
+About 20 offers are listed at any time; each event changes one offer's price or stock, and now and
+then an offer vanishes and another appears.
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aggregator.settings")
+os.environ.setdefault("SECRET_KEY", "trend-bench-only")
+os.environ["ALLOWED_HOSTS"] = "testserver"
+os.environ["DEBUG"] = "false"
+
+EVENTS = 10_000
+LIVE_OFFERS = 20
+
+
+def ensure_postgres_database(url: str) -> None:
+    """Create the PostgreSQL database named in DATABASE_URL if it is missing."""
+    from aggregator.config import read_database
+
+    config = read_database("DATABASE_URL", url)
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        return
+    import psycopg
+
+    admin = psycopg.connect(
+        host=config["HOST"],
+        port=config["PORT"] or 5432,
+        user=config["USER"],
+        password=config["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+    with admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]).fetchone()
+        if not exists:
+            admin.execute(f'CREATE DATABASE "{config["NAME"]}"')
+            print(f"created database {config['NAME']}")
+
+
+def fill(product, *, span: timedelta, now, rng: random.Random) -> None:
+    """EVENTS events for the product, spread evenly over `span` up to `now`."""
+    from price_history.models import PriceEvent
+
+    offers = {uuid.uuid4(): [rng.randint(5_000, 20_000), rng.randint(0, 9)] for _ in range(LIVE_OFFERS)}
+    start = now - span
+    step = span / EVENTS
+    events = [
+        PriceEvent(offer_id=o, product=product, kind="appeared", price=p, items_in_stock=s, observed_at=start)
+        for o, (p, s) in offers.items()
+    ]
+    at = start
+    while len(events) < EVENTS:
+        at += step
+        offer_id = rng.choice(list(offers))
+        roll = rng.random()
+        if roll < 0.05:  # the offer goes, another comes
+            price, stock = offers.pop(offer_id)
+            events.append(
+                PriceEvent(
+                    offer_id=offer_id,
+                    product=product,
+                    kind="vanished",
+                    price=price,
+                    items_in_stock=stock,
+                    observed_at=at,
+                )
+            )
+            new_id = uuid.uuid4()
+            offers[new_id] = [rng.randint(5_000, 20_000), rng.randint(1, 9)]
+            events.append(
+                PriceEvent(
+                    offer_id=new_id,
+                    product=product,
+                    kind="appeared",
+                    price=offers[new_id][0],
+                    items_in_stock=offers[new_id][1],
+                    observed_at=at,
+                )
+            )
+            continue
+        state = offers[offer_id]
+        if roll < 0.75:
+            state[0] = max(100, round(state[0] * rng.uniform(0.95, 1.05)))
+        else:
+            state[1] = rng.choice([0, 0, 1, 2, 5, 9])
+        events.append(
+            PriceEvent(
+                offer_id=offer_id,
+                product=product,
+                kind="changed",
+                price=state[0],
+                items_in_stock=state[1],
+                observed_at=at,
+            )
+        )
+    PriceEvent.objects.bulk_create(events[:EVENTS], batch_size=2000)
+
+
+def measure(client, url: str, calls: int) -> tuple[float, float, int, int]:
+    """(median ms, p95 ms, response bytes, points or items) over `calls` calls after 5 unmeasured ones."""
+    for _ in range(5):
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code, response.content[:300])
+    timings = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        response = client.get(url)
+        timings.append((time.perf_counter() - started) * 1000)
+    body = response.json()
+    size = len(body["points"]) if isinstance(body, dict) else len(body)
+    timings.sort()
+    p95 = timings[min(len(timings) - 1, round(0.95 * len(timings)) - 1)]
+    return statistics.median(timings), p95, len(response.content), size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=50, help="measured calls per case (default 50)")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark products afterwards")
+    args = parser.parse_args()
+
+    if os.environ.get("DATABASE_URL"):
+        ensure_postgres_database(os.environ["DATABASE_URL"])
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.utils import timezone
+
+    from catalogue.models import Product
+
+    call_command("migrate", verbosity=0)
+    rng = random.Random(5)
+    now = timezone.now()
+    products = {}
+    for name, span in (("year", timedelta(days=365)), ("month", timedelta(days=30) - timedelta(minutes=5))):
+        product = Product.objects.create(name=f"trend-bench {name} {now:%H%M%S}")
+        started = time.perf_counter()
+        fill(product, span=span, now=now, rng=rng)
+        print(f"seeded {EVENTS} events for '{name}' in {time.perf_counter() - started:.1f} s")
+        products[name] = product
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE price_history_priceevent")
+
+    client = Client()
+    year, month = products["year"].id, products["month"].id
+    middle = (now - timedelta(days=180)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cases = [
+        ("trend, year of history, default 30 days", f"/products/{year}/price-trend"),
+        (
+            "trend, year of history, whole year",
+            f"/products/{year}/price-trend?since={(now - timedelta(days=366)):%Y-%m-%d}",
+        ),
+        ("trend, year of history, 30 days, interval=day", f"/products/{year}/price-trend?interval=day"),
+        ("trend, 10,000 events in the 30 days", f"/products/{month}/price-trend"),
+        ("trend, 10,000 events in the 30 days, interval=hour", f"/products/{month}/price-trend?interval=hour"),
+        ("trend, 10,000 events in the 30 days, interval=day", f"/products/{month}/price-trend?interval=day"),
+        ("history, first page (100)", f"/products/{year}/offers/history"),
+        ("history, page of 1,000 from the middle", f"/products/{year}/offers/history?since={middle}&limit=1000"),
+    ]
+    engine = connection.vendor
+    print(f"\nDatabase: {engine} ({settings.DATABASES['default']['NAME']}); {args.calls} calls per case.\n")
+    print("| case | median ms | p95 ms | points/items | bytes |")
+    print("|---|---:|---:|---:|---:|")
+    try:
+        for label, url in cases:
+            median, p95, size, count = measure(client, url, args.calls)
+            print(f"| {label} | {median:.1f} | {p95:.1f} | {count:,} | {size:,} |")
+    finally:
+        if not args.keep:
+            for product in products.values():
+                product.delete()
+
+
+if __name__ == "__main__":
+    main()
