@@ -220,17 +220,18 @@ def _latest_event_per_offer(*, product_id: uuid.UUID, at: datetime) -> list[tupl
 
 def _replay_changes(book: _Book, events, points: list[PriceSnapshot]) -> None:
     """Apply events moment by moment; add a point whenever what a consumer sees has changed."""
+    apply, state_now = book.apply, book.state  # bound once: this loop runs once per event
     last = points[-1][1:]
     pending_us = None
     for offer_id, kind, price, items_in_stock, observed_us in events:
         if observed_us != pending_us and pending_us is not None:
-            state = book.state()
+            state = state_now()
             if state != last:
                 points.append(PriceSnapshot(_moment(pending_us), *state))
                 last = state
-        book.apply(offer_id, kind, price, items_in_stock)
+        apply(offer_id, kind, price, items_in_stock)
         pending_us = observed_us
-    if pending_us is not None and (state := book.state()) != last:
+    if pending_us is not None and (state := state_now()) != last:
         points.append(PriceSnapshot(_moment(pending_us), *state))
 
 
