@@ -154,3 +154,18 @@ class TestPruneCommand:
         record(now - timedelta(days=9), changed=[(offer_ids[0], 11, 1)])
         call_command("prune_price_history", "--days", "5", stdout=StringIO())
         assert [e[2] for e in _events(product)] == [11]
+
+
+def test_installing_the_app_starts_history_from_the_mirrored_offers(product):
+    """The data migration: offers mirrored before history existed get an `appeared` event each."""
+    import importlib
+    import uuid
+
+    from django.apps import apps
+
+    from offers_sync.models import Offer
+
+    seed = importlib.import_module("price_history.migrations.0002_seed_current_offers").seed
+    offer = Offer.objects.create(id=uuid.uuid4(), product=product, price=555, items_in_stock=2)
+    seed(apps, None)
+    assert _events(product) == [(offer.id, "appeared", 555, 2, offer.updated_at)]
