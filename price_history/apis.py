@@ -82,17 +82,19 @@ HISTORY_EXAMPLE = [
 ]
 
 TREND_EXAMPLE = {
-    "product_id": "5f0c2b8e-6c61-4d59-9d3f-2f1f7b0f4a11",
+    "product_id": "49c03251-e6f5-415e-b3b7-6bf187dbfad8",
     "since": "2025-03-01T00:00:00Z",
     "until": "2025-03-31T23:59:59.999999Z",
     "interval": None,
     "start": {"at": "2025-03-01T00:00:00Z", "best_price": 12990, "average_price": 13990.0, "offers_in_stock": 2},
-    "end": {"at": "2025-03-31T23:59:59.999999Z", "best_price": 11990, "average_price": 12490.0, "offers_in_stock": 2},
+    "end": {"at": "2025-03-31T23:59:59.999999Z", "best_price": 11990, "average_price": 12740.0, "offers_in_stock": 2},
     "best_price": {"start": 12990, "end": 11990, "change_percent": -7.7, "reason": None},
-    "average_price": {"start": 13990.0, "end": 12490.0, "change_percent": -10.72, "reason": None},
+    "average_price": {"start": 13990.0, "end": 12740.0, "change_percent": -8.93, "reason": None},
     "points": [
         {"at": "2025-03-01T00:00:00Z", "best_price": 12990, "average_price": 13990.0, "offers_in_stock": 2},
-        {"at": "2025-03-12T08:00:30Z", "best_price": 11990, "average_price": 12490.0, "offers_in_stock": 2},
+        {"at": "2025-03-05T09:00:30Z", "best_price": 11990, "average_price": 13490.0, "offers_in_stock": 2},
+        {"at": "2025-03-10T13:00:00Z", "best_price": 11990, "average_price": 11990.0, "offers_in_stock": 1},
+        {"at": "2025-03-13T08:00:00Z", "best_price": 11990, "average_price": 12740.0, "offers_in_stock": 2},
     ],
 }
 
@@ -100,10 +102,11 @@ TREND_TOO_LITTLE_HISTORY_EXAMPLE = {
     **TREND_EXAMPLE,
     "start": {"at": "2025-03-01T00:00:00Z", "best_price": None, "average_price": None, "offers_in_stock": 0},
     "best_price": {"start": None, "end": 11990, "change_percent": None, "reason": "no_history_at_start"},
-    "average_price": {"start": None, "end": 12490.0, "change_percent": None, "reason": "no_history_at_start"},
+    "average_price": {"start": None, "end": 12740.0, "change_percent": None, "reason": "no_history_at_start"},
     "points": [
         {"at": "2025-03-01T00:00:00Z", "best_price": None, "average_price": None, "offers_in_stock": 0},
-        {"at": "2025-03-12T08:00:30Z", "best_price": 11990, "average_price": 12490.0, "offers_in_stock": 2},
+        {"at": "2025-03-05T09:00:30Z", "best_price": 11990, "average_price": 13490.0, "offers_in_stock": 2},
+        {"at": "2025-03-13T08:00:00Z", "best_price": 11990, "average_price": 12740.0, "offers_in_stock": 2},
     ],
 }
 

@@ -31,8 +31,10 @@ class PriceEvent(models.Model):
         indexes = [
             # A product's history and price trend walk its events in (observed_at, id) order.
             models.Index(fields=["product", "observed_at", "id"], name="priceevent_product_time_idx"),
-            # ?offer= on the history endpoint: one offer's events in order.
-            models.Index(fields=["offer_id", "observed_at", "id"], name="priceevent_offer_time_idx"),
+            # Each offer's events newest first: the trend's state at the start of a period (latest event
+            # per offer, read in this order without a sort), ?offer= on the history (scanned backwards)
+            # and retention's check for a newer event of the same offer.
+            models.Index(fields=["product", "offer_id", "-observed_at", "-id"], name="priceevent_product_offer_idx"),
             # Retention deletes the oldest events, across products.
             models.Index(fields=["observed_at"], name="priceevent_observed_idx"),
         ]

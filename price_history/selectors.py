@@ -299,7 +299,7 @@ def price_trend_for_chart(*, product_id: uuid.UUID, now: datetime) -> PriceTrend
     """The trend the admin charts: the last 30 days, or since the first event if that is later.
 
     Starting at the first event keeps a new product's few minutes of history from being squeezed
-    into the right edge of a month. A busy period is sampled down to about CHART_MAX_POINTS points.
+    into the right edge of a month. A busy period is sampled at about CHART_MAX_POINTS moments.
     None when nothing has been recorded for the product.
     """
     since = now - CHART_PERIOD
@@ -309,11 +309,10 @@ def price_trend_for_chart(*, product_id: uuid.UUID, now: datetime) -> PriceTrend
         if first is None:
             return None
         since = min(first, now)
-    trend = price_trend_get(product_id=product_id, since=since, until=now)
-    if len(trend.points) > CHART_MAX_POINTS:
-        step = max((now - since) / CHART_MAX_POINTS, timedelta(seconds=1))
-        trend = price_trend_get(product_id=product_id, since=since, until=now, interval=step)
-    return trend
+    interval = None
+    if events.filter(observed_at__gt=since).count() > CHART_MAX_POINTS:
+        interval = max((now - since) / CHART_MAX_POINTS, timedelta(seconds=1))
+    return price_trend_get(product_id=product_id, since=since, until=now, interval=interval)
 
 
 def price_event_latest(*, product_id: uuid.UUID, limit: int = 20) -> list[PriceEvent]:

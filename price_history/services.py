@@ -19,6 +19,7 @@ from price_history.models import PriceEvent
 logger = logging.getLogger(__name__)
 
 DEFAULT_PRUNE_BATCH_SIZE = 5000
+_VANISHED = PriceEvent.Kind.VANISHED.value
 
 
 class OfferState(Protocol):
@@ -99,11 +100,13 @@ def price_events_prune(*, older_than: datetime, batch_size: int = DEFAULT_PRUNE_
         if after is not None:
             batch = batch.filter(Q(observed_at__gt=after[0]) | Q(observed_at=after[0], id__gt=after[1]))
         rows = list(
-            batch.order_by("observed_at", "id").values_list("id", "offer_id", "kind", "observed_at")[:batch_size]
+            batch.order_by("observed_at", "id").values_list("id", "product_id", "offer_id", "kind", "observed_at")[
+                :batch_size
+            ]
         )
         if not rows:
             break
-        last_id, _, _, last_at = rows[-1]
+        last_id, *_, last_at = rows[-1]
         after = (last_at, last_id)
         doomed = _superseded(rows, expired=expired, after=after)
         if doomed:
@@ -117,27 +120,25 @@ def price_events_prune(*, older_than: datetime, batch_size: int = DEFAULT_PRUNE_
 
 def _superseded(rows: list[tuple], *, expired, after: tuple) -> list[int]:
     """The ids in this ordered batch of old events that no longer describe any offer's state at the cutoff."""
-    latest: dict[uuid.UUID, tuple[int, str]] = {}
+    latest: dict[uuid.UUID, tuple[int, uuid.UUID, str]] = {}
     doomed = []
-    for event_id, offer_id, kind, _ in rows:
+    for event_id, product_id, offer_id, kind, _ in rows:
         previous = latest.get(offer_id)
         if previous is not None:
             doomed.append(previous[0])  # a later old event of the same offer replaces it
-        latest[offer_id] = (event_id, kind)
+        latest[offer_id] = (event_id, product_id, kind)
     # An offer's latest event in this batch goes too if it vanished, or if a later old event (beyond
     # this batch, before the cutoff) replaces it; that one is judged in its own batch.
-    undecided = [offer_id for offer_id, (_, kind) in latest.items() if kind != PriceEvent.Kind.VANISHED]
-    replaced = (
-        set(
-            expired.filter(offer_id__in=undecided)
+    undecided = {offer_id: product_id for offer_id, (_, product_id, kind) in latest.items() if kind != _VANISHED}
+    replaced = set()
+    if undecided:
+        replaced = set(
+            expired.filter(product_id__in=set(undecided.values()), offer_id__in=list(undecided))
             .filter(Q(observed_at__gt=after[0]) | Q(observed_at=after[0], id__gt=after[1]))
             .values_list("offer_id", flat=True)
             .distinct()
         )
-        if undecided
-        else set()
-    )
-    for offer_id, (event_id, kind) in latest.items():
-        if kind == PriceEvent.Kind.VANISHED or offer_id in replaced:
+    for offer_id, (event_id, _, kind) in latest.items():
+        if kind == _VANISHED or offer_id in replaced:
             doomed.append(event_id)
     return doomed

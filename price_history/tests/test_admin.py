@@ -68,3 +68,14 @@ def test_event_list_is_read_only(admin_client, product, record, offer_ids):
     record(timezone.now(), appeared=[(offer_ids[0], 10, 1)])
     assert admin_client.get("/admin/price_history/priceevent/").status_code == 200
     assert admin_client.get("/admin/price_history/priceevent/add/").status_code == 403
+
+
+def test_a_busy_month_is_sampled_for_the_chart(admin_client, product, record):
+    offer = uuid.uuid4()
+    now = timezone.now()
+    record(now - timedelta(days=40), appeared=[(offer, 1000, 1)])
+    for n in range(450):
+        record(now - timedelta(days=29) + timedelta(hours=n), changed=[(offer, 1000 + n % 7, 1)])
+    html = _page(admin_client, product)
+    path = re.search(r'<path d="(M[^"]*)"[^>]*stroke="#2e7d32"', html).group(1)
+    assert 300 < path.count("H") <= 402  # about 400 samples, not 450 changes
