@@ -37,8 +37,9 @@ def price_trend_svg(trend: PriceTrend) -> SafeString:
         return mark_safe("".join(parts))  # noqa: S308 - built from numbers and escaped text only
 
     low, high = min(values), max(values)
-    if low == high:  # a flat line sits mid-height rather than on the frame
-        low, high = low - max(1, abs(low) * 0.05), high + max(1, abs(high) * 0.05)
+    # A margin keeps the lines off the frame; a flat line sits mid-height.
+    margin = (high - low) * 0.06 if high > low else max(1, abs(low) * 0.05)
+    low, high = low - margin, high + margin
     start, end = trend.since.timestamp(), trend.until.timestamp()
     span = max(end - start, 1e-6)
 
