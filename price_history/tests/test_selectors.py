@@ -102,3 +102,14 @@ def test_sampled_points_match_the_definition(product, random_history):
 )
 def test_round_half_up(value, rounded):
     assert str(round_half_up(value, 2)) == rounded
+
+
+def test_reading_the_period_in_small_pages_changes_nothing(product, random_history, monkeypatch):
+    from price_history import selectors
+
+    since, until = T0, T0 + timedelta(days=20)
+    whole = price_trend_get(product_id=product.id, since=since, until=until)
+    monkeypatch.setattr(selectors, "EVENT_CHUNK", 7)  # pages end between events of the same moment
+    paged = price_trend_get(product_id=product.id, since=since, until=until)
+    assert paged == whole
+    assert len(paged.points) > 50
