@@ -49,6 +49,8 @@ def offer_events_record(
     really changed: this writes whatever it is given, in one bulk insert, and nothing for no input.
     It opens no transaction of its own; the caller's makes it atomic with the offer rows.
     """
+    if not settings.PRICE_HISTORY_ENABLED:
+        return 0
     events = [
         PriceEvent(
             offer_id=offer.id,

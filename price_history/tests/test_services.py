@@ -169,3 +169,19 @@ def test_installing_the_app_starts_history_from_the_mirrored_offers(product):
     offer = Offer.objects.create(id=uuid.uuid4(), product=product, price=555, items_in_stock=2)
     seed(apps, None)
     assert _events(product) == [(offer.id, "appeared", 555, 2, offer.updated_at)]
+
+
+def test_recording_can_be_switched_off(settings, product):
+    import uuid as _uuid
+
+    from django.utils import timezone as _tz
+
+    from offers_sync.client import OfferData
+    from price_history.models import PriceEvent
+    from price_history.services import offer_events_record
+
+    settings.PRICE_HISTORY_ENABLED = False
+    offer = OfferData(id=_uuid.uuid4(), price=100, items_in_stock=1)
+    written = offer_events_record(product_id=product.id, appeared=[offer], changed=[], vanished=[], observed_at=_tz.now())
+    assert written == 0
+    assert PriceEvent.objects.count() == 0
