@@ -182,6 +182,8 @@ def test_recording_can_be_switched_off(settings, product):
 
     settings.PRICE_HISTORY_ENABLED = False
     offer = OfferData(id=_uuid.uuid4(), price=100, items_in_stock=1)
-    written = offer_events_record(product_id=product.id, appeared=[offer], changed=[], vanished=[], observed_at=_tz.now())
+    written = offer_events_record(
+        product_id=product.id, appeared=[offer], changed=[], vanished=[], observed_at=_tz.now()
+    )
     assert written == 0
     assert PriceEvent.objects.count() == 0
