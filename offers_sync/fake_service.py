@@ -812,5 +812,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.log_request(response.status)
 
+    def log_request(self, code="-", size="-") -> None:
+        if logger.isEnabledFor(logging.DEBUG):  # skip the formatting on every request otherwise
+            super().log_request(code, size)
+
     def log_message(self, format: str, *args) -> None:
         logger.debug("%s " + format, self.address_string(), *args)
