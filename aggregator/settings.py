@@ -146,6 +146,9 @@ OFFERS_SERVICE_URL = read_str("OFFERS_SERVICE_URL", "").rstrip("/")
 OFFERS_REFRESH_TOKEN = read_str("OFFERS_REFRESH_TOKEN", "")
 SYNC_SCHEDULE = read_str("SYNC_SCHEDULE", "*/30 * * * * *")
 SYNC_CONCURRENCY = read_int("SYNC_CONCURRENCY", 16, minimum=1, maximum=256)
+# Liveness of a worker container (`run_sync --check`): the file its worker beats, and how old a beat may be.
+SYNC_HEARTBEAT_FILE = read_str("SYNC_HEARTBEAT_FILE", "/tmp/aggregator-sync-heartbeat")
+SYNC_HEARTBEAT_MAX_AGE = read_int("SYNC_HEARTBEAT_MAX_AGE", 60, minimum=5, maximum=86400)
 
 LOG_LEVEL = read_str("LOG_LEVEL", "INFO").upper()
 LOG_FORMAT = read_str("LOG_FORMAT", "text").lower()

@@ -1,7 +1,15 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import transaction
+from django.utils import timezone
 
 from catalogue.models import Product
 from offers_sync.admin import OfferInline
+from offers_sync.gateway import offers_service_for_web
+from offers_sync.registration import product_register_now
+from offers_sync.sync import OfferSyncer
+
+# Admin actions call the offers service while the admin waits; keep them to a sensible size.
+MAX_PRODUCTS_PER_ACTION = 50
 
 
 @admin.register(Product)
@@ -10,6 +18,7 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = [("registered_at", admin.EmptyFieldListFilter)]
     search_fields = ["name"]
     ordering = ["-created_at"]
+    actions = ["register_now", "sync_offers_now"]
     readonly_fields = [
         "id",
         "created_at",
@@ -42,3 +51,38 @@ class ProductAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, ordering="registered_at")
     def registered(self, product: Product) -> bool:
         return product.is_registered
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.next_registration_at = timezone.now()
+        super().save_model(request, obj, form, change)
+        if not change:
+            # Registered after the admin's transaction commits: no HTTP call inside it.
+            transaction.on_commit(lambda: product_register_now(product=obj))
+
+    @admin.action(description="Register with the offers service now")
+    def register_now(self, request, queryset):
+        if not self._service_or_warn(request):
+            return
+        pending = list(queryset.filter(registered_at__isnull=True)[:MAX_PRODUCTS_PER_ACTION])
+        registered = sum(product_register_now(product=product) for product in pending)
+        level = messages.SUCCESS if registered == len(pending) else messages.WARNING
+        self.message_user(request, f"Registered {registered} of {len(pending)} pending product(s).", level)
+
+    @admin.action(description="Sync offers now")
+    def sync_offers_now(self, request, queryset):
+        service = self._service_or_warn(request)
+        if not service:
+            return
+        product_ids = list(
+            queryset.filter(registered_at__isnull=False).values_list("id", flat=True)[:MAX_PRODUCTS_PER_ACTION]
+        )
+        summary = OfferSyncer(service=service, concurrency=4, worker_name="admin").sync_products(product_ids)
+        level = messages.SUCCESS if not summary.products_failed else messages.WARNING
+        self.message_user(request, f"Synced {len(product_ids)} registered product(s): {summary.describe()}", level)
+
+    def _service_or_warn(self, request):
+        service = offers_service_for_web()
+        if service is None:
+            self.message_user(request, "OFFERS_SERVICE_URL and OFFERS_REFRESH_TOKEN are not set.", messages.ERROR)
+        return service

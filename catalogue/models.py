@@ -1,11 +1,14 @@
 """The product catalogue, which this service owns."""
 
 import uuid
+from datetime import UTC, datetime
 
 from django.db import models
 
 NAME_MAX_LENGTH = 255
 DESCRIPTION_MAX_LENGTH = 10_000
+# "Never claimed": older than any schedule tick, so a new product is due at the next one.
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Product(models.Model):
@@ -30,7 +33,7 @@ class Product(models.Model):
 
     # Offer sync: the schedule tick a worker claimed this product for (no two workers fetch a
     # product for the same tick), when its offers were last mirrored, and the last failure.
-    sync_claimed_for = models.DateTimeField(null=True, blank=True)
+    sync_claimed_for = models.DateTimeField(default=NEVER)
     sync_claimed_by = models.CharField(max_length=100, blank=True, default="")
     offers_synced_at = models.DateTimeField(null=True, blank=True)
     last_sync_error = models.CharField(max_length=500, blank=True, default="")
@@ -41,6 +44,12 @@ class Product(models.Model):
         indexes = [
             # The list endpoint pages by (created_at, id).
             models.Index(fields=["created_at", "id"], name="product_created_id_idx"),
+            # Workers claim the registered products not yet claimed for the current tick.
+            models.Index(
+                fields=["sync_claimed_for"],
+                name="product_sync_due_idx",
+                condition=models.Q(registered_at__isnull=False),
+            ),
             # The worker looks for pending registrations that are due.
             models.Index(
                 fields=["next_registration_at"],

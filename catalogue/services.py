@@ -3,18 +3,26 @@
 import logging
 
 from django.db import transaction
+from django.utils import timezone
 
 from catalogue.models import Product
+from offers_sync.registration import product_register_now
 
 logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
 def product_create(*, name: str, description: str | None = None) -> Product:
-    product = Product(name=name, description=description)
+    """Create the product, then, once committed, try to register it with the offers service.
+
+    The registration is an HTTP call, so it runs after the commit, never inside the transaction.
+    If it fails the product is still created, pending (`next_registration_at`), for the worker.
+    """
+    product = Product(name=name, description=description, next_registration_at=timezone.now())
     product.full_clean()
     product.save()
     logger.info("product created", extra={"product_id": str(product.id)})
+    transaction.on_commit(lambda: product_register_now(product=product))
     return product
 
 

@@ -45,9 +45,6 @@ def main() -> int:
 
     children = []
     for name, command in processes:
-        if not (ROOT / "offers_sync/management/commands").joinpath(f"{command[2]}.py").exists() and command[1] == "manage.py":
-            print(f"run: {name} is not available yet; skipping")
-            continue
         children.append((name, subprocess.Popen(command, cwd=ROOT, env=env)))
         if name == "fake-offers":
             time.sleep(0.5)  # let it bind before the others first call it

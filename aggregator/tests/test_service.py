@@ -24,7 +24,7 @@ class TestHealth:
 
     def test_reports_last_completed_cycle(self, api_client):
         finished = timezone.now()
-        SyncStatus.objects.create(last_cycle_finished_at=finished)
+        SyncStatus.objects.update_or_create(pk=SyncStatus.SINGLETON_ID, defaults={"last_cycle_finished_at": finished})
         body = api_client.get("/health").json()
         assert body["last_sync"].replace("Z", "+00:00") == finished.isoformat()
 

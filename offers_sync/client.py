@@ -1,0 +1,267 @@
+"""HTTP client for the offers service (contract: shared/offers-service.md).
+
+HTTP only: no ORM, no token storage. It returns plain dataclasses and sorts every failure into a
+typed error, so that callers decide what a failure means without looking at status codes:
+
+- `TemporaryError`: try again later (timeouts, connection errors, 429, 5xx, malformed answers).
+- `ProductNotRegistered`: the service does not know the product (404 on its offers).
+- `AuthError` / `RefreshTokenRejected`: the access token was refused twice / the refresh token is
+  wrong (a configuration error).
+- `AccessTokenStillValid`: /auth refused a new token because another is still valid.
+- `PermanentError`: any other 4xx; retrying the same request will not help.
+
+Access tokens come from a `TokenSource` (offers_sync.tokens keeps them in the database); on a 401
+the client tells the source the token was refused, takes a fresh one and retries the call once.
+"""
+
+import base64
+import binascii
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import requests
+from requests.adapters import HTTPAdapter
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferData:
+    id: uuid.UUID
+    price: int
+    items_in_stock: int
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedAccessToken:
+    token: str
+    expires_at: datetime
+
+    def __repr__(self) -> str:  # keep the secret out of logs and tracebacks
+        return f"IssuedAccessToken(expires_at={self.expires_at.isoformat()})"
+
+
+class OffersServiceError(Exception):
+    """Base of every failure of a call to the offers service."""
+
+
+class TemporaryError(OffersServiceError):
+    """The call failed in a way that may pass: try again later."""
+
+
+class MalformedResponse(TemporaryError):
+    """The answer could not be understood; it says nothing about the product's offers."""
+
+
+class PermanentError(OffersServiceError):
+    """The service refused the request itself (4xx other than the ones below)."""
+
+
+class ProductNotRegistered(OffersServiceError):
+    """The service does not know this product: it has to be registered (again)."""
+
+
+class AuthError(OffersServiceError):
+    """The service refused our access token even after a refresh."""
+
+
+class RefreshTokenRejected(AuthError):
+    """/auth answered 401: OFFERS_REFRESH_TOKEN is wrong. A configuration error."""
+
+
+class AccessTokenStillValid(OffersServiceError):
+    """/auth answered 400: a new token can only be had once the previous one has expired."""
+
+
+class Interrupted(TemporaryError):
+    """A wait between attempts was cut short because the process is stopping."""
+
+
+class TokenSource(Protocol):
+    def get(self) -> str:
+        """A currently valid access token (may block briefly while it is refreshed)."""
+
+    def invalidate(self, token: str) -> None:
+        """The service answered 401 to this token: do not hand it out again."""
+
+
+def wait_without_interruption(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
+
+
+class OffersServiceClient:
+    """One pooled session to the offers service, shared by the threads of a process.
+
+    `wait(seconds) -> bool` sleeps between attempts and returns True when the caller wants to
+    stop (the worker passes its stop event's `wait`), so that shutdown is never stuck in a backoff.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        pool_size: int = 16,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 5.0,
+        max_attempts: int = 3,
+        backoff_seconds: float = 0.25,
+        max_retry_after_seconds: float = 10.0,
+        wait: Callable[[float], bool] = wait_without_interruption,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (connect_timeout, read_timeout)
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self.max_retry_after_seconds = max_retry_after_seconds
+        self._wait = wait
+        self.session = requests.Session()
+        # Our own retry loop (below) decides what to retry, so urllib3's is off.
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0, pool_block=False)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update({"Accept": "application/json", "User-Agent": "aggregator-offers-sync/1"})
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- the contract's calls ----------------------------------------------------------------
+
+    def issue_access_token(self, refresh_token: str) -> IssuedAccessToken:
+        response = self._send("POST", "/api/v1/auth", headers={"Bearer": refresh_token})
+        if response.status_code == 201:
+            data = _json(response, "auth")
+            token = data.get("access_token") if isinstance(data, dict) else None
+            if not isinstance(token, str) or not token:
+                raise MalformedResponse("auth answer has no access_token")
+            return IssuedAccessToken(token=token, expires_at=access_token_expiry(token))
+        if response.status_code == 400:
+            raise AccessTokenStillValid("the offers service says another access token is still valid")
+        if response.status_code == 401:
+            raise RefreshTokenRejected("the offers service rejected OFFERS_REFRESH_TOKEN (401 at /auth)")
+        raise PermanentError(f"auth answered {response.status_code}")
+
+    def register_product(self, tokens: TokenSource, *, product_id: uuid.UUID, name: str, description: str) -> None:
+        """Register the product; an id the service already knows (409) counts as registered."""
+        body = {"id": str(product_id), "name": name, "description": description}
+        response = self._authorized(tokens, "POST", "/api/v1/products/register", json=body)
+        if response.status_code in (200, 201, 409):
+            return
+        raise PermanentError(f"register answered {response.status_code}")
+
+    def get_offers(self, tokens: TokenSource, product_id: uuid.UUID) -> list[OfferData]:
+        response = self._authorized(tokens, "GET", f"/api/v1/products/{product_id}/offers")
+        if response.status_code == 200:
+            return parse_offers(_json(response, "offers"))
+        if response.status_code == 404:
+            raise ProductNotRegistered(f"product {product_id} is not registered with the offers service")
+        raise PermanentError(f"offers answered {response.status_code}")
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _authorized(self, tokens: TokenSource, method: str, path: str, **kwargs) -> requests.Response:
+        token = tokens.get()
+        response = self._send(method, path, headers={"Bearer": token}, **kwargs)
+        if response.status_code != 401:
+            return response
+        # Expired or unknown: get a fresh token and try once more.
+        tokens.invalidate(token)
+        response = self._send(method, path, headers={"Bearer": tokens.get()}, **kwargs)
+        if response.status_code == 401:
+            raise AuthError("the offers service refused a freshly issued access token")
+        return response
+
+    def _send(self, method: str, path: str, *, headers: dict, **kwargs) -> requests.Response:
+        """Send with retries on temporary failures; returns any non-temporary response."""
+        url = self.base_url + path
+        for attempt in range(1, self.max_attempts + 1):
+            delay = None
+            try:
+                response = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+            except requests.Timeout:
+                failure = TemporaryError(f"{method} {path}: timed out")
+            except requests.ConnectionError:
+                failure = TemporaryError(f"{method} {path}: connection failed")
+            except requests.RequestException as exc:
+                failure = TemporaryError(f"{method} {path}: {type(exc).__name__}")
+            else:
+                if response.status_code == 429:
+                    failure = TemporaryError(f"{method} {path}: rate limited (429)")
+                    delay = self._retry_after(response)
+                elif response.status_code >= 500:
+                    failure = TemporaryError(f"{method} {path}: server error ({response.status_code})")
+                else:
+                    return response
+            if attempt == self.max_attempts:
+                raise failure
+            if delay is None:
+                # Exponential backoff with full jitter, so many threads don't retry in step.
+                delay = random.uniform(0, self.backoff_seconds * 2 ** (attempt - 1))
+            logger.debug("%s; attempt %d of %d, retrying in %.2fs", failure, attempt, self.max_attempts, delay)
+            if self._wait(delay):
+                raise Interrupted(f"{method} {path}: stopped while waiting to retry")
+        raise AssertionError("unreachable")
+
+    def _retry_after(self, response: requests.Response) -> float:
+        raw = response.headers.get("Retry-After", "")
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = self.backoff_seconds
+        return max(0.0, min(seconds, self.max_retry_after_seconds))
+
+
+def parse_offers(data: Any) -> list[OfferData]:
+    """Strictly: one bad item makes the whole answer invalid, never a half-applied one."""
+    if not isinstance(data, list):
+        raise MalformedResponse("offers answer is not a list")
+    offers, seen = [], set()
+    for position, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise MalformedResponse(f"offer {position} is not an object")
+        try:
+            # Plain 128-bit ids: the service's are not RFC 4122, so no version/variant check.
+            offer_id = uuid.UUID(item["id"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise MalformedResponse(f"offer {position} has no valid id") from None
+        price, stock = item.get("price"), item.get("items_in_stock")
+        if not _is_whole(price) or price < 0:
+            raise MalformedResponse(f"offer {position} has no valid price")
+        if not _is_whole(stock) or stock < 0:
+            raise MalformedResponse(f"offer {position} has no valid items_in_stock")
+        if offer_id in seen:
+            raise MalformedResponse(f"offer {position} repeats an id")
+        seen.add(offer_id)
+        offers.append(OfferData(id=offer_id, price=price, items_in_stock=stock))
+    return offers
+
+
+def access_token_expiry(token: str) -> datetime:
+    """The `expires` of an access token's JWT payload, read without verifying the signature."""
+    try:
+        payload_part = token.split(".")[1]
+        payload = json.loads(base64.urlsafe_b64decode(payload_part + "=" * (-len(payload_part) % 4)))
+        expires = payload["expires"]
+        if not isinstance(expires, (int, float)) or isinstance(expires, bool):
+            raise TypeError
+        return datetime.fromtimestamp(expires, UTC)
+    except (IndexError, KeyError, TypeError, ValueError, binascii.Error, OverflowError, OSError):
+        raise MalformedResponse("access token has no readable expiry") from None
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _json(response: requests.Response, what: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise MalformedResponse(f"{what} answer is not JSON") from None

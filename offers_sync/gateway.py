@@ -1,0 +1,58 @@
+"""The offers service as the rest of the code uses it: a client plus the shared access token.
+
+Built from settings. The web process gets one with short timeouts and no retries (it answers a
+user who is waiting; the worker will retry later); the worker gets one sized to its concurrency.
+"""
+
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from offers_sync.client import OfferData, OffersServiceClient, wait_without_interruption
+from offers_sync.tokens import DatabaseTokenSource
+
+
+@dataclass
+class OffersService:
+    client: OffersServiceClient
+    tokens: DatabaseTokenSource
+
+    def get_offers(self, product_id: uuid.UUID) -> list[OfferData]:
+        return self.client.get_offers(self.tokens, product_id)
+
+    def register(self, *, product_id: uuid.UUID, name: str, description: str | None) -> None:
+        self.client.register_product(self.tokens, product_id=product_id, name=name, description=description or "")
+
+
+def is_configured() -> bool:
+    return bool(settings.OFFERS_SERVICE_URL and settings.OFFERS_REFRESH_TOKEN)
+
+
+_web_service: OffersService | None = None
+_web_service_lock = threading.Lock()
+
+
+def offers_service_for_web() -> OffersService | None:
+    """The web process's shared instance (pooled connections), or None when not configured."""
+    global _web_service
+    if not is_configured():
+        return None
+    with _web_service_lock:
+        if _web_service is None or _web_service.client.base_url != settings.OFFERS_SERVICE_URL:
+            client = OffersServiceClient(
+                settings.OFFERS_SERVICE_URL, pool_size=4, connect_timeout=1.0, read_timeout=2.0, max_attempts=1
+            )
+            tokens = DatabaseTokenSource(client, settings.OFFERS_REFRESH_TOKEN, max_wait_seconds=1.0)
+            _web_service = OffersService(client=client, tokens=tokens)
+        return _web_service
+
+
+def offers_service_for_worker(
+    *, concurrency: int, wait: Callable[[float], bool] = wait_without_interruption
+) -> OffersService:
+    client = OffersServiceClient(settings.OFFERS_SERVICE_URL, pool_size=concurrency, wait=wait)
+    tokens = DatabaseTokenSource(client, settings.OFFERS_REFRESH_TOKEN, max_wait_seconds=10.0, wait=wait)
+    return OffersService(client=client, tokens=tokens)

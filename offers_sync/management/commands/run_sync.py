@@ -1,0 +1,200 @@
+"""`manage.py run_sync`: the long-running sync worker (or one cycle with --once).
+
+The loop waits for the next tick of SYNC_SCHEDULE in one-second slices, runs a cycle, and goes
+again. A tick that passes while a cycle runs is skipped, not queued. SIGTERM/SIGINT only set a
+flag: the cycle in hand stops claiming work, finishes or abandons what it has in flight, and the
+process exits 0. Offers-service faults and database outages are logged and waited out; only
+misconfiguration stops the worker.
+
+`--check` is a liveness probe for orchestrators: exit 0 when this container's worker beat its
+heartbeat file recently and completed a cycle recently enough for its schedule.
+"""
+
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, close_old_connections
+from django.utils import timezone
+
+from offers_sync.client import RefreshTokenRejected
+from offers_sync.gateway import is_configured, offers_service_for_worker
+from offers_sync.schedule import InvalidSchedule, Schedule, parse_schedule
+from offers_sync.sync import CycleAborted, CycleSummary, OfferSyncer
+
+logger = logging.getLogger("offers_sync.worker")
+
+HEARTBEAT_EVERY_SECONDS = 5
+DATABASE_RETRY_SECONDS = 5
+
+
+class Command(BaseCommand):
+    help = "Mirror every registered product's offers from the offers service on SYNC_SCHEDULE."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="Run one cycle now, print a summary and exit.")
+        parser.add_argument(
+            "--tick",
+            type=datetime.fromisoformat,
+            help="With --once: the schedule tick to run (ISO 8601). Workers given the same tick share it.",
+        )
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Exit 0 if this container's worker is alive and syncing on schedule, 1 otherwise.",
+        )
+
+    def handle(self, *args, **options):
+        self.stop = threading.Event()
+        self.heartbeat_file = Path(settings.SYNC_HEARTBEAT_FILE)
+        if options["check"]:
+            return self.check_liveness()
+        schedule = self.read_schedule()
+        if schedule is None and not options["once"]:
+            logger.info("SYNC_SCHEDULE is empty: offer sync is disabled; exiting")
+            return
+        if not is_configured():
+            raise CommandError("OFFERS_SERVICE_URL and OFFERS_REFRESH_TOKEN must be set to run the sync")
+        signal.signal(signal.SIGTERM, self.on_signal)
+        signal.signal(signal.SIGINT, self.on_signal)
+        self.syncer = OfferSyncer(
+            service=offers_service_for_worker(concurrency=settings.SYNC_CONCURRENCY, wait=self.stop.wait),
+            concurrency=settings.SYNC_CONCURRENCY,
+            worker_name=f"{socket.gethostname()}:{os.getpid()}"[:100],
+            stop=self.stop,
+            heartbeat=self.beat,
+        )
+        if options["once"]:
+            return self.run_once(options["tick"] or timezone.now())
+        self.run_forever(schedule)
+
+    def on_signal(self, signum, frame):
+        logger.info("received %s: finishing work in hand, then exiting", signal.Signals(signum).name)
+        self.stop.set()
+
+    def read_schedule(self) -> Schedule | None:
+        try:
+            return parse_schedule(settings.SYNC_SCHEDULE)
+        except InvalidSchedule as exc:
+            raise CommandError(str(exc)) from None
+
+    # -- modes -------------------------------------------------------------------------------
+
+    def run_once(self, tick: datetime) -> None:
+        if timezone.is_naive(tick):
+            tick = tick.replace(tzinfo=UTC)
+        summary = self.run_cycle(tick)
+        if summary is None:
+            raise CommandError("the sync cycle could not run (see the log above)")
+        self.stdout.write(f"sync cycle finished: {summary.describe()}")
+
+    def run_forever(self, schedule: Schedule) -> None:
+        logger.info(
+            "sync worker %s started: schedule %r, concurrency %d",
+            self.syncer.worker_name,
+            schedule.expression,
+            self.syncer.concurrency,
+        )
+        self.last_cycle_finished_at: datetime | None = None
+        self.started_at = timezone.now()
+        self.beat()
+        while not self.stop.is_set():
+            tick = schedule.next_after(timezone.now())
+            if not self.wait_until(tick):
+                break
+            self.run_cycle(tick)
+            missed = self.ticks_between(schedule, tick, timezone.now())
+            if missed:
+                logger.info("skipped %d tick(s) that came while the cycle ran", missed)
+        logger.info("sync worker %s stopped", self.syncer.worker_name)
+
+    def run_cycle(self, tick: datetime) -> CycleSummary | None:
+        """Run one cycle, surviving everything but a rejected refresh token. None if it could not run."""
+        close_old_connections()
+        try:
+            summary = self.syncer.run_cycle(tick)
+        except RefreshTokenRejected:
+            raise CommandError(
+                "configuration error: the offers service rejected OFFERS_REFRESH_TOKEN (401 at /auth)"
+            ) from None
+        except CycleAborted as exc:
+            logger.warning("sync cycle for %s skipped: %s", tick.isoformat(timespec="seconds"), exc)
+            return None
+        except DatabaseError as exc:
+            logger.warning("sync cycle for %s failed: database unavailable (%s)", tick.isoformat(), type(exc).__name__)
+            close_old_connections()
+            self.stop.wait(DATABASE_RETRY_SECONDS)
+            return None
+        finally:
+            close_old_connections()
+        logger.info("sync cycle for %s finished: %s", tick.isoformat(timespec="seconds"), summary.describe())
+        if not summary.stopped_early:
+            self.last_cycle_finished_at = timezone.now()
+        self.beat()
+        return summary
+
+    def wait_until(self, moment: datetime) -> bool:
+        """Sleep until `moment` in short slices; False if asked to stop meanwhile."""
+        last_beat = time.monotonic()
+        while not self.stop.is_set():
+            remaining = (moment - timezone.now()).total_seconds()
+            if remaining <= 0:
+                return True
+            self.stop.wait(min(remaining, 1.0))
+            if time.monotonic() - last_beat >= HEARTBEAT_EVERY_SECONDS:
+                self.beat()
+                last_beat = time.monotonic()
+        return False
+
+    @staticmethod
+    def ticks_between(schedule: Schedule, after: datetime, before: datetime) -> int:
+        missed, tick = 0, schedule.next_after(after)
+        while tick <= before and missed < 10_000:
+            missed, tick = missed + 1, schedule.next_after(tick)
+        return missed
+
+    # -- liveness ----------------------------------------------------------------------------
+
+    def beat(self) -> None:
+        state = {
+            "pid": os.getpid(),
+            "beat_at": timezone.now().isoformat(),
+            "started_at": getattr(self, "started_at", timezone.now()).isoformat(),
+            "last_cycle_finished_at": (
+                self.last_cycle_finished_at.isoformat() if getattr(self, "last_cycle_finished_at", None) else None
+            ),
+        }
+        try:
+            temporary = self.heartbeat_file.with_suffix(".tmp")
+            temporary.write_text(json.dumps(state))
+            temporary.replace(self.heartbeat_file)  # atomic: --check never reads half a file
+        except OSError as exc:
+            logger.warning("could not write the heartbeat file %s: %s", self.heartbeat_file, exc)
+
+    def check_liveness(self) -> None:
+        try:
+            state = json.loads(self.heartbeat_file.read_text())
+            beat_at = datetime.fromisoformat(state["beat_at"])
+            started_at = datetime.fromisoformat(state["started_at"])
+            last_cycle = state["last_cycle_finished_at"] and datetime.fromisoformat(state["last_cycle_finished_at"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise CommandError(f"no readable heartbeat at {self.heartbeat_file}: is the worker running?") from None
+        now = timezone.now()
+        if now - beat_at > timedelta(seconds=settings.SYNC_HEARTBEAT_MAX_AGE):
+            raise CommandError(f"worker heartbeat is {int((now - beat_at).total_seconds())}s old")
+        schedule = self.read_schedule()
+        if schedule is not None:
+            # A cycle should complete every interval; allow two missed ones plus the cycle itself.
+            allowed = timedelta(seconds=2 * schedule.interval_after(now) + settings.SYNC_HEARTBEAT_MAX_AGE)
+            reference = last_cycle or started_at
+            if now - reference > allowed + (timedelta(0) if last_cycle else allowed):
+                raise CommandError(f"no sync cycle completed since {reference.isoformat(timespec='seconds')}")
+        self.stdout.write("sync worker is alive")

@@ -1,0 +1,142 @@
+"""Bringing the local offers of products in line with what the offers service reported.
+
+No HTTP here: the caller hands in answers already fetched. Each product is reconciled in its own
+short transaction, so its cached offers are always either the old answer or the new one; an
+answer identical to the cache writes nothing at all.
+"""
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from catalogue.models import Product
+from offers_sync.client import OfferData
+from offers_sync.models import Offer
+
+logger = logging.getLogger(__name__)
+
+# One offer as stored: (price, items_in_stock), keyed by offer id.
+CachedOffers = dict[uuid.UUID, tuple[int, int]]
+
+
+@dataclass(slots=True)
+class OfferChanges:
+    """What one answer changes in one product's cache."""
+
+    appeared: list[OfferData] = field(default_factory=list)
+    changed: list[OfferData] = field(default_factory=list)
+    vanished: list[OfferData] = field(default_factory=list)  # with their last known price and stock
+
+    def __bool__(self) -> bool:
+        return bool(self.appeared or self.changed or self.vanished)
+
+
+@dataclass(slots=True)
+class ReconcileCounts:
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    products_changed: int = 0
+
+    def add(self, changes: OfferChanges) -> None:
+        self.added += len(changes.appeared)
+        self.changed += len(changes.changed)
+        self.removed += len(changes.vanished)
+        self.products_changed += 1
+
+
+def offer_changes(cached: CachedOffers, reported: Sequence[OfferData]) -> OfferChanges:
+    changes = OfferChanges()
+    reported_ids = set()
+    for offer in reported:
+        reported_ids.add(offer.id)
+        before = cached.get(offer.id)
+        if before is None:
+            changes.appeared.append(offer)
+        elif before != (offer.price, offer.items_in_stock):
+            changes.changed.append(offer)
+    for offer_id, (price, stock) in cached.items():
+        if offer_id not in reported_ids:
+            changes.vanished.append(OfferData(id=offer_id, price=price, items_in_stock=stock))
+    return changes
+
+
+def cached_offers_for(product_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, CachedOffers]:
+    """The cached offers of many products, in one query."""
+    cached: dict[uuid.UUID, CachedOffers] = defaultdict(dict)
+    rows = Offer.objects.filter(product_id__in=list(product_ids)).values_list(
+        "product_id", "id", "price", "items_in_stock"
+    )
+    for product_id, offer_id, price, stock in rows:
+        cached[product_id][offer_id] = (price, stock)
+    return cached
+
+
+def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> ReconcileCounts:
+    """Reconcile several products' answers: one read for all, one transaction per changed product.
+
+    Products deleted meanwhile are skipped. The caller records the products as synced.
+    """
+    counts = ReconcileCounts()
+    if not answers:
+        return counts
+    cached = cached_offers_for(answers)
+    for product_id, reported in answers.items():
+        if not offer_changes(cached.get(product_id, {}), reported):
+            continue
+        changes = offers_reconcile(product_id=product_id, reported=reported)
+        if changes:
+            counts.add(changes)
+    return counts
+
+
+@transaction.atomic
+def offers_reconcile(*, product_id: uuid.UUID, reported: Sequence[OfferData]) -> OfferChanges:
+    """Make one product's cached offers equal `reported`, atomically.
+
+    The product row is locked for the few milliseconds this takes, so that two workers that
+    happen to reconcile the same product (a slow one from an earlier tick) apply whole answers
+    one after the other, and a product deleted meanwhile is left alone.
+    """
+    if not Product.objects.select_for_update().filter(pk=product_id).exists():
+        return OfferChanges()
+    cached = cached_offers_for([product_id]).get(product_id, {})
+    changes = offer_changes(cached, reported)
+    if not changes:
+        return changes
+    now = timezone.now()
+    if changes.vanished:
+        Offer.objects.filter(product_id=product_id, id__in=[o.id for o in changes.vanished]).delete()
+    if changes.changed:
+        Offer.objects.bulk_update(
+            [
+                Offer(id=o.id, product_id=product_id, price=o.price, items_in_stock=o.items_in_stock, updated_at=now)
+                for o in changes.changed
+            ],
+            ["price", "items_in_stock", "updated_at"],
+        )
+    if changes.appeared:
+        Offer.objects.bulk_create(
+            Offer(
+                id=o.id,
+                product_id=product_id,
+                price=o.price,
+                items_in_stock=o.items_in_stock,
+                created_at=now,
+                updated_at=now,
+            )
+            for o in changes.appeared
+        )
+    logger.debug(
+        "product %s: %d offers added, %d changed, %d removed",
+        product_id,
+        len(changes.appeared),
+        len(changes.changed),
+        len(changes.vanished),
+    )
+    return changes

@@ -1,0 +1,277 @@
+"""One sync cycle: register pending products, then mirror every registered product's offers.
+
+Several worker processes may run the same tick at once. They split its products between them by
+claiming small batches with a conditional update (`sync_claimed_for < tick` → `= tick`), so no
+product is fetched twice for one tick and no row lock is held during an HTTP call. A worker that
+dies leaves its unclaimed share to the others and its claimed share to the next tick.
+
+Within a worker, a thread pool fetches (HTTP only) while the main thread claims and reconciles
+(database only), a few batches apart, so the two overlap.
+"""
+
+import logging
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from django.db import connections, transaction
+from django.utils import timezone
+
+from catalogue.models import Product
+from offers_sync.client import OfferData, OffersServiceError, ProductNotRegistered, RefreshTokenRejected
+from offers_sync.gateway import OffersService
+from offers_sync.models import SyncStatus
+from offers_sync.reconcile import offers_reconcile_many
+from offers_sync.registration import (
+    PendingProduct,
+    product_mark_registered,
+    product_mark_unregistered,
+    product_registration_failed,
+    products_claim_due_registrations,
+)
+from offers_sync.tokens import TokenUnavailable
+
+logger = logging.getLogger(__name__)
+
+# Batches claimed ahead of the one being reconciled, so fetch threads never run dry.
+BATCHES_IN_FLIGHT = 3
+REGISTRATIONS_PER_CYCLE = 500
+
+
+class CycleAborted(Exception):
+    """The cycle could not run at all (no access token); nothing was claimed."""
+
+
+@dataclass
+class CycleSummary:
+    tick: datetime
+    products_synced: int = 0
+    products_failed: int = 0
+    products_unregistered: int = 0
+    products_registered: int = 0
+    registrations_failed: int = 0
+    offers_added: int = 0
+    offers_changed: int = 0
+    offers_removed: int = 0
+    duration_seconds: float = 0.0
+    # Where the main thread's time went: claiming, waiting for fetch threads, reconciling.
+    seconds_claiming: float = 0.0
+    seconds_waiting: float = 0.0
+    seconds_reconciling: float = 0.0
+    stopped_early: bool = False
+    failures: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["tick"] = self.tick.isoformat()
+        return data
+
+    def describe(self) -> str:
+        text = (
+            f"products synced={self.products_synced} failed={self.products_failed} "
+            f"unregistered={self.products_unregistered} registered={self.products_registered} "
+            f"registration_failed={self.registrations_failed}; offers added={self.offers_added} "
+            f"changed={self.offers_changed} removed={self.offers_removed}; "
+            f"duration={self.duration_seconds:.2f}s (claiming {self.seconds_claiming:.2f}s, "
+            f"waiting for fetches {self.seconds_waiting:.2f}s, reconciling {self.seconds_reconciling:.2f}s)"
+        )
+        return text + (" (stopped early)" if self.stopped_early else "")
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOutcome:
+    product_id: uuid.UUID
+    offers: list[OfferData] | None = None
+    not_registered: bool = False
+    error: str = ""
+
+
+def products_claim_for_tick(*, tick: datetime, worker: str, limit: int) -> list[uuid.UUID]:
+    """Claim up to `limit` registered products not yet claimed for `tick`; return those won.
+
+    On PostgreSQL, SKIP LOCKED lets concurrent workers take different batches instead of
+    queueing on the same rows; the conditional update alone is what makes a claim exclusive.
+    """
+    with transaction.atomic():
+        candidates = list(
+            Product.objects.filter(registered_at__isnull=False, sync_claimed_for__lt=tick)
+            .order_by("sync_claimed_for")
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)[:limit]
+        )
+        if not candidates:
+            return []
+        Product.objects.filter(id__in=candidates, sync_claimed_for__lt=tick).update(
+            sync_claimed_for=tick, sync_claimed_by=worker
+        )
+    return list(
+        Product.objects.filter(id__in=candidates, sync_claimed_for=tick, sync_claimed_by=worker).values_list(
+            "id", flat=True
+        )
+    )
+
+
+def sync_cycle_started() -> None:
+    SyncStatus.objects.update_or_create(
+        pk=SyncStatus.SINGLETON_ID, defaults={"last_cycle_started_at": timezone.now()}
+    )
+
+
+def sync_cycle_finished(summary: CycleSummary) -> datetime:
+    now = timezone.now()
+    SyncStatus.objects.update_or_create(
+        pk=SyncStatus.SINGLETON_ID,
+        defaults={"last_cycle_finished_at": now, "last_cycle_summary": summary.as_dict()},
+    )
+    return now
+
+
+class OfferSyncer:
+    """Runs sync cycles for one worker process."""
+
+    def __init__(
+        self,
+        *,
+        service: OffersService,
+        concurrency: int,
+        worker_name: str,
+        stop: threading.Event | None = None,
+        heartbeat: Callable[[], None] = lambda: None,
+    ):
+        self.service = service
+        self.concurrency = concurrency
+        self.worker_name = worker_name
+        self.stop = stop or threading.Event()
+        self.heartbeat = heartbeat
+        self.batch_size = max(8, concurrency * 2)
+
+    def run_cycle(self, tick: datetime) -> CycleSummary:
+        """Run one whole cycle for `tick`. Raises CycleAborted, RefreshTokenRejected or DatabaseError."""
+        started = time.monotonic()
+        summary = CycleSummary(tick=tick)
+        try:
+            # Without a token every call would fail: find out before claiming anything.
+            self.service.tokens.get()
+        except TokenUnavailable as exc:
+            when = f" (expected by {exc.available_at.isoformat(timespec='seconds')})" if exc.available_at else ""
+            raise CycleAborted(f"no access token for the offers service{when}") from None
+        except OffersServiceError as exc:
+            if isinstance(exc, RefreshTokenRejected):
+                raise
+            raise CycleAborted(f"could not get an access token: {exc}") from None
+        sync_cycle_started()
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="offers-fetch")
+        try:
+            self._register_pending(pool, summary)
+            self._sync_registered(pool, tick, summary)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        summary.stopped_early = self.stop.is_set()
+        summary.duration_seconds = time.monotonic() - started
+        if not summary.stopped_early:
+            sync_cycle_finished(summary)
+        return summary
+
+    def sync_products(self, product_ids: list[uuid.UUID]) -> CycleSummary:
+        """Fetch and reconcile these products now, outside the schedule (the admin's action)."""
+        started = time.monotonic()
+        summary = CycleSummary(tick=timezone.now())
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="offers-fetch") as pool:
+            self._apply([pool.submit(self._fetch, product_id) for product_id in product_ids], summary)
+        summary.duration_seconds = time.monotonic() - started
+        return summary
+
+    # -- registration ------------------------------------------------------------------------
+
+    def _register_pending(self, pool: ThreadPoolExecutor, summary: CycleSummary) -> None:
+        pending = products_claim_due_registrations(now=timezone.now(), limit=REGISTRATIONS_PER_CYCLE)
+        for product, error in zip(pending, pool.map(self._register, pending), strict=True):
+            if error is None:
+                product_mark_registered(product_id=product.id)
+                summary.products_registered += 1
+            else:
+                product_registration_failed(product_id=product.id, reason=error)
+                summary.registrations_failed += 1
+
+    def _register(self, product: PendingProduct) -> str | None:
+        try:
+            if self.stop.is_set():
+                return "stopped before trying"
+            self.service.register(product_id=product.id, name=product.name, description=product.description)
+            return None
+        except (OffersServiceError, TokenUnavailable) as exc:
+            logger.warning("product %s: registration failed: %s", product.id, exc)
+            return str(exc)
+        finally:
+            connections.close_all()  # only ever opened here to renew the token
+
+    # -- offers ------------------------------------------------------------------------------
+
+    def _sync_registered(self, pool: ThreadPoolExecutor, tick: datetime, summary: CycleSummary) -> None:
+        in_flight: deque[list[Future]] = deque()
+        while not self.stop.is_set():
+            claim_started = time.monotonic()
+            claimed = products_claim_for_tick(tick=tick, worker=self.worker_name, limit=self.batch_size)
+            summary.seconds_claiming += time.monotonic() - claim_started
+            if not claimed:
+                break
+            in_flight.append([pool.submit(self._fetch, product_id) for product_id in claimed])
+            if len(in_flight) >= BATCHES_IN_FLIGHT:
+                self._apply(in_flight.popleft(), summary)
+            self.heartbeat()
+        if self.stop.is_set():
+            # Abandon what has not started; those products keep their cache and come up next tick.
+            for batch in in_flight:
+                for future in batch:
+                    future.cancel()
+        while in_flight:
+            self._apply([f for f in in_flight.popleft() if not f.cancelled()], summary)
+
+    def _fetch(self, product_id: uuid.UUID) -> FetchOutcome:
+        try:
+            if self.stop.is_set():
+                return FetchOutcome(product_id, error="stopped before fetching")
+            return FetchOutcome(product_id, offers=self.service.get_offers(product_id))
+        except ProductNotRegistered:
+            return FetchOutcome(product_id, not_registered=True)
+        except (OffersServiceError, TokenUnavailable) as exc:
+            return FetchOutcome(product_id, error=str(exc) or type(exc).__name__)
+        finally:
+            connections.close_all()  # only ever opened here to renew the token
+
+    def _apply(self, batch: list[Future], summary: CycleSummary) -> None:
+        """Reconcile one batch of fetched answers and record each product's outcome."""
+        wait_started = time.monotonic()
+        outcomes: list[FetchOutcome] = [future.result() for future in batch]
+        reconcile_started = time.monotonic()
+        summary.seconds_waiting += reconcile_started - wait_started
+        answers = {o.product_id: o.offers for o in outcomes if o.offers is not None}
+        counts = offers_reconcile_many(answers)
+        summary.offers_added += counts.added
+        summary.offers_changed += counts.changed
+        summary.offers_removed += counts.removed
+        now = timezone.now()
+        if answers:
+            Product.objects.filter(id__in=list(answers)).update(
+                offers_synced_at=now, last_sync_error="", last_sync_error_at=None
+            )
+            summary.products_synced += len(answers)
+        failed_by_reason: dict[str, list[uuid.UUID]] = defaultdict(list)
+        for outcome in outcomes:
+            if outcome.not_registered:
+                product_mark_unregistered(product_id=outcome.product_id)
+                summary.products_unregistered += 1
+            elif outcome.error:
+                failed_by_reason[outcome.error[:500]].append(outcome.product_id)
+        for reason, product_ids in failed_by_reason.items():
+            # The cached offers stay as they were; only the failure is noted.
+            Product.objects.filter(id__in=product_ids).update(last_sync_error=reason, last_sync_error_at=now)
+            summary.products_failed += len(product_ids)
+            summary.failures[reason] = summary.failures.get(reason, 0) + len(product_ids)
+            logger.warning("%d product(s) not synced this cycle: %s", len(product_ids), reason)
+        summary.seconds_reconciling += time.monotonic() - reconcile_started

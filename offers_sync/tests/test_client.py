@@ -1,0 +1,230 @@
+"""The offers-service client against mocked HTTP: statuses, retries, tokens and strict parsing."""
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from offers_sync.client import (
+    AccessTokenStillValid,
+    AuthError,
+    Interrupted,
+    MalformedResponse,
+    OfferData,
+    OffersServiceClient,
+    PermanentError,
+    ProductNotRegistered,
+    RefreshTokenRejected,
+    TemporaryError,
+)
+from offers_sync.tests.factories import StaticTokens, make_access_token
+
+BASE = "http://offers.test"
+PRODUCT = uuid.UUID("6f1b2c1e-0000-4000-8000-000000000001")
+OFFERS_URL = f"{BASE}/api/v1/products/{PRODUCT}/offers"
+
+
+class RecordingWait:
+    def __init__(self, stop_after: int | None = None):
+        self.delays: list[float] = []
+        self.stop_after = stop_after
+
+    def __call__(self, seconds: float) -> bool:
+        self.delays.append(seconds)
+        return self.stop_after is not None and len(self.delays) >= self.stop_after
+
+
+@pytest.fixture
+def wait():
+    return RecordingWait()
+
+
+@pytest.fixture
+def client(wait):
+    return OffersServiceClient(BASE, wait=wait, max_attempts=3)
+
+
+@responses.activate
+def test_get_offers_parses_plain_uuid_ids_and_sends_the_bearer_header(client):
+    responses.get(
+        OFFERS_URL,
+        json=[{"id": "0885aab1-4da3-54c2-f626-acc74bab381e", "price": 1999, "items_in_stock": 0}],
+        match=[matchers.header_matcher({"Bearer": "access-1"})],
+    )
+    offers = client.get_offers(StaticTokens("access-1"), PRODUCT)
+    assert offers == [OfferData(uuid.UUID("0885aab1-4da3-54c2-f626-acc74bab381e"), 1999, 0)]
+
+
+@responses.activate
+def test_404_means_not_registered(client):
+    responses.get(OFFERS_URL, status=404, json={"detail": "Product does not exist"})
+    with pytest.raises(ProductNotRegistered):
+        client.get_offers(StaticTokens(), PRODUCT)
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [400, 403, 422])
+def test_other_4xx_are_permanent_and_not_retried(client, status):
+    responses.get(OFFERS_URL, status=status, json={"detail": "no"})
+    with pytest.raises(PermanentError):
+        client.get_offers(StaticTokens(), PRODUCT)
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_5xx_is_retried_with_backoff_then_temporary(client, wait, status):
+    responses.get(OFFERS_URL, status=status, body="<html>down</html>")
+    with pytest.raises(TemporaryError):
+        client.get_offers(StaticTokens(), PRODUCT)
+    assert len(responses.calls) == 3
+    assert len(wait.delays) == 2
+
+
+@responses.activate
+def test_5xx_then_success_returns_the_offers(client):
+    responses.get(OFFERS_URL, status=503)
+    responses.get(OFFERS_URL, json=[])
+    assert client.get_offers(StaticTokens(), PRODUCT) == []
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_429_honours_retry_after(client, wait):
+    responses.get(OFFERS_URL, status=429, headers={"Retry-After": "3"})
+    responses.get(OFFERS_URL, json=[])
+    assert client.get_offers(StaticTokens(), PRODUCT) == []
+    assert wait.delays == [3.0]
+
+
+@responses.activate
+def test_retry_after_is_capped(wait):
+    client = OffersServiceClient(BASE, wait=wait, max_retry_after_seconds=10)
+    responses.get(OFFERS_URL, status=429, headers={"Retry-After": "3600"})
+    responses.get(OFFERS_URL, json=[])
+    client.get_offers(StaticTokens(), PRODUCT)
+    assert wait.delays == [10.0]
+
+
+@responses.activate
+def test_timeouts_and_connection_errors_are_temporary(client):
+    responses.get(OFFERS_URL, body=requests.ReadTimeout("slow"))
+    responses.get(OFFERS_URL, body=requests.ConnectionError("refused"))
+    responses.get(OFFERS_URL, body=requests.ConnectTimeout("slow"))
+    with pytest.raises(TemporaryError, match="timed out"):
+        client.get_offers(StaticTokens(), PRODUCT)
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_shutdown_interrupts_the_backoff():
+    client = OffersServiceClient(BASE, wait=RecordingWait(stop_after=1))
+    responses.get(OFFERS_URL, status=503)
+    with pytest.raises(Interrupted):
+        client.get_offers(StaticTokens(), PRODUCT)
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_401_invalidates_the_token_and_retries_once_with_a_new_one(client):
+    tokens = StaticTokens("old", "new")
+    responses.get(OFFERS_URL, status=401, match=[matchers.header_matcher({"Bearer": "old"})])
+    responses.get(OFFERS_URL, json=[], match=[matchers.header_matcher({"Bearer": "new"})])
+    assert client.get_offers(tokens, PRODUCT) == []
+    assert tokens.invalidated == ["old"]
+
+
+@responses.activate
+def test_401_twice_is_an_auth_error(client):
+    tokens = StaticTokens("old", "new")
+    responses.get(OFFERS_URL, status=401)
+    with pytest.raises(AuthError):
+        client.get_offers(tokens, PRODUCT)
+    assert len(responses.calls) == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"offers": []},
+        [{"id": "not-a-uuid", "price": 1, "items_in_stock": 1}],
+        [{"price": 1, "items_in_stock": 1}],
+        [{"id": str(uuid.uuid4()), "price": "1", "items_in_stock": 1}],
+        [{"id": str(uuid.uuid4()), "price": 1.5, "items_in_stock": 1}],
+        [{"id": str(uuid.uuid4()), "price": True, "items_in_stock": 1}],
+        [{"id": str(uuid.uuid4()), "price": 1, "items_in_stock": None}],
+        [{"id": str(uuid.uuid4()), "price": -1, "items_in_stock": 1}],
+        [{"id": str(uuid.uuid4()), "price": 1, "items_in_stock": 1}, "junk"],
+        [{"id": "0885aab1-4da3-54c2-f626-acc74bab381e", "price": 1, "items_in_stock": 1}] * 2,
+    ],
+)
+@responses.activate
+def test_one_bad_offer_makes_the_whole_answer_malformed(client, body):
+    responses.get(OFFERS_URL, json=body)
+    with pytest.raises(MalformedResponse):
+        client.get_offers(StaticTokens(), PRODUCT)
+
+
+@responses.activate
+def test_non_json_answer_is_malformed(client):
+    responses.get(OFFERS_URL, body="<html>", content_type="text/html")
+    with pytest.raises(MalformedResponse):
+        client.get_offers(StaticTokens(), PRODUCT)
+
+
+class TestAuth:
+    @responses.activate
+    def test_issues_a_token_and_reads_its_expiry(self, client):
+        token = make_access_token(expires=1_900_000_000)
+        responses.post(
+            f"{BASE}/api/v1/auth",
+            status=201,
+            json={"access_token": token},
+            match=[matchers.header_matcher({"Bearer": "the-refresh-token"})],
+        )
+        issued = client.issue_access_token("the-refresh-token")
+        assert issued.token == token
+        assert issued.expires_at == datetime.fromtimestamp(1_900_000_000, UTC)
+        assert token not in repr(issued)
+
+    @responses.activate
+    def test_another_valid_is_reported(self, client):
+        responses.post(f"{BASE}/api/v1/auth", status=400, json={"detail": "Cannot generate access token"})
+        with pytest.raises(AccessTokenStillValid):
+            client.issue_access_token("r")
+
+    @responses.activate
+    def test_bad_refresh_token(self, client):
+        responses.post(f"{BASE}/api/v1/auth", status=401, json={"detail": "bad"})
+        with pytest.raises(RefreshTokenRejected):
+            client.issue_access_token("r")
+
+    @responses.activate
+    # no payload; payload "not-json"; payload {}; payload {"expires": "now"}
+    @pytest.mark.parametrize("token", ["opaque", "a.bm90LWpzb24.c", "a.e30.c", "a.eyJleHBpcmVzIjoibm93In0.c"])
+    def test_token_without_readable_expiry_is_malformed(self, client, token):
+        responses.post(f"{BASE}/api/v1/auth", status=201, json={"access_token": token})
+        with pytest.raises(MalformedResponse):
+            client.issue_access_token("r")
+
+
+class TestRegister:
+    @responses.activate
+    @pytest.mark.parametrize("status", [201, 409])
+    def test_created_or_already_registered(self, client, status):
+        responses.post(
+            f"{BASE}/api/v1/products/register",
+            status=status,
+            json={"id": str(PRODUCT)},
+            match=[matchers.json_params_matcher({"id": str(PRODUCT), "name": "Mug", "description": ""})],
+        )
+        client.register_product(StaticTokens(), product_id=PRODUCT, name="Mug", description="")
+
+    @responses.activate
+    def test_422_is_permanent(self, client):
+        responses.post(f"{BASE}/api/v1/products/register", status=422, json={"detail": []})
+        with pytest.raises(PermanentError):
+            client.register_product(StaticTokens(), product_id=PRODUCT, name="Mug", description="")

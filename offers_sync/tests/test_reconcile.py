@@ -1,0 +1,82 @@
+"""Reconciling a product's cached offers with an answer: insert, update, delete, and no-op."""
+
+import uuid
+
+import pytest
+from django.db import IntegrityError
+
+from catalogue.models import Product
+from offers_sync.client import OfferData
+from offers_sync.models import Offer
+from offers_sync.reconcile import offers_reconcile, offers_reconcile_many
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def product():
+    return Product.objects.create(name="Mug")
+
+
+def cached(product) -> set[tuple]:
+    return set(Offer.objects.filter(product=product).values_list("id", "price", "items_in_stock"))
+
+
+def answer(*offers: tuple) -> list[OfferData]:
+    return [OfferData(*offer) for offer in offers]
+
+
+def test_new_changed_and_vanished_offers(product):
+    kept, moved, gone, new = (uuid.uuid4() for _ in range(4))
+    offers_reconcile(product_id=product.id, reported=answer((kept, 100, 1), (moved, 200, 2), (gone, 300, 3)))
+    changes = offers_reconcile(product_id=product.id, reported=answer((kept, 100, 1), (moved, 250, 0), (new, 50, 9)))
+    assert cached(product) == {(kept, 100, 1), (moved, 250, 0), (new, 50, 9)}
+    assert [o.id for o in changes.appeared] == [new]
+    assert [o.id for o in changes.changed] == [moved]
+    assert [(o.id, o.price, o.items_in_stock) for o in changes.vanished] == [(gone, 300, 3)]
+
+
+def test_unchanged_answer_writes_nothing(product, django_assert_num_queries):
+    offer_id = uuid.uuid4()
+    offers_reconcile_many({product.id: answer((offer_id, 100, 1))})
+    before = Offer.objects.get(pk=offer_id).updated_at
+    with django_assert_num_queries(1):  # the one read, no transaction, no write
+        counts = offers_reconcile_many({product.id: answer((offer_id, 100, 1))})
+    assert (counts.added, counts.changed, counts.removed) == (0, 0, 0)
+    assert Offer.objects.get(pk=offer_id).updated_at == before
+
+
+def test_empty_answer_removes_every_offer(product):
+    offers_reconcile(product_id=product.id, reported=answer((uuid.uuid4(), 1, 1), (uuid.uuid4(), 2, 2)))
+    counts = offers_reconcile_many({product.id: []})
+    assert cached(product) == set()
+    assert counts.removed == 2
+
+
+def test_many_products_are_reconciled_independently(product):
+    other = Product.objects.create(name="Other")
+    a, b = uuid.uuid4(), uuid.uuid4()
+    counts = offers_reconcile_many({product.id: answer((a, 1, 1)), other.id: answer((b, 2, 2))})
+    assert cached(product) == {(a, 1, 1)}
+    assert cached(other) == {(b, 2, 2)}
+    assert (counts.added, counts.products_changed) == (2, 2)
+
+
+def test_deleted_product_is_skipped(product):
+    product_id = product.id
+    product.delete()
+    counts = offers_reconcile_many({product_id: answer((uuid.uuid4(), 1, 1))})
+    assert counts.added == 0
+    assert Offer.objects.count() == 0
+
+
+def test_a_failing_product_leaves_its_cache_and_others_alone(product):
+    """An offer id that already belongs to another product makes that one product's write fail."""
+    other = Product.objects.create(name="Other")
+    shared, mine = uuid.uuid4(), uuid.uuid4()
+    offers_reconcile(product_id=other.id, reported=answer((shared, 5, 5)))
+    offers_reconcile(product_id=product.id, reported=answer((mine, 1, 1)))
+    with pytest.raises(IntegrityError):
+        offers_reconcile(product_id=product.id, reported=answer((mine, 2, 2), (shared, 9, 9)))
+    assert cached(product) == {(mine, 1, 1)}  # whole answer or nothing
+    assert cached(other) == {(shared, 5, 5)}

@@ -1,0 +1,71 @@
+"""Registering products when they are created through the API."""
+
+import json
+from datetime import timedelta
+
+import pytest
+import requests
+import responses
+from django.utils import timezone
+
+from catalogue.models import Product
+from offers_sync.tests.factories import make_access_token, store_token
+
+BASE = "http://offers.test"
+REGISTER = f"{BASE}/api/v1/products/register"
+# Real commits: registration runs once the product is committed (on_commit), as in production.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def offers_service(settings):
+    settings.OFFERS_SERVICE_URL = BASE
+    settings.OFFERS_REFRESH_TOKEN = "refresh"
+    store_token(token=make_access_token(), expires_at=timezone.now() + timedelta(minutes=5))
+
+
+def create(auth_client, **body):
+    return auth_client.post("/products", body, format="json")
+
+
+@responses.activate
+def test_created_product_is_registered_in_the_same_request(offers_service, auth_client):
+    responses.post(REGISTER, status=201, json={"id": "x"})
+    response = create(auth_client, name="Mug")
+    assert response.status_code == 201
+    assert response.json()["registered"] is True
+    sent = json.loads(responses.calls[0].request.body)
+    assert sent == {"id": response.json()["id"], "name": "Mug", "description": ""}
+    assert Product.objects.get().registered_at is not None
+
+
+@responses.activate
+def test_already_registered_409_counts_as_registered(offers_service, auth_client):
+    responses.post(REGISTER, status=409, json={"detail": "exists"})
+    assert create(auth_client, name="Mug").json()["registered"] is True
+
+
+@responses.activate
+@pytest.mark.parametrize("fault", [503, "timeout", "refused"])
+def test_offers_service_down_still_creates_a_pending_product(
+    offers_service, auth_client, fault
+):
+    if fault == "timeout":
+        responses.post(REGISTER, body=requests.ReadTimeout())
+    elif fault == "refused":
+        responses.post(REGISTER, body=requests.ConnectionError())
+    else:
+        responses.post(REGISTER, status=fault)
+    response = create(auth_client, name="Mug")
+    assert response.status_code == 201
+    assert response.json()["registered"] is False
+    product = Product.objects.get()
+    assert product.registered_at is None
+    assert product.next_registration_at <= timezone.now()  # due for the worker's next cycle
+    assert len(responses.calls) == 1  # the web process does not retry: the worker will
+
+
+def test_without_an_offers_service_the_product_is_pending(auth_client):
+    response = create(auth_client, name="Mug")
+    assert response.status_code == 201
+    assert response.json()["registered"] is False

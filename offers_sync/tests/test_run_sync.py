@@ -1,0 +1,97 @@
+"""The worker command as an operator meets it: start-up checks, --once, --check."""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_command(*args, **env):
+    base = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "aggregator.test_settings"}
+    return subprocess.run(
+        [sys.executable, "manage.py", "run_sync", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("schedule", ["61 * * * * *", "every minute", "* * *"])
+def test_invalid_schedule_exits_at_once_with_one_line(schedule):
+    result = run_command(SYNC_SCHEDULE=schedule)
+    assert result.returncode != 0
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "SYNC_SCHEDULE" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_empty_schedule_disables_the_sync_and_exits_0():
+    result = run_command(SYNC_SCHEDULE="")
+    assert result.returncode == 0
+    assert "disabled" in result.stdout + result.stderr
+
+
+def test_missing_offers_service_configuration_exits_non_zero():
+    # aggregator.test_settings blanks OFFERS_SERVICE_URL and OFFERS_REFRESH_TOKEN.
+    result = run_command()
+    assert result.returncode != 0
+    assert "OFFERS_SERVICE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+class TestCheck:
+    @pytest.fixture
+    def heartbeat(self, tmp_path, settings):
+        settings.SYNC_HEARTBEAT_FILE = str(tmp_path / "heartbeat")
+        settings.SYNC_SCHEDULE = "*/30 * * * * *"
+        settings.SYNC_HEARTBEAT_MAX_AGE = 60
+        return tmp_path / "heartbeat"
+
+    def write(self, path, *, beat_ago, started_ago, cycle_ago):
+        now = timezone.now()
+        path.write_text(
+            json.dumps(
+                {
+                    "pid": 1,
+                    "beat_at": (now - timedelta(seconds=beat_ago)).isoformat(),
+                    "started_at": (now - timedelta(seconds=started_ago)).isoformat(),
+                    "last_cycle_finished_at": (
+                        None if cycle_ago is None else (now - timedelta(seconds=cycle_ago)).isoformat()
+                    ),
+                }
+            )
+        )
+
+    def test_alive_and_syncing(self, heartbeat):
+        self.write(heartbeat, beat_ago=3, started_ago=600, cycle_ago=20)
+        out = StringIO()
+        call_command("run_sync", "--check", stdout=out)
+        assert "alive" in out.getvalue()
+
+    def test_just_started_without_a_cycle_yet_is_alive(self, heartbeat):
+        self.write(heartbeat, beat_ago=1, started_ago=10, cycle_ago=None)
+        call_command("run_sync", "--check", stdout=StringIO())
+
+    def test_no_heartbeat_file(self, heartbeat):
+        with pytest.raises(CommandError, match="no readable heartbeat"):
+            call_command("run_sync", "--check")
+
+    def test_stale_heartbeat(self, heartbeat):
+        self.write(heartbeat, beat_ago=120, started_ago=600, cycle_ago=20)
+        with pytest.raises(CommandError, match="heartbeat is"):
+            call_command("run_sync", "--check")
+
+    def test_no_cycle_completed_for_too_long(self, heartbeat):
+        self.write(heartbeat, beat_ago=1, started_ago=3600, cycle_ago=1800)
+        with pytest.raises(CommandError, match="no sync cycle completed"):
+            call_command("run_sync", "--check")
