@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalogue.models import Product
@@ -80,16 +80,24 @@ def cached_offers_for(product_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Cache
 def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> ReconcileCounts:
     """Reconcile several products' answers: one read for all, one transaction per changed product.
 
-    Products deleted meanwhile are skipped. The caller records the products as synced.
+    The changes are worked out from that one read. If a product's offers moved meanwhile (a slow
+    worker from an earlier tick wrote them) or it was deleted, its write fails as a whole and it is
+    done again the careful way, locked and re-read. Products deleted meanwhile are skipped. The
+    caller records the products as synced.
     """
     counts = ReconcileCounts()
     if not answers:
         return counts
     cached = cached_offers_for(answers)
     for product_id, reported in answers.items():
-        if not offer_changes(cached.get(product_id, {}), reported):
+        changes = offer_changes(cached.get(product_id, {}), reported)
+        if not changes:
             continue
-        changes = offers_reconcile(product_id=product_id, reported=reported)
+        try:
+            with transaction.atomic():
+                _apply_changes(product_id=product_id, changes=changes)
+        except IntegrityError:
+            changes = offers_reconcile(product_id=product_id, reported=reported)
         if changes:
             counts.add(changes)
     return counts
@@ -97,18 +105,23 @@ def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> Reconcil
 
 @transaction.atomic
 def offers_reconcile(*, product_id: uuid.UUID, reported: Sequence[OfferData]) -> OfferChanges:
-    """Make one product's cached offers equal `reported`, atomically.
+    """Make one product's cached offers equal `reported`, atomically, whatever happened meanwhile.
 
     The product row is locked for the few milliseconds this takes, so that two workers that
-    happen to reconcile the same product (a slow one from an earlier tick) apply whole answers
-    one after the other, and a product deleted meanwhile is left alone.
+    happen to reconcile the same product apply whole answers one after the other, and a product
+    deleted meanwhile is left alone.
     """
     if not Product.objects.select_for_update().filter(pk=product_id).exists():
         return OfferChanges()
     cached = cached_offers_for([product_id]).get(product_id, {})
     changes = offer_changes(cached, reported)
-    if not changes:
-        return changes
+    if changes:
+        _apply_changes(product_id=product_id, changes=changes)
+    return changes
+
+
+def _apply_changes(*, product_id: uuid.UUID, changes: OfferChanges) -> None:
+    """Write one product's changes; the caller holds the transaction."""
     now = timezone.now()
     if changes.vanished:
         Offer.objects.filter(product_id=product_id, id__in=[o.id for o in changes.vanished]).delete()
@@ -139,4 +152,3 @@ def offers_reconcile(*, product_id: uuid.UUID, reported: Sequence[OfferData]) ->
         len(changes.changed),
         len(changes.vanished),
     )
-    return changes

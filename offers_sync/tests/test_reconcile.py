@@ -62,6 +62,7 @@ def test_many_products_are_reconciled_independently(product):
     assert (counts.added, counts.products_changed) == (2, 2)
 
 
+@pytest.mark.django_db(transaction=True)  # the offers' foreign key is checked at a real commit
 def test_deleted_product_is_skipped(product):
     product_id = product.id
     product.delete()

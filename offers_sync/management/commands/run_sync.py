@@ -173,7 +173,7 @@ class Command(BaseCommand):
             ),
         }
         try:
-            temporary = self.heartbeat_file.with_suffix(".tmp")
+            temporary = self.heartbeat_file.with_name(f"{self.heartbeat_file.name}.{os.getpid()}.tmp")
             temporary.write_text(json.dumps(state))
             temporary.replace(self.heartbeat_file)  # atomic: --check never reads half a file
         except OSError as exc:
