@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 project=${SMOKE_PROJECT:-aggregator-smoke}
-extra_products=${SMOKE_EXTRA_PRODUCTS:-30}
+extra_products=${SMOKE_EXTRA_PRODUCTS:-60}
 
 say() { printf 'compose-smoke: %s\n' "$*"; }
 skip() { say "skipped: $*"; exit 0; }
