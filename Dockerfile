@@ -36,5 +36,7 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "scripts/healthcheck.py"]
-# Exec form: gunicorn is PID 1 and receives SIGTERM itself (graceful shutdown).
-CMD ["gunicorn", "--config", "gunicorn.conf.py", "aggregator.wsgi"]
+# Exec form: gunicorn is PID 1 and receives SIGTERM itself (graceful shutdown). Its control socket
+# goes to /tmp: the default is under $HOME, which this user does not have (and the root file
+# system may be read-only).
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "--control-socket", "/tmp/gunicorn.ctl", "aggregator.wsgi"]

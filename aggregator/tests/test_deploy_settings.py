@@ -24,6 +24,7 @@ def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "aggregator.settings"}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
+        check=False,
         cwd=ROOT,
         env={**base, **env},
         capture_output=True,
