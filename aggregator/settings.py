@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "catalogue",
     "offers_sync",
+    "price_history",
 ]
 
 MIDDLEWARE = [
@@ -146,6 +147,11 @@ OFFERS_SERVICE_URL = read_str("OFFERS_SERVICE_URL", "").rstrip("/")
 OFFERS_REFRESH_TOKEN = read_str("OFFERS_REFRESH_TOKEN", "")
 SYNC_SCHEDULE = read_str("SYNC_SCHEDULE", "*/30 * * * * *")
 SYNC_CONCURRENCY = read_int("SYNC_CONCURRENCY", 16, minimum=1, maximum=256)
+# Price events older than this many days are pruned (hourly by the worker, or
+# `manage.py prune_price_history`); 0 keeps them forever.
+PRICE_HISTORY_DAYS = read_int("PRICE_HISTORY_DAYS", 365, minimum=0, maximum=36500)
+# Record price events as offers change (the history and trend endpoints read them).
+PRICE_HISTORY_ENABLED = read_bool("PRICE_HISTORY_ENABLED", True)
 # Liveness of a worker container (`run_sync --check`): the file its worker beats, and how old a beat may be.
 SYNC_HEARTBEAT_FILE = read_str("SYNC_HEARTBEAT_FILE", "/tmp/aggregator-sync-heartbeat")
 SYNC_HEARTBEAT_MAX_AGE = read_int("SYNC_HEARTBEAT_MAX_AGE", 60, minimum=5, maximum=86400)

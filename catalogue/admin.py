@@ -47,6 +47,8 @@ class ProductAdmin(admin.ModelAdmin):
         ),
     ]
     inlines = [OfferInline]
+    # Adds the price history panel (chart and latest events) below the offers.
+    change_form_template = "price_history/product_change_form.html"
 
     @admin.display(boolean=True, ordering="registered_at")
     def registered(self, product: Product) -> bool:

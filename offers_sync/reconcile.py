@@ -17,6 +17,7 @@ from django.utils import timezone
 from catalogue.models import Product
 from offers_sync.client import OfferData
 from offers_sync.models import Offer
+from price_history.services import offer_events_record
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +146,14 @@ def _apply_changes(*, product_id: uuid.UUID, changes: OfferChanges) -> None:
             )
             for o in changes.appeared
         )
+    # In this transaction: the history and the offers it describes are committed together.
+    offer_events_record(
+        product_id=product_id,
+        appeared=changes.appeared,
+        changed=changes.changed,
+        vanished=changes.vanished,
+        observed_at=now,
+    )
     logger.debug(
         "product %s: %d offers added, %d changed, %d removed",
         product_id,

@@ -10,9 +10,25 @@ from offers_sync.models import Offer, SyncStatus
 OFFER_API_FIELDS = ("id", "product_id", "price", "items_in_stock")
 
 
-def offer_list_for_product(product_id: uuid.UUID) -> QuerySet:
-    """The product's cached offers as plain dicts, cheapest first (the API's hot path)."""
-    return Offer.objects.filter(product_id=product_id).order_by("price", "id").values(*OFFER_API_FIELDS)
+def offer_list_for_product(
+    product_id: uuid.UUID,
+    *,
+    min_price: int | None = None,
+    max_price: int | None = None,
+    in_stock: bool | None = None,
+) -> QuerySet:
+    """The product's cached offers as plain dicts, cheapest first (the API's hot path).
+
+    Price bounds are inclusive; `in_stock` True keeps offers with items in stock, False sold-out ones.
+    """
+    offers = Offer.objects.filter(product_id=product_id)
+    if min_price is not None:
+        offers = offers.filter(price__gte=min_price)
+    if max_price is not None:
+        offers = offers.filter(price__lte=max_price)
+    if in_stock is not None:
+        offers = offers.filter(items_in_stock__gt=0) if in_stock else offers.filter(items_in_stock__lte=0)
+    return offers.order_by("price", "id").values(*OFFER_API_FIELDS)
 
 
 def last_sync_finished_at() -> datetime | None:
