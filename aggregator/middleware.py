@@ -1,51 +1,54 @@
-"""Middleware that only the admin needs runs only for the admin.
+"""Request-wide guards that run before any view: NUL characters, and database outages outside DRF."""
 
-Sessions, CSRF, the logged-in user and messages serve the admin's HTML pages. The API
-authenticates with tokens and has no cookies, so for its requests these four layers are pure
-cost (about a tenth of a cached-offers request). `AdminOnlyMiddleware` sits where they stood in
-MIDDLEWARE, builds them in their usual order around the rest of the stack, and sends a request
-through them only when its path is under the admin's.
-"""
+from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
 
-from functools import cached_property
-
-from django.conf import settings
-from django.core.handlers.exception import convert_exception_to_response
-from django.urls import reverse
-from django.utils.module_loading import import_string
+from aggregator.exceptions import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE
 
 
-class AdminOnlyMiddleware:
-    sync_capable = True
-    async_capable = False
+class RejectNulCharactersMiddleware:
+    """Answer 400 to a request with a NUL character in its path, query string or headers.
+
+    No legitimate client sends one, and PostgreSQL cannot store or even compare text holding one
+    (psycopg raises before the query is sent), so a NUL reaching a lookup would be a 500. Bodies
+    are checked by the serializers (DRF refuses NUL in strings).
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self._view_hooks = []
-        handler = get_response
-        for path in reversed(settings.ADMIN_ONLY_MIDDLEWARE):
-            instance = import_string(path)(handler)
-            # Django's handler calls process_view hooks of MIDDLEWARE entries only; CSRF
-            # protection lives in one, so this class forwards them for admin requests.
-            if hasattr(instance, "process_view"):
-                self._view_hooks.insert(0, instance.process_view)
-            handler = convert_exception_to_response(instance)
-        self.admin_handler = handler
-
-    @cached_property
-    def admin_prefix(self) -> str:
-        return reverse("admin:index")
 
     def __call__(self, request):
-        if request.path_info.startswith(self.admin_prefix):
-            return self.admin_handler(request)
+        if self._has_nul(request):
+            return JsonResponse({"detail": "The request contains a NUL character."}, status=400)
         return self.get_response(request)
 
-    def process_view(self, request, view_func, view_args, view_kwargs):
-        if not request.path_info.startswith(self.admin_prefix):
-            return None
-        for hook in self._view_hooks:
-            response = hook(request, view_func, view_args, view_kwargs)
-            if response is not None:
-                return response
+    @staticmethod
+    def _has_nul(request) -> bool:
+        if "\x00" in request.path_info:
+            return True
+        query = request.META.get("QUERY_STRING", "")
+        if "%00" in query or "\x00" in query:
+            return True
+        return any("\x00" in value for key, value in request.META.items() if key.startswith("HTTP_"))
+
+
+class DatabaseUnavailableMiddleware:
+    """A JSON 503 with Retry-After when the database is down under a non-API view (the admin).
+
+    The API's own views get the same answer from aggregator.exceptions.api_exception_handler.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            return JsonResponse(
+                {"detail": DATABASE_UNAVAILABLE},
+                status=503,
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            )
         return None

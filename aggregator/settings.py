@@ -11,9 +11,11 @@ from aggregator.config import (
     ConfigError,
     env,
     read_bool,
+    read_cache,
     read_database,
     read_int,
     read_list,
+    read_rate,
     read_str,
     require_secret_key,
 )
@@ -25,6 +27,25 @@ DEBUG = read_bool("DEBUG", False)
 SECRET_KEY = require_secret_key(debug=DEBUG)
 ALLOWED_HOSTS = read_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = read_list("CSRF_TRUSTED_ORIGINS", [])
+
+# HTTPS, for production behind a TLS-terminating proxy (docs: Operations; `.env.production.example`).
+# Everything is off by default so that `make run` and the compose demo work over plain http on
+# localhost; `manage.py check --deploy` names whatever production still needs.
+# The header the proxy sets to "https", e.g. X-Forwarded-Proto. Only set it when the proxy always
+# overwrites that header: otherwise a client could claim HTTPS on a plain connection.
+_proxy_ssl_header = read_str("SECURE_PROXY_SSL_HEADER", "")
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+SECURE_SSL_REDIRECT = read_bool("SECURE_SSL_REDIRECT", False)
+# Load balancers and container health checks probe over plain http inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health$"]
+# A site that only speaks HTTPS has no reason to send its cookies over http.
+SESSION_COOKIE_SECURE = read_bool("SESSION_COOKIE_SECURE", SECURE_SSL_REDIRECT)
+CSRF_COOKIE_SECURE = read_bool("CSRF_COOKIE_SECURE", SECURE_SSL_REDIRECT)
+# Browsers remember HSTS for this long and refuse http meanwhile: start small when first enabling it.
+SECURE_HSTS_SECONDS = read_int("SECURE_HSTS_SECONDS", 0, minimum=0, maximum=2 * 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = read_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = read_bool("SECURE_HSTS_PRELOAD", False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -40,25 +61,21 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "catalogue",
     "offers_sync",
+    "price_history",
 ]
 
 MIDDLEWARE = [
+    "aggregator.middleware.RejectNulCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    # Runs ADMIN_ONLY_MIDDLEWARE for /admin/ only (see aggregator.middleware).
-    "aggregator.middleware.AdminOnlyMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
-# The API uses tokens, not sessions or cookies: these serve the admin's pages alone.
-ADMIN_ONLY_MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "aggregator.middleware.DatabaseUnavailableMiddleware",
 ]
-# The admin's checks look for those four in MIDDLEWARE; they are there, one level down.
-SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
 
 ROOT_URLCONF = "aggregator.urls"
 WSGI_APPLICATION = "aggregator.wsgi.application"
@@ -109,10 +126,25 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["aggregator.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "aggregator.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["aggregator.throttling.AnonReadThrottle", "aggregator.throttling.WriteThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+}
+
+# Throttling (docs/robustness.md): 429 with Retry-After past these rates; "off" (or empty) disables
+# one. Reads with a token are never throttled. Counters are per process unless THROTTLE_CACHE_URL
+# names a shared cache (e.g. dbcache://aggregator_throttle after `manage.py createcachetable`).
+THROTTLE_RATES = {
+    "anon_read": read_rate("THROTTLE_ANON_READ_RATE", "600/minute"),
+    "write": read_rate("THROTTLE_WRITE_RATE", "120/minute"),
+}
+# How many proxies in front of the app append to X-Forwarded-For; 0 trusts only the socket's address.
+THROTTLE_TRUSTED_PROXIES = read_int("THROTTLE_TRUSTED_PROXIES", 0, minimum=0, maximum=10)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": read_cache("THROTTLE_CACHE_URL", "locmemcache://throttle"),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -127,6 +159,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "aggregator.schema.document_retry_after",
+        "aggregator.schema.document_nul_refusal",
+    ],
 }
 
 # The offers service (see README: Offer sync).
@@ -134,6 +171,11 @@ OFFERS_SERVICE_URL = read_str("OFFERS_SERVICE_URL", "").rstrip("/")
 OFFERS_REFRESH_TOKEN = read_str("OFFERS_REFRESH_TOKEN", "")
 SYNC_SCHEDULE = read_str("SYNC_SCHEDULE", "*/30 * * * * *")
 SYNC_CONCURRENCY = read_int("SYNC_CONCURRENCY", 16, minimum=1, maximum=256)
+# Price events older than this many days are pruned (hourly by the worker, or
+# `manage.py prune_price_history`); 0 keeps them forever.
+PRICE_HISTORY_DAYS = read_int("PRICE_HISTORY_DAYS", 365, minimum=0, maximum=36500)
+# Record price events as offers change (the history and trend endpoints read them).
+PRICE_HISTORY_ENABLED = read_bool("PRICE_HISTORY_ENABLED", True)
 # Liveness of a worker container (`run_sync --check`): the file its worker beats, and how old a beat may be.
 SYNC_HEARTBEAT_FILE = read_str("SYNC_HEARTBEAT_FILE", "/tmp/aggregator-sync-heartbeat")
 SYNC_HEARTBEAT_MAX_AGE = read_int("SYNC_HEARTBEAT_MAX_AGE", 60, minimum=5, maximum=86400)

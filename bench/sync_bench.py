@@ -69,9 +69,15 @@ def main() -> None:
 
         first = run_workers(env, tick, 1)
         rows.append(("first cycle (all offers new)", args.products, first))
-        control.post("/_control/churn/step")
-        second = run_workers(env, tick + timedelta(seconds=1), 1)
-        rows.append(("one worker, after one churn epoch", args.products, second))
+        # Price history on and off, alternately, so that load drifting on the machine hits both.
+        history = {"on": [], "off": []}
+        for round_number, mode in enumerate(["off", "on", "off", "on"]):
+            control.post("/_control/churn/step")
+            mode_env = {**env, "PRICE_HISTORY_ENABLED": "true" if mode == "on" else "false"}
+            result = run_workers(mode_env, tick + timedelta(seconds=1, milliseconds=round_number), 1)
+            history[mode].append(result)
+            rows.append((f"one worker, after one churn epoch, price history {mode}", args.products, result))
+        tick += timedelta(seconds=1)
 
         control.post("/_control/churn", {"paused": True})
         writes_before = offer_row_writes()
@@ -98,6 +104,10 @@ def main() -> None:
         fake.wait(timeout=15)
 
     print_report(rows)
+    on = sum(r["wall_seconds"] for r in history["on"])
+    off = sum(r["wall_seconds"] for r in history["off"])
+    print(f"\nPrice history on vs off (after one churn epoch, two cycles each): {on:.2f}s vs {off:.2f}s, "
+          f"{(on / off - 1) * 100:+.1f}%")  # fmt: skip
 
 
 def run_workers(env: dict, tick: datetime, count: int) -> dict:

@@ -12,18 +12,36 @@ from offers_sync.models import Offer, SyncStatus
 OFFER_API_FIELDS = ("id", "product_id", "price", "items_in_stock")
 
 
-def offer_list_for_product(product_id: uuid.UUID) -> QuerySet:
-    """The product's cached offers as plain dicts, cheapest first."""
-    return Offer.objects.filter(product_id=product_id).order_by("price", "id").values(*OFFER_API_FIELDS)
+def offer_list_for_product(
+    product_id: uuid.UUID,
+    *,
+    min_price: int | None = None,
+    max_price: int | None = None,
+    in_stock: bool | None = None,
+) -> QuerySet:
+    """The product's cached offers as plain dicts, cheapest first.
+
+    Price bounds are inclusive; `in_stock` True keeps offers with items in stock, False sold-out ones.
+    """
+    offers = Offer.objects.filter(product_id=product_id)
+    if min_price is not None:
+        offers = offers.filter(price__gte=min_price)
+    if max_price is not None:
+        offers = offers.filter(price__lte=max_price)
+    if in_stock is not None:
+        offers = offers.filter(items_in_stock__gt=0) if in_stock else offers.filter(items_in_stock__lte=0)
+    return offers.order_by("price", "id").values(*OFFER_API_FIELDS)
 
 
 _offer_rows_for_product = PreparedValuesQuery(
-    offer_list_for_product, field=Offer._meta.get_field("product"), marker=uuid.UUID(int=1)
+    lambda product_id: offer_list_for_product(product_id),
+    field=Offer._meta.get_field("product"),
+    marker=uuid.UUID(int=1),
 )
 
 
 def offer_rows_for_product(product_id: uuid.UUID) -> list[dict[str, Any]]:
-    """`offer_list_for_product`'s rows, with its SQL compiled once: the API's hottest read."""
+    """`offer_list_for_product`'s rows without filters, its SQL compiled once: the API's hottest read."""
     return _offer_rows_for_product.fetch(product_id)
 
 

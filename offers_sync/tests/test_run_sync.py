@@ -95,3 +95,27 @@ class TestCheck:
         self.write(heartbeat, beat_ago=1, started_ago=3600, cycle_ago=1800)
         with pytest.raises(CommandError, match="no sync cycle completed"):
             call_command("run_sync", "--check")
+
+
+@pytest.mark.django_db
+def test_worker_prunes_price_history_past_retention_once_an_hour(settings):
+    import uuid
+
+    from catalogue.models import Product
+    from offers_sync.management.commands.run_sync import Command
+    from price_history.models import PriceEvent
+
+    settings.PRICE_HISTORY_DAYS = 30
+    product = Product.objects.create(name="Mug")
+    old = timezone.now() - timedelta(days=40)
+    offer_id = uuid.uuid4()
+    for kind, at in (("appeared", old), ("vanished", old + timedelta(minutes=1))):
+        PriceEvent.objects.create(
+            offer_id=offer_id, product=product, kind=kind, price=1, items_in_stock=0, observed_at=at
+        )
+    command = Command()
+    command.prune_history_when_due()
+    assert PriceEvent.objects.count() == 0
+    PriceEvent.objects.create(offer_id=offer_id, product=product, kind="appeared", price=1, items_in_stock=0, observed_at=old)
+    command.prune_history_when_due()  # within the hour: not again
+    assert PriceEvent.objects.count() == 1

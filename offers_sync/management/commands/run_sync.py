@@ -29,10 +29,12 @@ from offers_sync.client import RefreshTokenRejected
 from offers_sync.gateway import is_configured, offers_service_for_worker
 from offers_sync.schedule import InvalidSchedule, Schedule, parse_schedule
 from offers_sync.sync import CycleAborted, CycleSummary, OfferSyncer
+from price_history.services import price_events_prune, price_history_cutoff
 
 logger = logging.getLogger("offers_sync.worker")
 
 HEARTBEAT_EVERY_SECONDS = 5
+PRUNE_HISTORY_EVERY = timedelta(hours=1)
 DATABASE_RETRY_SECONDS = 5
 
 
@@ -111,6 +113,7 @@ class Command(BaseCommand):
             if not self.wait_until(tick):
                 break
             self.run_cycle(tick)
+            self.prune_history_when_due()
             missed = self.ticks_between(schedule, tick, timezone.now())
             if missed:
                 logger.info("skipped %d tick(s) that came while the cycle ran", missed)
@@ -140,6 +143,20 @@ class Command(BaseCommand):
             self.last_cycle_finished_at = timezone.now()
         self.beat()
         return summary
+
+    def prune_history_when_due(self) -> None:
+        """Once an hour, delete price events past PRICE_HISTORY_DAYS (in small batches)."""
+        now = timezone.now()
+        if getattr(self, "last_prune_at", None) and now - self.last_prune_at < PRUNE_HISTORY_EVERY:
+            return
+        self.last_prune_at = now
+        cutoff = price_history_cutoff(now=now)
+        if cutoff is None:
+            return
+        try:
+            price_events_prune(older_than=cutoff)
+        except DatabaseError as exc:
+            logger.warning("pruning price history failed: database unavailable (%s)", type(exc).__name__)
 
     def wait_until(self, moment: datetime) -> bool:
         """Sleep until `moment` in short slices; False if asked to stop meanwhile."""

@@ -1,4 +1,4 @@
-"""The admin keeps sessions, CSRF protection and messages; the API runs without them."""
+"""The admin keeps sessions, CSRF protection and messages; the API ignores sessions."""
 
 import re
 

@@ -1,0 +1,178 @@
+"""HTTP endpoints for a product's price history and price trend. Thin: parameters here, reads in selectors."""
+
+import base64
+import binascii
+import json
+from datetime import datetime
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import generics
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from aggregator.pagination import KeysetLinkPagination
+from aggregator.params import validated_query
+from aggregator.schema import ERROR_RESPONSES
+from catalogue.models import Product
+from catalogue.selectors import product_get
+from price_history.selectors import price_event_list, price_trend_get
+from price_history.serializers import (
+    PriceEventOutputSerializer,
+    PriceEventQuerySerializer,
+    PriceTrendOutputSerializer,
+    PriceTrendQuerySerializer,
+    price_trend_data,
+)
+
+
+class PriceEventPagination(KeysetLinkPagination):
+    """Events page on (observed_at, id); their ids are integers, not the UUIDs the base class reads."""
+
+    ordering_field = "observed_at"
+
+    def _read_cursor(self, request):
+        raw = request.query_params.get(self.cursor_query_param)
+        if raw is None:
+            return None
+        try:
+            padded = raw + "=" * (-len(raw) % 4)
+            value, pk = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+            position = datetime.fromisoformat(value)
+            if position.tzinfo is None or not isinstance(pk, str) or not pk.isdigit():
+                raise ValueError("not a cursor of this endpoint")
+            return position, int(pk)
+        except (ValueError, TypeError, binascii.Error, UnicodeError):
+            raise ValidationError({self.cursor_query_param: ["Invalid cursor."]}) from None
+
+
+def _product_or_404(product_id: str) -> Product:
+    product = product_get(product_id)
+    if product is None:
+        raise Http404
+    return product
+
+
+HISTORY_EXAMPLE = [
+    {
+        "id": 41,
+        "offer_id": "0885aab1-4da3-54c2-f626-acc74bab381e",
+        "kind": "appeared",
+        "price": 12990,
+        "items_in_stock": 4,
+        "observed_at": "2025-03-01T09:00:00Z",
+    },
+    {
+        "id": 57,
+        "offer_id": "0885aab1-4da3-54c2-f626-acc74bab381e",
+        "kind": "changed",
+        "price": 11990,
+        "items_in_stock": 0,
+        "observed_at": "2025-03-02T09:00:30Z",
+    },
+    {
+        "id": 63,
+        "offer_id": "0885aab1-4da3-54c2-f626-acc74bab381e",
+        "kind": "vanished",
+        "price": 11990,
+        "items_in_stock": 0,
+        "observed_at": "2025-03-02T12:30:00Z",
+    },
+]
+
+TREND_EXAMPLE = {
+    "product_id": "49c03251-e6f5-415e-b3b7-6bf187dbfad8",
+    "since": "2025-03-01T00:00:00Z",
+    "until": "2025-03-31T23:59:59.999999Z",
+    "interval": None,
+    "start": {"at": "2025-03-01T00:00:00Z", "best_price": 12990, "average_price": 13990.0, "offers_in_stock": 2},
+    "end": {"at": "2025-03-31T23:59:59.999999Z", "best_price": 11990, "average_price": 12740.0, "offers_in_stock": 2},
+    "best_price": {"start": 12990, "end": 11990, "change_percent": -7.7, "reason": None},
+    "average_price": {"start": 13990.0, "end": 12740.0, "change_percent": -8.93, "reason": None},
+    "points": [
+        {"at": "2025-03-01T00:00:00Z", "best_price": 12990, "average_price": 13990.0, "offers_in_stock": 2},
+        {"at": "2025-03-05T09:00:30Z", "best_price": 11990, "average_price": 13490.0, "offers_in_stock": 2},
+        {"at": "2025-03-10T13:00:00Z", "best_price": 11990, "average_price": 11990.0, "offers_in_stock": 1},
+        {"at": "2025-03-13T08:00:00Z", "best_price": 11990, "average_price": 12740.0, "offers_in_stock": 2},
+    ],
+}
+
+TREND_TOO_LITTLE_HISTORY_EXAMPLE = {
+    **TREND_EXAMPLE,
+    "start": {"at": "2025-03-01T00:00:00Z", "best_price": None, "average_price": None, "offers_in_stock": 0},
+    "best_price": {"start": None, "end": 11990, "change_percent": None, "reason": "no_history_at_start"},
+    "average_price": {"start": None, "end": 12740.0, "change_percent": None, "reason": "no_history_at_start"},
+    "points": [
+        {"at": "2025-03-01T00:00:00Z", "best_price": None, "average_price": None, "offers_in_stock": 0},
+        {"at": "2025-03-05T09:00:30Z", "best_price": 11990, "average_price": 13490.0, "offers_in_stock": 2},
+        {"at": "2025-03-13T08:00:00Z", "best_price": 11990, "average_price": 12740.0, "offers_in_stock": 2},
+    ],
+}
+
+
+class PriceEventListApi(generics.GenericAPIView):
+    pagination_class = PriceEventPagination
+    serializer_class = PriceEventOutputSerializer
+
+    @extend_schema(
+        summary="List a product's price events, oldest first",
+        description=(
+            "One event per offer each time the sync saw it appear, change price or stock, or vanish "
+            "(a vanished event carries the offer's last known price and stock). Unchanged offers record "
+            "nothing. A JSON array of at most `limit` events; when there are more, the response has a "
+            '`Link: <…>; rel="next"` header with the URL of the next page. A date in `since` means its '
+            "first moment (UTC), in `until` its last. Events older than the retention period "
+            "(`PRICE_HISTORY_DAYS`) are pruned."
+        ),
+        parameters=[PriceEventQuerySerializer],
+        responses={200: PriceEventOutputSerializer(many=True), **ERROR_RESPONSES},
+        examples=[
+            OpenApiExample(
+                "An offer appears, sells out, vanishes",
+                value=HISTORY_EXAMPLE,
+                response_only=True,
+                status_codes=["200"],
+            )
+        ],
+    )
+    def get(self, request, product_id):
+        product = _product_or_404(product_id)
+        filters = validated_query(PriceEventQuerySerializer, request)
+        events = price_event_list(
+            product_id=product.id,
+            since=filters.get("since"),
+            until=filters.get("until"),
+            offer_id=filters.get("offer"),
+        )
+        return self.get_paginated_response(self.paginate_queryset(events))
+
+
+class PriceTrendApi(APIView):
+    @extend_schema(
+        summary="A product's price trend over a period",
+        description=(
+            "The best (lowest in-stock) price and the average in-stock price at the start and at the end "
+            "of the period, their change in percent (a rise is positive, a fall negative), and the points "
+            "in between. The period defaults to the 30 days up to now; a date in `since` means its first "
+            "moment (UTC), in `until` its last; a datetime without an offset is UTC. When there is too "
+            "little history (nothing recorded by the start, or nothing in stock at either end) a change "
+            "is `null` and `reason` says why. Prices are in minor currency units."
+        ),
+        parameters=[PriceTrendQuerySerializer],
+        responses={
+            200: OpenApiResponse(
+                PriceTrendOutputSerializer,
+                examples=[
+                    OpenApiExample("Prices fell", value=TREND_EXAMPLE),
+                    OpenApiExample("History starts within the period", value=TREND_TOO_LITTLE_HISTORY_EXAMPLE),
+                ],
+            ),
+            **ERROR_RESPONSES,
+        },
+    )
+    def get(self, request, product_id):
+        product = _product_or_404(product_id)
+        params = validated_query(PriceTrendQuerySerializer, request)
+        trend = price_trend_get(product_id=product.id, **params)
+        return Response(price_trend_data(trend))

@@ -1,0 +1,43 @@
+"""What offers cost over time: one row per observed change of an offer, written by the sync."""
+
+from django.db import models
+
+from catalogue.models import Product
+
+
+class PriceEvent(models.Model):
+    """An offer appeared, changed price or stock, or vanished, as seen by one reconcile.
+
+    Unchanged offers write nothing, so the table grows with change, not with time. The offer is
+    referred to by its id only: the mirrored `Offer` row is deleted when the offer vanishes, and
+    its history must outlive it. For a vanished offer, price and stock are the last known ones.
+    """
+
+    class Kind(models.TextChoices):
+        APPEARED = "appeared"
+        CHANGED = "changed"
+        VANISHED = "vanished"
+
+    offer_id = models.UUIDField(help_text="The offers service's id of the offer (not an RFC 4122 UUID).")
+    # No single-column index: the (product, observed_at, id) index below serves the same lookups,
+    # including the cascade when a product is deleted, and one index fewer is cheaper to write.
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="price_events", db_index=False)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    price = models.BigIntegerField(help_text="In minor currency units.")
+    items_in_stock = models.BigIntegerField()
+    observed_at = models.DateTimeField(help_text="When the sync saw the change.")
+
+    class Meta:
+        indexes = [
+            # A product's history and price trend walk its events in (observed_at, id) order.
+            models.Index(fields=["product", "observed_at", "id"], name="priceevent_product_time_idx"),
+            # Each offer's events newest first: the trend's state at the start of a period (latest event
+            # per offer, read in this order without a sort), ?offer= on the history (scanned backwards)
+            # and retention's check for a newer event of the same offer.
+            models.Index(fields=["product", "offer_id", "-observed_at", "-id"], name="priceevent_product_offer_idx"),
+            # Retention deletes the oldest events, across products.
+            models.Index(fields=["observed_at"], name="priceevent_observed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.offer_id} at {self.observed_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,230 @@
+"""The price history endpoints' query parameters, and the shapes of their answers.
+
+Answers are built as plain dicts (`price_event_list` rows, `price_trend_data`): a trend can hold
+thousands of points and a DRF serializer per point would cost more than the query. The output
+serializers here describe those shapes for the OpenAPI schema.
+"""
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from price_history.models import PriceEvent
+from price_history.selectors import CHANGE_REASONS, PriceChange, PriceSnapshot, PriceTrend, bucket_count
+
+DEFAULT_TREND_PERIOD = timedelta(days=30)
+INTERVALS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
+MAX_TREND_POINTS = 10_000
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# A "+" in a query string arrives as a space unless the client encoded it as %2B.
+_SPACE_FOR_PLUS = re.compile(r"^(?P<head>\S+[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (?P<offset>\d{2}(?::?\d{2})?)$")
+# Beyond these, arithmetic on the period (defaults, buckets) would leave Python's datetime range.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "example": "2025-03-01T00:00:00Z"})
+class MomentField(serializers.Field):
+    """An ISO 8601 datetime, or a date meaning its first moment (`edge="start"`) or its last (`"end"`).
+
+    A datetime without an offset is taken as UTC; every value comes back aware, in UTC.
+    """
+
+    default_error_messages = {
+        "invalid": "Must be an ISO 8601 datetime (2024-05-01T12:00:00Z) or date (2024-05-01).",
+        "out_of_range": "Must be from 1970 to 9998.",
+    }
+
+    def __init__(self, *, edge: str, **kwargs):
+        assert edge in {"start", "end"}
+        self.edge = edge
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        moment = self._parse(_SPACE_FOR_PLUS.sub(r"\g<head>+\g<offset>", data.strip()))
+        if not EARLIEST <= moment < LATEST:
+            self.fail("out_of_range")
+        return moment
+
+    def _parse(self, text: str) -> datetime:
+        try:
+            if _DATE.match(text):
+                day = date.fromisoformat(text)
+                return datetime.combine(day, time.min if self.edge == "start" else time.max, tzinfo=UTC)
+            parsed = parse_datetime(text)
+            if parsed is None:
+                self.fail("invalid")
+            return parsed.replace(tzinfo=UTC) if timezone.is_naive(parsed) else parsed.astimezone(UTC)
+        except (ValueError, OverflowError):
+            self.fail("invalid")
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+def _check_order(attrs: dict) -> None:
+    since, until = attrs.get("since"), attrs.get("until")
+    if since is not None and until is not None and since > until:
+        raise serializers.ValidationError({"since": ["Must not be after until."]})
+
+
+class PriceEventQuerySerializer(serializers.Serializer):
+    """Filters of GET /products/{id}/offers/history. Both ends of the period are included."""
+
+    since = MomentField(
+        edge="start",
+        required=False,
+        help_text="Events observed at or after this: an ISO 8601 datetime, or a date (its first moment, UTC).",
+    )
+    until = MomentField(
+        edge="end",
+        required=False,
+        help_text="Events observed at or before this: an ISO 8601 datetime, or a date (its last moment, UTC).",
+    )
+    offer = serializers.UUIDField(required=False, help_text="Only this offer's events.")
+
+    def validate(self, attrs):
+        _check_order(attrs)
+        return attrs
+
+
+class PriceTrendQuerySerializer(serializers.Serializer):
+    """Parameters of GET /products/{id}/price-trend; fills in the default period (the last 30 days)."""
+
+    since = MomentField(
+        edge="start",
+        required=False,
+        help_text="Start of the period, an ISO 8601 datetime or a date (its first moment, UTC). Default: 30 days "
+        "before until.",
+    )
+    until = MomentField(
+        edge="end",
+        required=False,
+        help_text="End of the period, an ISO 8601 datetime or a date (its last moment, UTC). Default: now.",
+    )
+    interval = serializers.ChoiceField(
+        choices=sorted(INTERVALS),
+        required=False,
+        help_text="Sample the state at every whole UTC hour or day instead of listing each change.",
+    )
+
+    def validate(self, attrs):
+        until = attrs.get("until") or timezone.now()
+        since = attrs.get("since") or until - DEFAULT_TREND_PERIOD
+        if since > until:
+            raise serializers.ValidationError({"since": ["Must not be after until (by default, now)."]})
+        interval = INTERVALS.get(attrs.get("interval"))
+        if interval is not None and bucket_count(since=since, until=until, interval=interval) > MAX_TREND_POINTS:
+            raise serializers.ValidationError(
+                {"interval": [f"The period holds more than {MAX_TREND_POINTS} {attrs['interval']}s; shorten it."]}
+            )
+        return {"since": since, "until": until, "interval": interval}
+
+
+class PriceEventOutputSerializer(serializers.ModelSerializer):
+    """Describes the history endpoint's items; the view renders `.values()` rows of the same shape."""
+
+    class Meta:
+        model = PriceEvent
+        fields = ["id", "offer_id", "kind", "price", "items_in_stock", "observed_at"]
+        read_only_fields = fields
+
+
+class PriceSnapshotSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    best_price = serializers.IntegerField(allow_null=True, help_text="Lowest price among offers in stock.")
+    average_price = serializers.FloatField(
+        allow_null=True, help_text="Mean price of the offers in stock, rounded to 2 decimal places."
+    )
+    offers_in_stock = serializers.IntegerField()
+
+
+class PriceChangeSerializer(serializers.Serializer):
+    start = serializers.FloatField(allow_null=True)
+    end = serializers.FloatField(allow_null=True)
+    change_percent = serializers.FloatField(
+        allow_null=True, help_text="(end - start) / start * 100, rounded half away from zero to 2 places."
+    )
+    reason = serializers.ChoiceField(
+        choices=list(CHANGE_REASONS.items()),
+        allow_null=True,
+        help_text="Why change_percent is null; null when it is not.",
+    )
+
+
+class PriceTrendOutputSerializer(serializers.Serializer):
+    product_id = serializers.UUIDField()
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    interval = serializers.ChoiceField(choices=sorted(INTERVALS), allow_null=True)
+    start = PriceSnapshotSerializer(help_text="The offers in stock at since.")
+    end = PriceSnapshotSerializer(help_text="The offers in stock at until.")
+    best_price = PriceChangeSerializer()
+    average_price = PriceChangeSerializer()
+    points = PriceSnapshotSerializer(
+        many=True,
+        help_text=(
+            "Without interval: the state at since, then each moment the best price, average price or number "
+            "of offers in stock changed. With interval: the state at since, then at every whole hour or day."
+        ),
+    )
+
+
+def price_trend_data(trend: PriceTrend) -> dict:
+    """The trend as JSON-ready data."""
+    interval_name = next((name for name, length in INTERVALS.items() if length == trend.interval), None)
+    return {
+        "product_id": trend.product_id,
+        "since": _timestamp(trend.since),
+        "until": _timestamp(trend.until),
+        "interval": interval_name,
+        "start": _snapshot_data(trend.start),
+        "end": _snapshot_data(trend.end),
+        "best_price": _change_data(trend.best_price),
+        "average_price": _change_data(trend.average_price),
+        "points": [_snapshot_data(point) for point in trend.points],
+    }
+
+
+def _snapshot_data(snapshot: PriceSnapshot) -> dict:
+    return {
+        "at": _timestamp(snapshot.at),
+        "best_price": snapshot.best_price,
+        "average_price": _average(snapshot.in_stock_total, snapshot.offers_in_stock),
+        "offers_in_stock": snapshot.offers_in_stock,
+    }
+
+
+def _timestamp(moment: datetime) -> str:
+    """As DRF renders datetimes (UTC as Z); done here because the JSON encoder's fallback per value is slow."""
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _average(total: int, count: int) -> float | None:
+    """total / count to 2 decimal places, halves away from zero, in integer arithmetic (exact and fast)."""
+    if not count:
+        return None
+    cents = (200 * abs(total) + count) // (2 * count)
+    return (cents if total >= 0 else -cents) / 100
+
+
+def _change_data(change: PriceChange) -> dict:
+    return {
+        "start": _price(change.start),
+        "end": _price(change.end),
+        "change_percent": None if change.change_percent is None else float(change.change_percent),
+        "reason": change.reason,
+    }
+
+
+def _price(value) -> int | float | None:
+    if value is None or isinstance(value, int):
+        return value
+    return _average(value.numerator, value.denominator)

@@ -1,0 +1,146 @@
+"""Writes to the price history: recording what a reconcile saw change, and retention.
+
+The reconciler calls `offer_events_record` inside its per-product transaction, so the events and
+the offer rows they describe are committed together or not at all. The worker (and
+`manage.py prune_price_history`) call `price_events_prune` to drop events past retention.
+"""
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from django.conf import settings
+from django.db.models import Q
+
+from price_history.models import PriceEvent
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PRUNE_BATCH_SIZE = 5000
+_VANISHED = PriceEvent.Kind.VANISHED.value
+
+
+class OfferState(Protocol):
+    """An offer as the reconciler knows it: any object with these attributes will do."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def price(self) -> int: ...
+
+    @property
+    def items_in_stock(self) -> int: ...
+
+
+def offer_events_record(
+    *,
+    product_id: uuid.UUID,
+    appeared: Sequence[OfferState],
+    changed: Sequence[OfferState],
+    vanished: Sequence[OfferState],
+    observed_at: datetime,
+) -> int:
+    """Record one event per offer that appeared, changed or vanished; return how many were written.
+
+    `vanished` carries each offer's last known price and stock. The caller passes only offers that
+    really changed: this writes whatever it is given, in one bulk insert, and nothing for no input.
+    It opens no transaction of its own; the caller's makes it atomic with the offer rows.
+    """
+    if not settings.PRICE_HISTORY_ENABLED:
+        return 0
+    events = [
+        PriceEvent(
+            offer_id=offer.id,
+            product_id=product_id,
+            kind=kind,
+            price=offer.price,
+            items_in_stock=offer.items_in_stock,
+            observed_at=observed_at,
+        )
+        for kind, offers in (
+            (PriceEvent.Kind.APPEARED, appeared),
+            (PriceEvent.Kind.CHANGED, changed),
+            (PriceEvent.Kind.VANISHED, vanished),
+        )
+        for offer in offers
+    ]
+    if not events:
+        return 0
+    PriceEvent.objects.bulk_create(events)
+    return len(events)
+
+
+def price_history_cutoff(*, now: datetime, days: int | None = None) -> datetime | None:
+    """Events observed before this are past retention; None when retention is off (0 days)."""
+    days = settings.PRICE_HISTORY_DAYS if days is None else days
+    if days <= 0:
+        return None
+    return now - timedelta(days=days)
+
+
+def price_events_prune(*, older_than: datetime, batch_size: int = DEFAULT_PRUNE_BATCH_SIZE) -> int:
+    """Delete events observed before `older_than`, at most `batch_size` per statement; return how many went.
+
+    An offer's last event before the cutoff is kept while it still describes a listed offer (it is
+    not a vanishing): it is the offer's state at the cutoff, and without it an offer that has not
+    changed for the whole retention period would drop out of every trend. Everything older is gone.
+
+    The old events are walked in (observed_at, id) order one batch at a time, each batch a short
+    statement of its own (the caller must not wrap this in a transaction), so a year of backlog never
+    becomes one huge delete that holds locks and bloats the write-ahead log while the sync writes.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    expired = PriceEvent.objects.filter(observed_at__lt=older_than)
+    deleted = 0
+    after = None
+    while True:
+        batch = expired
+        if after is not None:
+            batch = batch.filter(Q(observed_at__gt=after[0]) | Q(observed_at=after[0], id__gt=after[1]))
+        rows = list(
+            batch.order_by("observed_at", "id").values_list("id", "product_id", "offer_id", "kind", "observed_at")[
+                :batch_size
+            ]
+        )
+        if not rows:
+            break
+        last_id, *_, last_at = rows[-1]
+        after = (last_at, last_id)
+        doomed = _superseded(rows, expired=expired, after=after)
+        if doomed:
+            count, _ = PriceEvent.objects.filter(id__in=doomed).delete()
+            deleted += count
+            logger.debug("pruned %d price events", count)
+    if deleted:
+        logger.info("pruned %d price events observed before %s", deleted, older_than.isoformat())
+    return deleted
+
+
+def _superseded(rows: list[tuple], *, expired, after: tuple) -> list[int]:
+    """The ids in this ordered batch of old events that no longer describe any offer's state at the cutoff."""
+    latest: dict[uuid.UUID, tuple[int, uuid.UUID, str]] = {}
+    doomed = []
+    for event_id, product_id, offer_id, kind, _ in rows:
+        previous = latest.get(offer_id)
+        if previous is not None:
+            doomed.append(previous[0])  # a later old event of the same offer replaces it
+        latest[offer_id] = (event_id, product_id, kind)
+    # An offer's latest event in this batch goes too if it vanished, or if a later old event (beyond
+    # this batch, before the cutoff) replaces it; that one is judged in its own batch.
+    undecided = {offer_id: product_id for offer_id, (_, product_id, kind) in latest.items() if kind != _VANISHED}
+    replaced = set()
+    if undecided:
+        replaced = set(
+            expired.filter(product_id__in=set(undecided.values()), offer_id__in=list(undecided))
+            .filter(Q(observed_at__gt=after[0]) | Q(observed_at=after[0], id__gt=after[1]))
+            .values_list("offer_id", flat=True)
+            .distinct()
+        )
+    for offer_id, (event_id, _, kind) in latest.items():
+        if kind == _VANISHED or offer_id in replaced:
+            doomed.append(event_id)
+    return doomed
