@@ -1,0 +1,49 @@
+"""Timestamps read from PostgreSQL by the fast loader equal what Django's own loader gives."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db import DataError, connection
+from django.db.backends.postgresql.psycopg_any import register_tzloader
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only"),
+]
+
+TEXTS = [
+    "2026-11-27 03:18:05.123456+00",
+    "2026-11-27 03:18:05+00",  # no fraction
+    "2026-11-27 03:18:05.5+00",
+    "2026-11-27 04:18:05.000001+01",  # another offset: converted
+    "0001-01-01 00:00:00+00",
+    "9999-12-31 23:59:59.999999+00",
+]
+
+
+def read(texts, *, django_loader: bool):
+    with connection.cursor() as cursor:
+        if django_loader:
+            register_tzloader(UTC, cursor.cursor)  # Django's own, on this cursor only
+        cursor.execute("SELECT " + ", ".join(["%s::timestamptz"] * len(texts)), texts)
+        return cursor.fetchone()
+
+
+def test_values_equal_djangos_loaders():
+    fast = read(TEXTS, django_loader=False)
+    assert fast == read(TEXTS, django_loader=True)
+    assert all(value.tzinfo is UTC for value in fast)
+    assert fast[0] == datetime(2026, 11, 27, 3, 18, 5, 123456, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text", ["infinity", "0044-03-15 00:00:00+00 BC"])
+def test_values_python_cannot_hold_fail_as_before(text):
+    for django_loader in (False, True):
+        with pytest.raises(DataError):
+            read([text], django_loader=django_loader)
+
+
+def test_the_connection_uses_it():
+    connection.ensure_connection()
+    loader = connection.connection.adapters.get_loader(1184, 0)  # timestamptz, text
+    assert loader.__name__ == "UtcTimestamptzLoader"
