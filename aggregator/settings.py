@@ -126,7 +126,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's JSONRenderer output, written by orjson (see aggregator.renderers).
+    "DEFAULT_RENDERER_CLASSES": ["aggregator.renderers.FastJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["aggregator.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "aggregator.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["aggregator.throttling.AnonReadThrottle", "aggregator.throttling.WriteThrottle"],
