@@ -129,6 +129,8 @@ REST_FRAMEWORK = {
     # DRF's JSONRenderer output, written by orjson (see aggregator.renderers).
     "DEFAULT_RENDERER_CLASSES": ["aggregator.renderers.FastJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["aggregator.parsers.JSONParser"],
+    # DRF's negotiation with a shortcut for `*/*` and `application/json` (see aggregator.negotiation).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "aggregator.negotiation.JSONFirstContentNegotiation",
     "EXCEPTION_HANDLER": "aggregator.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["aggregator.throttling.AnonReadThrottle", "aggregator.throttling.WriteThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
