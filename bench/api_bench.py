@@ -26,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -46,6 +47,7 @@ GUNICORN_ENV = (
     "GUNICORN_ACCESS_LOG",
     "GUNICORN_MAX_REQUESTS",
     "GUNICORN_CMD_ARGS",
+    "GUNICORN_WORKER_CLASS",
     "LOG_LEVEL",
 )
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -238,12 +240,27 @@ def measure(base_url: str, endpoint: Endpoint, server_pid: int, args, env: dict)
     database_url = env["DATABASE_URL"]
     cpu_before, (busy_before, total_before) = process_tree_cpu_s(server_pid), machine_cpu()
     db_before = database_cpu_s(database_url)
-    raw, text = wrk(
-        base_url, endpoint, threads=args.threads, connections=args.connections, duration=args.duration, env=env
-    )
+    # Backends come and go when gunicorn recycles a worker (max_requests): sample them during the
+    # run, so one that ends still counts with its last reading.
+    db_latest = dict(db_before)
+    stop = threading.Event()
+
+    def sample_database() -> None:
+        while not stop.wait(0.5):
+            db_latest.update(database_cpu_s(database_url))
+
+    sampler = threading.Thread(target=sample_database, daemon=True)
+    sampler.start()
+    try:
+        raw, text = wrk(
+            base_url, endpoint, threads=args.threads, connections=args.connections, duration=args.duration, env=env
+        )
+    finally:
+        stop.set()
+        sampler.join()
     cpu_after, (busy_after, total_after) = process_tree_cpu_s(server_pid), machine_cpu()
-    db_after = database_cpu_s(database_url)
-    db_seconds = sum(after - db_before.get(pid, 0.0) for pid, after in db_after.items())
+    db_latest.update(database_cpu_s(database_url))
+    db_seconds = sum(latest - db_before.get(pid, 0.0) for pid, latest in db_latest.items())
     per_request = 1000 / max(raw["requests"], 1)
     seconds = raw["duration_us"] / 1e6
     errors = {k.removeprefix("errors_"): v for k, v in raw.items() if k.startswith("errors_") and v}
@@ -272,7 +289,7 @@ def markdown(results: list[Result], meta: dict) -> str:
         "",
         f"`wrk -t{meta['threads']} -c{meta['connections']} -d{meta['duration']}s --latency` on loopback, after a "
         f"{meta['warmup']}s warm-up; {meta['products']:,} products × {meta['offers_per_product']} offers in "
-        f"PostgreSQL; gunicorn: {meta['gunicorn']}.",
+        f"PostgreSQL; gunicorn: {meta['gunicorn']}; throttling off; OFFERS_SERVICE_URL empty.",
         f"**Load generator (wrk), gunicorn and PostgreSQL share the machine's {meta['cpus']} cores.** "
         f"Load average before the run: {meta['load_average_before']}.",
         "",
@@ -300,14 +317,16 @@ def markdown(results: list[Result], meta: dict) -> str:
 
 def gunicorn_summary(log_path: Path, env: dict) -> str:
     text = log_path.read_text(errors="replace")
-    workers = text.count("Booting worker with pid")
+    recycled = text.count("Autorestarting worker")  # max_requests reached; a new worker replaced it
+    workers = text.count("Booting worker with pid") - recycled
     worker_class = next(
         (x.split("Using worker: ", 1)[1].strip() for x in text.splitlines() if "Using worker: " in x), "?"
     )
     overrides = [f"{k}={env[k]}" for k in GUNICORN_ENV if k in env]
-    return f"{workers} {worker_class} workers" + (
+    summary = f"{workers} {worker_class} workers" + (
         f" ({', '.join(overrides)})" if overrides else " (gunicorn.conf.py defaults)"
     )
+    return summary + (f", {recycled} worker restarts after max_requests" if recycled else "")
 
 
 def git_commit() -> str:

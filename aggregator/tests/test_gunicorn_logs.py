@@ -22,10 +22,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve_one_request(log_format: str, tmp_path: Path) -> list[str]:
+def serve_one_request(log_format: str, tmp_path: Path, *, access_log: bool = True) -> list[str]:
     """Start gunicorn, ask for one (unknown) path, stop it; return what it printed on stdout."""
     port = free_port()
     env = {
+        "GUNICORN_ACCESS_LOG": "true" if access_log else "false",
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "SECRET_KEY": "test-only",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
@@ -65,3 +66,10 @@ def test_json_log_format_makes_every_stdout_line_a_json_object(tmp_path):
 def test_text_log_format_keeps_the_plain_access_log(tmp_path):
     lines = serve_one_request("text", tmp_path)
     assert any('"GET /no-such-page HTTP/1.1" 404' in line and not line.startswith("{") for line in lines)
+
+
+@pytest.mark.e2e
+def test_without_the_access_log_an_error_answer_is_still_logged(tmp_path):
+    lines = serve_one_request("text", tmp_path, access_log=False)  # the default
+    assert not any('"GET /no-such-page HTTP/1.1"' in line for line in lines)
+    assert any("WARNING django.request Not Found: /no-such-page" in line for line in lines)
