@@ -175,6 +175,13 @@ class TestList:
         with django_assert_max_num_queries(1):
             assert len(api_client.get("/products").json()) == 50
 
+    def test_a_later_page_is_one_query_too(self, api_client, django_assert_max_num_queries):
+        Product.objects.bulk_create(Product(name=f"p{i}") for i in range(30))
+        expected = list(Product.objects.order_by("created_at", "id").values_list("name", flat=True)[10:20])
+        second_page = next_link(api_client.get("/products?limit=10"))
+        with django_assert_max_num_queries(1):
+            assert [p["name"] for p in api_client.get(second_page).json()] == expected
+
 
 class TestDetail:
     def test_get(self, auth_client, api_client):
