@@ -24,3 +24,22 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Load the app before forking: a configuration error stops the master with its one-line message.
 preload_app = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# LOG_FORMAT=json: gunicorn's own lines (start-up, errors, the access log) become one JSON object per
+# line on stdout too, in the same shape as the application's (aggregator.logging.JsonFormatter).
+if os.environ.get("LOG_FORMAT", "text").strip().lower() == "json":
+    logconfig_dict = {
+        "formatters": {"json": {"()": "aggregator.logging.JsonFormatter"}},
+        "handlers": {
+            "json_stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"}
+        },
+        "root": {"level": "INFO", "handlers": ["json_stdout"]},
+        "loggers": {
+            "gunicorn.error": {"level": loglevel.upper(), "handlers": ["json_stdout"], "propagate": False},
+            "gunicorn.access": {
+                "level": "INFO" if accesslog else "WARNING",
+                "handlers": ["json_stdout"],
+                "propagate": False,
+            },
+        },
+    }

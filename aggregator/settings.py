@@ -28,6 +28,25 @@ SECRET_KEY = require_secret_key(debug=DEBUG)
 ALLOWED_HOSTS = read_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = read_list("CSRF_TRUSTED_ORIGINS", [])
 
+# HTTPS, for production behind a TLS-terminating proxy (docs: Operations; `.env.production.example`).
+# Everything is off by default so that `make run` and the compose demo work over plain http on
+# localhost; `manage.py check --deploy` names whatever production still needs.
+# The header the proxy sets to "https", e.g. X-Forwarded-Proto. Only set it when the proxy always
+# overwrites that header: otherwise a client could claim HTTPS on a plain connection.
+_proxy_ssl_header = read_str("SECURE_PROXY_SSL_HEADER", "")
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+SECURE_SSL_REDIRECT = read_bool("SECURE_SSL_REDIRECT", False)
+# Load balancers and container health checks probe over plain http inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health$"]
+# A site that only speaks HTTPS has no reason to send its cookies over http.
+SESSION_COOKIE_SECURE = read_bool("SESSION_COOKIE_SECURE", SECURE_SSL_REDIRECT)
+CSRF_COOKIE_SECURE = read_bool("CSRF_COOKIE_SECURE", SECURE_SSL_REDIRECT)
+# Browsers remember HSTS for this long and refuse http meanwhile: start small when first enabling it.
+SECURE_HSTS_SECONDS = read_int("SECURE_HSTS_SECONDS", 0, minimum=0, maximum=2 * 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = read_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = read_bool("SECURE_HSTS_PRELOAD", False)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -1,12 +1,16 @@
-"""Write a local .env from .env.example, with a freshly generated SECRET_KEY.
+"""Write a local .env from .env.example, with a freshly generated SECRET_KEY (and database password).
 
 Used by `make run` on first start, so that a newcomer runs with DEBUG off and a real secret
-without having to edit anything. An existing .env is never overwritten.
+without having to edit anything; the same file serves `docker compose up`, which also needs a
+POSTGRES_PASSWORD. An existing .env is never overwritten.
 """
 
 import secrets
 import sys
 from pathlib import Path
+
+# Secrets that the example leaves empty and that a fresh .env gets random values for.
+GENERATED = {"SECRET_KEY": 50, "POSTGRES_PASSWORD": 24}
 
 
 def main(example: str, target: str) -> None:
@@ -15,11 +19,12 @@ def main(example: str, target: str) -> None:
         return
     lines = []
     for line in Path(example).read_text().splitlines():
-        if line.startswith("SECRET_KEY="):
-            line = f"SECRET_KEY={secrets.token_urlsafe(50)}"
+        name, _, value = line.partition("=")
+        if name in GENERATED and not value:
+            line = f"{name}={secrets.token_urlsafe(GENERATED[name])}"
         lines.append(line)
     target_path.write_text("\n".join(lines) + "\n")
-    print(f"wrote {target} with a new SECRET_KEY")
+    print(f"wrote {target} with a new SECRET_KEY and POSTGRES_PASSWORD")
 
 
 if __name__ == "__main__":

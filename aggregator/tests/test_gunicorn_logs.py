@@ -1,0 +1,67 @@
+"""The web process's own log lines (gunicorn's start-up and access log) follow LOG_FORMAT."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve_one_request(log_format: str, tmp_path: Path) -> list[str]:
+    """Start gunicorn, ask for one (unknown) path, stop it; return what it printed on stdout."""
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "SECRET_KEY": "test-only",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "LOG_FORMAT": log_format,
+    }
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", "aggregator.wsgi"]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-page", timeout=2)
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 404
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail("gunicorn did not start: " + server.stderr.read())
+                time.sleep(0.1)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        stdout, _ = server.communicate(timeout=30)
+    return [line for line in stdout.splitlines() if line.strip()]
+
+
+@pytest.mark.e2e
+def test_json_log_format_makes_every_stdout_line_a_json_object(tmp_path):
+    lines = serve_one_request("json", tmp_path)
+    entries = [json.loads(line) for line in lines]  # fails on any line that is not JSON
+    assert any(entry["logger"] == "gunicorn.error" and "Listening at" in entry["message"] for entry in entries)
+    assert any(entry["logger"] == "gunicorn.access" and "GET /no-such-page" in entry["message"] for entry in entries)
+
+
+@pytest.mark.e2e
+def test_text_log_format_keeps_the_plain_access_log(tmp_path):
+    lines = serve_one_request("text", tmp_path)
+    assert any('"GET /no-such-page HTTP/1.1" 404' in line and not line.startswith("{") for line in lines)
