@@ -4,6 +4,8 @@ A misconfigured process should stop at start-up with one readable line, not with
 deep inside Django, so `ConfigError` is a `SystemExit`: Python prints its message and exits 1.
 """
 
+import re
+
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -53,6 +55,33 @@ def read_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+_RATE = re.compile(r"(?P<count>\d+)/(?P<period>s|sec|second|m|min|minute|h|hour|d|day)")
+_PERIOD_NAMES = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
+
+
+def read_rate(name: str, default: str) -> str | None:
+    """A throttle rate such as `600/minute` (also `/second`, `/hour`, `/day`); `off` or empty: None."""
+    raw = env.ENVIRON.get(name)  # not env.str: it reads an empty value as "unset"
+    raw = (default if raw is None else raw).strip().lower().replace(" ", "")
+    if raw in {"", "off"}:
+        return None
+    match = _RATE.fullmatch(raw)
+    if match is None or not 1 <= int(match["count"]) <= 1_000_000:
+        raise ConfigError(
+            f"{name} must look like 600/minute (1 to 1000000 per second, minute, hour or day) or be off, not {raw!r}"
+        )
+    return f"{int(match['count'])}/{_PERIOD_NAMES[match['period'][0]]}"
+
+
+def read_cache(name: str, default: str) -> dict:
+    url = env.str(name, default=default).strip() or default
+    try:
+        config = environ.Env.cache_url_config(url)
+    except (ImproperlyConfigured, ValueError, KeyError):
+        raise ConfigError(f"{name} is not a cache URL this service understands (e.g. locmemcache://)") from None
+    return config
 
 
 def normalise_database_url(url: str) -> str:

@@ -17,6 +17,7 @@ from rest_framework.views import exception_handler
 logger = logging.getLogger(__name__)
 
 DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 def api_exception_handler(exc, context):
@@ -33,7 +34,7 @@ def api_exception_handler(exc, context):
         return Response(
             {"detail": DATABASE_UNAVAILABLE},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": "5"},
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )
     if isinstance(exc, DatabaseError):
         logger.exception("database error while serving %s", _path(context))

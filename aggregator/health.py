@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from aggregator.exceptions import DATABASE_RETRY_AFTER_SECONDS
 from offers_sync.selectors import last_sync_finished_at
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ HealthSerializer = inline_serializer(
 class HealthApi(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
+    # Probed by load balancers and orchestrators every few seconds: never throttled.
+    throttle_classes = []
 
     @extend_schema(
         summary="Health of the service and its database",
@@ -45,5 +48,6 @@ class HealthApi(APIView):
             return Response(
                 {"status": "unhealthy", "database": "disconnected", "last_sync": None},
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
             )
         return Response({"status": "healthy", "database": "connected", "last_sync": last_sync})

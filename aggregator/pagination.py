@@ -70,7 +70,8 @@ class KeysetLinkPagination(BasePagination):
         raw = request.query_params.get(self.limit_query_param)
         if raw is None:
             return DEFAULT_LIMIT
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        # ASCII digits only: str.isdigit() also takes "²" and "١٢", which int() refuses or reads.
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
             raise ValidationError({self.limit_query_param: [f"Must be a whole number from 1 to {MAX_LIMIT}."]})
         return int(raw)
 

@@ -20,7 +20,10 @@ ValidationErrorSerializer = inline_serializer(
 ERROR_RESPONSES = {
     400: OpenApiResponse(ValidationErrorSerializer, description="Invalid query parameter."),
     404: OpenApiResponse(ErrorSerializer, description="No such product (or a malformed id)."),
-    503: OpenApiResponse(ErrorSerializer, description="The database is unavailable."),
+    429: OpenApiResponse(
+        ErrorSerializer, description="Too many requests without a token from this address; see `Retry-After`."
+    ),
+    503: OpenApiResponse(ErrorSerializer, description="The database is unavailable; see `Retry-After`."),
 }
 
 WRITE_ERROR_RESPONSES = {
@@ -29,4 +32,36 @@ WRITE_ERROR_RESPONSES = {
     401: OpenApiResponse(ErrorSerializer, description="No valid `Authorization: Token <key>` header."),
     413: OpenApiResponse(ErrorSerializer, description="Body over 1 MiB."),
     415: OpenApiResponse(ErrorSerializer, description="Body is not JSON."),
+    429: OpenApiResponse(ErrorSerializer, description="Too many writes by this user; see `Retry-After`."),
 }
+
+RETRY_AFTER = {
+    "description": "Seconds to wait before trying again.",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0},
+}
+
+
+def document_retry_after(result, generator, request, public):
+    """drf-spectacular post-processing hook: every 429 and 503 answer carries `Retry-After`."""
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            for code, response in operation.get("responses", {}).items():
+                if code in {"429", "503"}:
+                    response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER
+    return result
+
+
+# What RejectNulCharactersMiddleware refuses, as a pattern for parameters that have none.
+NO_NUL_PATTERN = "^[^\\x00]*$"
+
+
+def document_nul_refusal(result, generator, request, public):
+    """drf-spectacular post-processing hook: no string parameter may hold a NUL (a 400 says so)."""
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if schema.get("type") == "string" and "pattern" not in schema and "format" not in schema:
+                    schema["pattern"] = NO_NUL_PATTERN
+    return result

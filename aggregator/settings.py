@@ -11,9 +11,11 @@ from aggregator.config import (
     ConfigError,
     env,
     read_bool,
+    read_cache,
     read_database,
     read_int,
     read_list,
+    read_rate,
     read_str,
     require_secret_key,
 )
@@ -63,6 +65,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "aggregator.middleware.RejectNulCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -71,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "aggregator.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "aggregator.urls"
@@ -122,10 +126,25 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["aggregator.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "aggregator.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["aggregator.throttling.AnonReadThrottle", "aggregator.throttling.WriteThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+}
+
+# Throttling (docs/robustness.md): 429 with Retry-After past these rates; "off" (or empty) disables
+# one. Reads with a token are never throttled. Counters are per process unless THROTTLE_CACHE_URL
+# names a shared cache (e.g. dbcache://aggregator_throttle after `manage.py createcachetable`).
+THROTTLE_RATES = {
+    "anon_read": read_rate("THROTTLE_ANON_READ_RATE", "600/minute"),
+    "write": read_rate("THROTTLE_WRITE_RATE", "120/minute"),
+}
+# How many proxies in front of the app append to X-Forwarded-For; 0 trusts only the socket's address.
+THROTTLE_TRUSTED_PROXIES = read_int("THROTTLE_TRUSTED_PROXIES", 0, minimum=0, maximum=10)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": read_cache("THROTTLE_CACHE_URL", "locmemcache://throttle"),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -140,6 +159,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "aggregator.schema.document_retry_after",
+        "aggregator.schema.document_nul_refusal",
+    ],
 }
 
 # The offers service (see README: Offer sync).

@@ -10,6 +10,8 @@ os.environ["OFFERS_REFRESH_TOKEN"] = ""
 from aggregator.settings import *  # noqa: E402,F403
 from aggregator.settings import BASE_DIR, DATABASES  # noqa: E402
 
+# Tests make many requests from one address in little time; the throttling tests turn it on.
+THROTTLE_RATES = {"anon_read": None, "write": None}
 # Hashing passwords properly is slow on purpose; tests only need it to work.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests don't run collectstatic; serve assets unhashed.

@@ -3,6 +3,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalogue.models import Product
+from catalogue.services import product_delete
 from offers_sync.admin import OfferInline
 from offers_sync.gateway import offers_service_for_web
 from offers_sync.registration import product_register_now
@@ -61,6 +62,14 @@ class ProductAdmin(admin.ModelAdmin):
         if not change:
             # Registered after the admin's transaction commits: no HTTP call inside it.
             transaction.on_commit(lambda: product_register_now(product=obj))
+
+    def delete_model(self, request, obj):
+        # Through the service, which locks the row against a worker writing its offers meanwhile.
+        product_delete(product=obj)
+
+    def delete_queryset(self, request, queryset):
+        for product in queryset:
+            product_delete(product=product)
 
     @admin.action(description="Register with the offers service now")
     def register_now(self, request, queryset):

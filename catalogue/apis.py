@@ -3,11 +3,12 @@
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from aggregator.pagination import KeysetLinkPagination
 from aggregator.schema import ERROR_RESPONSES, WRITE_ERROR_RESPONSES
-from catalogue.models import Product
+from catalogue.models import NAME_MAX_LENGTH, Product
 from catalogue.selectors import product_get, product_list
 from catalogue.serializers import ProductInputSerializer, ProductOutputSerializer
 from catalogue.services import product_create, product_delete, product_update
@@ -24,7 +25,13 @@ class ProductPagination(KeysetLinkPagination):
             "A JSON array of at most `limit` products. When there are more, the response has a "
             '`Link: <…>; rel="next"` header with the URL of the next page.'
         ),
-        parameters=[OpenApiParameter("search", str, description="Case-insensitive part of the name.")],
+        parameters=[
+            OpenApiParameter(
+                "search",
+                {"type": "string", "maxLength": NAME_MAX_LENGTH},
+                description="Case-insensitive part of the name.",
+            )
+        ],
         responses={200: ProductOutputSerializer(many=True), **ERROR_RESPONSES},
     ),
     post=extend_schema(
@@ -39,7 +46,7 @@ class ProductListCreateApi(generics.GenericAPIView):
     serializer_class = ProductOutputSerializer
 
     def get_queryset(self):
-        return product_list(search=self.request.query_params.get("search") or None)
+        return product_list(search=_search(self.request))
 
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
@@ -98,6 +105,14 @@ class ProductDetailApi(generics.GenericAPIView):
     def delete(self, request, product_id):
         product_delete(product=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _search(request) -> str | None:
+    search = request.query_params.get("search") or None
+    if search is not None and len(search) > NAME_MAX_LENGTH:
+        # It could never match, and a long LIKE pattern is work for nothing.
+        raise ValidationError({"search": [f"Ensure this field has no more than {NAME_MAX_LENGTH} characters."]})
+    return search
 
 
 def _validated(request, *, partial: bool) -> dict:

@@ -42,5 +42,10 @@ def product_update(*, product: Product, data: dict) -> Product:
 def product_delete(*, product: Product) -> None:
     """Delete the product and its cached offers; the offers service has no delete, so it stays there."""
     product_id = product.id
+    # Lock the row first. A worker reconciling this product holds the same lock while it writes
+    # offers; without it, offers committed between the delete collecting the product's offers and
+    # deleting the product would still point at it, and the commit would fail (a 500).
+    if not Product.objects.select_for_update().filter(pk=product_id).exists():
+        return  # deleted meanwhile
     product.delete()
     logger.info("product deleted", extra={"product_id": str(product_id)})

@@ -70,9 +70,16 @@ class TestCreate:
         assert isinstance(response.json(), dict)
         assert Product.objects.count() == 0
 
-    def test_name_of_255_characters_after_trimming_is_accepted(self, auth_client):
-        response = create(auth_client, name=" " + "x" * 255 + " ")
+    def test_name_of_255_characters_is_accepted_and_trimmed(self, auth_client):
+        response = create(auth_client, name=" " + "x" * 253 + " ")
         assert response.status_code == 201
+        assert response.json()["name"] == "x" * 253
+
+    def test_surrounding_spaces_count_towards_the_255(self, auth_client):
+        # The schema's maxLength speaks of the value as sent, so the server does too.
+        response = create(auth_client, name=" " + "x" * 255 + " ")
+        assert response.status_code == 400
+        assert Product.objects.count() == 0
 
     @pytest.mark.parametrize("raw", ["[1, 2]", '"name"', "42", "null"])
     def test_non_object_json_is_refused(self, auth_client, raw):

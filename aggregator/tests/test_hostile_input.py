@@ -1,0 +1,292 @@
+"""Hostile requests: each gets a 4xx in JSON and changes nothing.
+
+Huge and deeply nested bodies, wrong types, NUL characters, lone surrogates and invalid UTF-8,
+control and bidirectional-override characters, invisible-only names, non-JSON content types,
+path-traversal-looking ids and very long or odd query strings. The requests go through Django's
+whole stack (middleware included) with exceptions turned into responses, as in production.
+"""
+
+import json
+import uuid
+
+import pytest
+from django.test import Client
+from rest_framework.authtoken.models import Token
+
+from catalogue.models import Product
+from offers_sync.models import Offer
+
+pytestmark = pytest.mark.django_db
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture
+def token(api_user) -> str:
+    return Token.objects.create(user=api_user).key
+
+
+@pytest.fixture
+def client(token) -> Client:
+    """An authenticated client that answers like production: a crash is a 500, not an exception."""
+    return Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Token {token}")
+
+
+@pytest.fixture
+def existing(db) -> Product:
+    product = Product.objects.create(name="Kettle", description="1.7 l")
+    Offer.objects.create(id=uuid.uuid4(), product=product, price=1999, items_in_stock=3)
+    return product
+
+
+def snapshot() -> tuple:
+    return (
+        list(Product.objects.order_by("id").values_list("id", "name", "description", "updated_at")),
+        list(Offer.objects.order_by("id").values_list("id", "product_id", "price", "items_in_stock")),
+    )
+
+
+def assert_refused(response, status: int | None = None):
+    assert 400 <= response.status_code < 500, (response.status_code, response.content[:300])
+    if status is not None:
+        assert response.status_code == status, response.content[:300]
+    assert response["Content-Type"].startswith("application/json")
+    body = json.loads(response.content)
+    assert isinstance(body, dict) and body
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+BAD_BODIES = {
+    # size and shape
+    "over 1 MiB": (json.dumps({"name": "big", "description": "x" * (2 * MiB)}), 413),
+    "1 MiB of keys": ("{" + ",".join(f'"k{i}": 0' for i in range(100_000)) + ', "name": "x"}', 413),
+    "nested 100,000 deep": ('{"name": ' + nested(100_000) + "}", 400),
+    "objects nested 50,000 deep": ('{"a":' * 50_000 + "1" + "}" * 50_000, 400),
+    "nested 500 deep": ('{"name": ' + nested(500) + "}", 400),
+    "truncated": ('{"name": "Mug"', 400),
+    "whitespace only": ("   ", 400),
+    "5,000-digit number": ('{"name": "x", "n": ' + "9" * 5000 + "}", 400),
+    "NaN": ('{"name": NaN}', 400),
+    "Infinity": ('{"name": "x", "description": Infinity}', 400),
+    # wrong types
+    "array body": ('[{"name": "Mug"}]', 400),
+    "string body": ('"Mug"', 400),
+    "number body": ("42", 400),
+    "null body": ("null", 400),
+    "name number": ('{"name": 42}', 400),
+    "name bool": ('{"name": true}', 400),
+    "name null": ('{"name": null}', 400),
+    "name list": ('{"name": ["Mug"]}', 400),
+    "name object": ('{"name": {"en": "Mug"}}', 400),
+    "description number": ('{"name": "Mug", "description": 5}', 400),
+    "description list": ('{"name": "Mug", "description": ["a"]}', 400),
+    # characters no name should hold
+    "NUL in name": ('{"name": "Mu\\u0000g"}', 400),
+    "NUL in description": ('{"name": "Mug", "description": "a\\u0000b"}', 400),
+    "lone high surrogate": ('{"name": "\\ud800"}', 400),
+    "lone low surrogate in description": ('{"name": "Mug", "description": "x\\udfff"}', 400),
+    "bell character": ('{"name": "Mug\\u0007"}', 400),
+    "escape sequence": ('{"name": "\\u001b[31mred"}', 400),
+    "C1 control": ('{"name": "Mu\\u0085g"}', 400),
+    "newline in name": ('{"name": "Mug\\nSecond line"}', 400),
+    "right-to-left override": ('{"name": "invoice\\u202egpj.exe"}', 400),
+    "bidi isolate": ('{"name": "a\\u2066b"}', 400),
+    "zero-width space only": ('{"name": "\\u200b"}', 400),
+    "zero-width joiners and spaces only": ('{"name": " \\u200d\\u200c \\ufeff "}', 400),
+    "ideographic spaces only": ('{"name": "\\u3000\\u3000"}', 400),
+    "vertical tab in description": ('{"name": "Mug", "description": "a\\u000bb"}', 400),
+}
+
+RAW_BODIES = {
+    "invalid UTF-8": (b'{"name": "\xff\xfe"}', 400),
+    "surrogate as raw bytes (CESU-8)": (b'{"name": "\xed\xa0\x80"}', 400),
+    "overlong UTF-8 slash": (b'{"name": "\xc0\xaf"}', 400),
+    "UTF-16 body": ('{"name": "Mug"}'.encode("utf-16"), 400),
+    "byte-order mark": (b'\xef\xbb\xbf{"name": "Mug"}', 400),
+    "raw NUL byte": (b'{"name": "Mu\x00g"}', 400),
+}
+
+WRONG_CONTENT_TYPES = [
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=xyz",
+    "application/xml",
+    "application/jsonp",
+    "",
+]
+
+
+def write(client: Client, method: str, path: str, body, content_type: str):
+    return getattr(client, method)(path, data=body, content_type=content_type)
+
+
+WRITE_TARGETS = [("post", None), ("put", "existing"), ("patch", "existing")]
+
+
+def target_path(which, product: Product) -> str:
+    return "/products" if which is None else f"/products/{product.id}"
+
+
+@pytest.mark.parametrize(("method", "which"), WRITE_TARGETS)
+@pytest.mark.parametrize("case", BAD_BODIES, ids=str)
+def test_bad_bodies_are_refused_and_change_nothing(client, existing, method, which, case):
+    body, status = BAD_BODIES[case]
+    before = snapshot()
+    assert_refused(write(client, method, target_path(which, existing), body, "application/json"), status)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(("method", "which"), WRITE_TARGETS)
+@pytest.mark.parametrize("case", RAW_BODIES, ids=str)
+def test_bytes_that_are_not_utf8_json_are_refused(client, existing, method, which, case):
+    body, status = RAW_BODIES[case]
+    before = snapshot()
+    assert_refused(write(client, method, target_path(which, existing), body, "application/json"), status)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("method", ["post", "put"])
+def test_an_empty_body_is_400_where_a_name_is_required(client, existing, method):
+    before = snapshot()
+    which = None if method == "post" else "existing"
+    assert_refused(write(client, method, target_path(which, existing), "", "application/json"), 400)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(("method", "which"), WRITE_TARGETS)
+@pytest.mark.parametrize("content_type", WRONG_CONTENT_TYPES)
+def test_bodies_that_are_not_json_are_415(client, existing, method, which, content_type):
+    before = snapshot()
+    response = write(client, method, target_path(which, existing), "name=Mug", content_type)
+    assert_refused(response, 415)
+    assert snapshot() == before
+
+
+TRAVERSAL_IDS = [
+    "..%2F..%2Fetc%2Fpasswd",
+    "%2e%2e",
+    "..",
+    "....%2F%2F....%2F%2Fetc",
+    "%252e%252e%252f",
+    "..%5C..%5Cwindows",
+    "%ED%A0%80",
+    "%C0%AF",
+    "a" * 10_000,
+    "00000000-0000-0000-0000-000000000000",
+    "{id}%2F..%2F{id}",
+]
+
+
+@pytest.mark.parametrize("raw_id", TRAVERSAL_IDS)
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+def test_path_traversal_looking_ids_are_404(client, existing, raw_id, method):
+    before = snapshot()
+    path = "/products/" + raw_id.format(id=existing.id)
+    if method == "get":
+        response = client.get(path)
+    else:
+        response = getattr(client, method)(path, data='{"name": "x"}', content_type="application/json")
+    assert_refused(response, 404)
+    assert getattr(client, method)(path + "/offers").status_code in {404, 405}
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("path", ["/products/%00", "/products/{id}%00", "/products/{id}/offers%00"])
+def test_nul_in_the_path_is_400(client, existing, path):
+    before = snapshot()
+    assert_refused(client.get(path.format(id=existing.id)), 400)
+    assert_refused(client.delete(path.format(id=existing.id)), 400)
+    assert snapshot() == before
+
+
+BAD_QUERIES = {
+    "search over the name length": "search=" + "x" * 256,
+    "search of 100,000 characters": "search=" + "x" * 100_000,
+    "NUL in search": "search=Ket%00tle",
+    "NUL in cursor": "cursor=%00",
+    "cursor of 100,000 characters": "cursor=" + "A" * 100_000,
+    "cursor of valid base64 but not a position": "cursor=eyJhIjogMX0",
+    "superscript digit limit": "limit=%C2%B2",
+    "Arabic-Indic digits limit": "limit=%D9%A1%D9%A2",
+    "exponent limit": "limit=1e3",
+    "huge limit": "limit=" + "9" * 50,
+    "negative limit": "limit=-5",
+    "5,000 parameters": "&".join(f"p{i}=1" for i in range(5000)),
+}
+
+
+@pytest.mark.parametrize("case", BAD_QUERIES, ids=str)
+def test_bad_query_strings_are_400(client, existing, case):
+    before = snapshot()
+    assert_refused(client.get("/products?" + BAD_QUERIES[case]), 400)
+    assert snapshot() == before
+
+
+def test_like_wildcards_in_search_are_literal(client, existing):
+    assert json.loads(client.get("/products?search=%25").content) == []
+    assert json.loads(client.get("/products?search=_").content) == []
+    assert [p["name"] for p in json.loads(client.get("/products?search=KETT").content)] == ["Kettle"]
+
+
+BAD_HEADERS = {
+    "token of 10,000 characters": {"HTTP_AUTHORIZATION": "Token " + "x" * 10_000},
+    "token with spaces": {"HTTP_AUTHORIZATION": "Token a b"},
+    "token with a NUL": {"HTTP_AUTHORIZATION": "Token abc\x00def"},
+    "unknown scheme": {"HTTP_AUTHORIZATION": "Bearer abc"},
+    "scheme only": {"HTTP_AUTHORIZATION": "Token"},
+    "NUL in another header": {"HTTP_X_REQUEST_ID": "a\x00b"},
+    "NUL in a cookie": {"HTTP_COOKIE": "sessionid=abcdefgh\x00; csrftoken=x"},
+    "host not allowed": {"HTTP_HOST": "evil.example.com"},
+    "host with a NUL": {"HTTP_HOST": "localhost\x00.evil"},
+}
+
+
+@pytest.mark.parametrize("case", BAD_HEADERS, ids=str)
+def test_bad_headers_on_a_write_are_refused(existing, case):
+    client = Client(raise_request_exception=False)
+    before = snapshot()
+    response = client.post("/products", data='{"name": "Mug"}', content_type="application/json", **BAD_HEADERS[case])
+    assert_refused(response)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Чайник",
+        "غلاية كهربائية",
+        "קומקום",
+        "電気ケトル",
+        "Kettle ☕",
+        "👩‍👩‍👧 family pack",
+        "🇬🇧 flag",
+        "Cafe\u0301",
+        "Kettle\u200d",
+        "𝕂𝕖𝕥𝕥𝕝𝕖",
+        "😀" * 255,
+    ],
+)
+def test_names_in_any_script_and_emoji_are_kept_exactly(client, name):
+    response = client.post("/products", data=json.dumps({"name": name}), content_type="application/json")
+    assert response.status_code == 201, response.content
+    product_id = json.loads(response.content)["id"]
+    assert json.loads(client.get(f"/products/{product_id}").content)["name"] == name
+    assert Product.objects.get(pk=product_id).name == name
+
+
+def test_description_keeps_line_breaks_and_tabs(client):
+    description = "Line one\nLine two\r\n\tindented"
+    response = client.post(
+        "/products", data=json.dumps({"name": "Mug", "description": description}), content_type="application/json"
+    )
+    assert response.status_code == 201
+    assert json.loads(response.content)["description"] == description
+
+
+def test_surrounding_whitespace_of_any_kind_is_trimmed(client):
+    response = client.post("/products", data=json.dumps({"name": "\t Mug\u3000\n"}), content_type="application/json")
+    assert response.status_code == 201
+    assert json.loads(response.content)["name"] == "Mug"

@@ -1,0 +1,179 @@
+"""Overload: anonymous reads and writes past their rates get a JSON 429 with Retry-After."""
+
+import subprocess
+import sys
+
+import pytest
+from django.core.cache import caches
+
+from aggregator.config import ConfigError, read_rate
+from aggregator.throttling import THROTTLE_CACHE, AnonReadThrottle, WriteThrottle
+from catalogue.models import Product
+
+pytestmark = pytest.mark.django_db
+
+
+class Clock:
+    """Stands in for the throttles' time.time, so a window can pass without waiting for it."""
+
+    def __init__(self):
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(AnonReadThrottle, "timer", clock)
+    monkeypatch.setattr(WriteThrottle, "timer", clock)
+    return clock
+
+
+@pytest.fixture
+def rates(settings):
+    """Throttling on (the test settings turn it off), with small rates and empty counters."""
+    caches[THROTTLE_CACHE].clear()
+    settings.THROTTLE_RATES = {"anon_read": "3/minute", "write": "2/minute"}
+    yield settings.THROTTLE_RATES
+    caches[THROTTLE_CACHE].clear()
+
+
+def assert_throttled(response):
+    assert response.status_code == 429
+    assert response["Content-Type"] == "application/json"
+    assert "throttled" in response.json()["detail"]
+    assert 1 <= int(response["Retry-After"]) <= 60
+
+
+class TestAnonymousReads:
+    def test_past_the_rate_is_429_with_retry_after(self, rates, clock, api_client):
+        for _ in range(3):
+            assert api_client.get("/products").status_code == 200
+        clock.now += 20
+        response = api_client.get("/products")
+        assert_throttled(response)
+        assert int(response["Retry-After"]) == 40  # when the oldest of the three leaves the window
+
+    def test_allowed_again_once_the_window_has_passed(self, rates, clock, api_client):
+        for _ in range(3):
+            api_client.get("/products")
+        assert api_client.get("/products").status_code == 429
+        clock.now += 60
+        assert api_client.get("/products").status_code == 200
+
+    def test_every_read_endpoint_shares_the_budget(self, rates, clock, api_client):
+        product = Product.objects.create(name="Mug")
+        api_client.get("/products")
+        api_client.get(f"/products/{product.id}")
+        api_client.get(f"/products/{product.id}/offers")
+        assert_throttled(api_client.get(f"/products/{product.id}"))
+
+    def test_each_address_has_its_own_budget(self, rates, clock, api_client):
+        for _ in range(3):
+            api_client.get("/products", REMOTE_ADDR="10.0.0.1")
+        assert api_client.get("/products", REMOTE_ADDR="10.0.0.1").status_code == 429
+        assert api_client.get("/products", REMOTE_ADDR="10.0.0.2").status_code == 200
+
+    def test_a_forged_forwarded_for_header_does_not_escape_the_limit(self, rates, clock, api_client):
+        for i in range(3):
+            api_client.get("/products", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}")
+        assert_throttled(api_client.get("/products", HTTP_X_FORWARDED_FOR="198.51.100.99"))
+
+    def test_behind_a_trusted_proxy_the_address_it_appends_counts(self, rates, clock, api_client, settings):
+        settings.THROTTLE_TRUSTED_PROXIES = 1
+        for _ in range(3):
+            api_client.get("/products", HTTP_X_FORWARDED_FOR="forged, 203.0.113.7")
+        assert api_client.get("/products", HTTP_X_FORWARDED_FOR="forged, 203.0.113.7").status_code == 429
+        assert api_client.get("/products", HTTP_X_FORWARDED_FOR="forged, 203.0.113.8").status_code == 200
+
+    def test_reads_with_a_token_are_not_throttled(self, rates, clock, auth_client):
+        for _ in range(10):
+            assert auth_client.get("/products").status_code == 200
+
+    def test_health_is_never_throttled(self, rates, clock, api_client):
+        for _ in range(10):
+            assert api_client.get("/health").status_code == 200
+
+    def test_off_means_unlimited(self, rates, clock, api_client, settings):
+        settings.THROTTLE_RATES = {**rates, "anon_read": None}
+        for _ in range(10):
+            assert api_client.get("/products").status_code == 200
+
+
+class TestWrites:
+    def test_past_the_rate_is_429_and_writes_nothing(self, rates, clock, auth_client):
+        for i in range(2):
+            assert auth_client.post("/products", {"name": f"p{i}"}, format="json").status_code == 201
+        response = auth_client.post("/products", {"name": "one too many"}, format="json")
+        assert_throttled(response)
+        assert Product.objects.count() == 2
+
+    def test_updates_and_deletes_count_too(self, rates, clock, auth_client):
+        product = Product.objects.create(name="Mug")
+        auth_client.patch(f"/products/{product.id}", {"name": "Cup"}, format="json")
+        auth_client.put(f"/products/{product.id}", {"name": "Bowl"}, format="json")
+        assert_throttled(auth_client.delete(f"/products/{product.id}"))
+        assert Product.objects.get(pk=product.id).name == "Bowl"
+
+    def test_each_user_has_its_own_budget(self, rates, clock, auth_client, django_user_model):
+        from rest_framework.authtoken.models import Token
+        from rest_framework.test import APIClient
+
+        for i in range(2):
+            auth_client.post("/products", {"name": f"p{i}"}, format="json")
+        other = APIClient()
+        token = Token.objects.create(user=django_user_model.objects.create_user(username="other"))
+        other.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        assert other.post("/products", {"name": "mine"}, format="json").status_code == 201
+
+    def test_writes_do_not_use_up_the_read_budget(self, rates, clock, auth_client, api_client):
+        for i in range(2):
+            auth_client.post("/products", {"name": f"p{i}"}, format="json")
+        assert auth_client.get("/products").status_code == 200
+
+
+class TestConfiguration:
+    @pytest.mark.parametrize(
+        ("raw", "rate"),
+        [
+            ("600/minute", "600/minute"),
+            ("10/s", "10/second"),
+            (" 5 / hour ", "5/hour"),
+            ("1000/DAY", "1000/day"),
+            ("off", None),
+            ("", None),
+        ],
+    )
+    def test_rates_read_from_the_environment(self, monkeypatch, raw, rate):
+        monkeypatch.setenv("THROTTLE_WRITE_RATE", raw)
+        assert read_rate("THROTTLE_WRITE_RATE", "120/minute") == rate
+
+    def test_unset_means_the_default(self, monkeypatch):
+        monkeypatch.delenv("THROTTLE_WRITE_RATE", raising=False)
+        assert read_rate("THROTTLE_WRITE_RATE", "120/minute") == "120/minute"
+
+    @pytest.mark.parametrize("raw", ["lots", "0/minute", "10/fortnight", "10", "-1/s", "1.5/s", "10/5m"])
+    def test_bad_rates_name_the_variable(self, monkeypatch, raw):
+        monkeypatch.setenv("THROTTLE_ANON_READ_RATE", raw)
+        with pytest.raises(ConfigError, match="THROTTLE_ANON_READ_RATE must look like 600/minute"):
+            read_rate("THROTTLE_ANON_READ_RATE", "600/minute")
+
+    @pytest.mark.parametrize(
+        ("variable", "value"),
+        [("THROTTLE_ANON_READ_RATE", "many"), ("THROTTLE_WRITE_RATE", "5/week"), ("THROTTLE_CACHE_URL", "nope://")],
+    )
+    def test_a_bad_value_stops_start_up_with_one_line(self, variable, value):
+        env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "aggregator.settings", "SECRET_KEY": "k"}
+        result = subprocess.run(
+            [sys.executable, "manage.py", "check"],
+            check=False,
+            env={**env, variable: value},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 1
+        assert result.stderr.strip().startswith(f"configuration error: {variable}")
+        assert "Traceback" not in result.stderr
