@@ -82,9 +82,9 @@ def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> Reconcil
     """Reconcile several products' answers: one read for all, one transaction per changed product.
 
     The changes are worked out from that one read. If a product's offers moved meanwhile (a slow
-    worker from an earlier tick wrote them) or it was deleted, its write fails as a whole and it is
-    done again the careful way, locked and re-read. Products deleted meanwhile are skipped. The
-    caller records the products as synced.
+    worker from an earlier tick wrote them), its write fails as a whole and it is done again the
+    careful way, re-read under the lock. Products deleted meanwhile are skipped. The caller
+    records the products as synced.
     """
     counts = ReconcileCounts()
     if not answers:
@@ -96,6 +96,10 @@ def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> Reconcil
             continue
         try:
             with transaction.atomic():
+                # The row lock orders this write after a concurrent delete of the product (which
+                # takes the same lock), so that never turns into a foreign-key failure at commit.
+                if not _lock_product(product_id):
+                    continue
                 _apply_changes(product_id=product_id, changes=changes)
         except IntegrityError:
             changes = offers_reconcile(product_id=product_id, reported=reported)
@@ -112,13 +116,18 @@ def offers_reconcile(*, product_id: uuid.UUID, reported: Sequence[OfferData]) ->
     happen to reconcile the same product apply whole answers one after the other, and a product
     deleted meanwhile is left alone.
     """
-    if not Product.objects.select_for_update().filter(pk=product_id).exists():
+    if not _lock_product(product_id):
         return OfferChanges()
     cached = cached_offers_for([product_id]).get(product_id, {})
     changes = offer_changes(cached, reported)
     if changes:
         _apply_changes(product_id=product_id, changes=changes)
     return changes
+
+
+def _lock_product(product_id: uuid.UUID) -> bool:
+    """Lock the product's row for this transaction; False when it no longer exists."""
+    return Product.objects.select_for_update().filter(pk=product_id).exists()
 
 
 def _apply_changes(*, product_id: uuid.UUID, changes: OfferChanges) -> None:
