@@ -29,7 +29,7 @@ COPY . .
 # Static files (admin, Swagger UI) are collected now, hashed and compressed, and whitenoise serves
 # them. Settings refuse to load without a SECRET_KEY; this one exists only during this step.
 RUN SECRET_KEY=collectstatic-only-not-a-secret python manage.py collectstatic --noinput --verbosity 0 \
-    && python -m compileall -q aggregator catalogue offers_sync
+    && python -m compileall -q .
 # The code and static files stay owned by root: the process can read them, not change them.
 # Numeric, so that platforms enforcing "run as non-root" (Kubernetes runAsNonRoot) can verify it.
 USER 10001:10001

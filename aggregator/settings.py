@@ -21,7 +21,8 @@ from aggregator.config import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-env.read_env(BASE_DIR / ".env", overwrite=False)
+if (BASE_DIR / ".env").exists():  # containers have none; don't log its absence at every start
+    env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = read_bool("DEBUG", False)
 SECRET_KEY = require_secret_key(debug=DEBUG)

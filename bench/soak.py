@@ -364,7 +364,11 @@ def main() -> None:  # noqa: PLR0915 (one story, told in order)
             "offers": sum((stats or {}).get("offers_requests", {}).values()),
         },
         "worker_cycles_finished": worker_log.count("finished: products"),
-        "worker_cycles_skipped_or_failed": worker_log.count(" skipped: ") + worker_log.count(" failed: "),
+        "worker_cycles_skipped_or_failed": sum(
+            1
+            for line in worker_log.splitlines()
+            if "sync cycle for" in line and (" skipped: " in line or " failed: " in line)
+        ),
         "worker_product_failures_logged": worker_log.count("not synced this cycle"),
         "worker_registration_failures_logged": worker_log.count("registration failed"),
         "web_tracebacks": web_log.count("Traceback"),

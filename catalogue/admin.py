@@ -6,8 +6,10 @@ from catalogue.models import Product
 from catalogue.services import product_delete
 from offers_sync.admin import OfferInline
 from offers_sync.gateway import offers_service_for_web
+from offers_sync.models import Offer
 from offers_sync.registration import product_register_now
 from offers_sync.sync import OfferSyncer
+from price_history.models import PriceEvent
 
 # Admin actions call the offers service while the admin waits; keep them to a sensible size.
 MAX_PRODUCTS_PER_ACTION = 50
@@ -66,6 +68,16 @@ class ProductAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         # Through the service, which locks the row against a worker writing its offers meanwhile.
         product_delete(product=obj)
+
+    def get_deleted_objects(self, objs, request):
+        """Offers and price events go with their product, though the admin may not edit them.
+
+        They are read-only mirrors of the offers service, so nobody holds a delete permission on
+        them; without this, Django would refuse to delete any product that has offers.
+        """
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed -= {Offer._meta.verbose_name, PriceEvent._meta.verbose_name}
+        return deleted, model_count, perms_needed, protected
 
     def delete_queryset(self, request, queryset):
         for product in queryset:

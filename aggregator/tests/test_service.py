@@ -168,3 +168,21 @@ class TestConfiguration:
 def test_no_missing_migrations():
     out = StringIO()
     call_command("makemigrations", "--check", "--dry-run", stdout=out)
+
+
+@pytest.mark.django_db
+def test_admin_deletes_a_product_with_its_offers(admin_client):
+    import uuid
+
+    from catalogue.models import Product
+    from offers_sync.models import Offer
+
+    product = Product.objects.create(name="Mug")
+    Offer.objects.create(id=uuid.uuid4(), product=product, price=5, items_in_stock=1)
+    confirm = admin_client.get(f"/admin/catalogue/product/{product.id}/delete/")
+    assert confirm.status_code == 200
+    assert b"Are you sure" in confirm.content
+    response = admin_client.post(f"/admin/catalogue/product/{product.id}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Product.objects.filter(pk=product.id).exists()
+    assert Offer.objects.count() == 0
