@@ -18,9 +18,11 @@ threads = int(os.environ.get("WEB_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
-# Recycle workers now and then so a slow leak cannot grow without bound.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
-max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "1000"))
+# Recycle workers now and then so a slow leak cannot grow without bound. Not too often: at 1,600
+# requests/s a worker reached 10,000 every 12 s, and each restart (new process, new database
+# connection) put p99 of GET /products/{id} at 118 ms instead of 32 ms.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "100000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "10000"))
 # Refuse oversized request lines and headers early (bytes / count).
 limit_request_line = 8190
 limit_request_fields = 100
