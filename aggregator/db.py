@@ -11,14 +11,12 @@ offset, BC dates, infinity) goes to Django's loader, unchanged.
 """
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.core.signals import request_finished, request_started
 from django.db import connections
 from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 from django.db.backends.signals import connection_created
-
-ZERO = timedelta(0)
 
 
 class UtcTimestamptzLoader(BaseTzLoader):
@@ -30,9 +28,10 @@ class UtcTimestamptzLoader(BaseTzLoader):
             value = datetime.fromisoformat(bytes(data).decode())
         except ValueError:
             return super().load(data)
-        if value.utcoffset() != ZERO:
-            return super().load(data)
-        return value.replace(tzinfo=UTC)
+        # fromisoformat gives "+00" the datetime.UTC singleton itself, the zone Django's loader sets.
+        if value.tzinfo is UTC:
+            return value
+        return super().load(data)
 
 
 def register_fast_timestamptz_loader(sender, connection, **kwargs) -> None:
