@@ -89,11 +89,15 @@ class KeysetLinkPagination(BasePagination):
             padded = raw + "=" * (-len(raw) % 4)
             value, pk = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
             position = datetime.fromisoformat(value)
-            if position.tzinfo is None:
-                raise ValueError("naive datetime")
-            return position, uuid.UUID(pk)
+            if position.tzinfo is None or not isinstance(pk, str):
+                raise ValueError("not a cursor of this endpoint")
+            return position, self.parse_id(pk)
         except (ValueError, TypeError, binascii.Error, UnicodeError):
             raise ValidationError({self.cursor_query_param: ["Invalid cursor."]}) from None
+
+    def parse_id(self, raw: str):
+        """The id half of a cursor, as the rows' primary key type (UUIDs here; subclasses may differ)."""
+        return uuid.UUID(raw)
 
     def _encode(self, row) -> str:
         value = row[self.ordering_field] if isinstance(row, dict) else getattr(row, self.ordering_field)

@@ -13,6 +13,15 @@ from price_history.models import PriceEvent
 
 # Admin actions call the offers service while the admin waits; keep them to a sensible size.
 MAX_PRODUCTS_PER_ACTION = 50
+# Written by the sync, shown to admins, edited by nobody.
+SYNC_STATE_FIELDS = [
+    "registered_at",
+    "registration_attempts",
+    "next_registration_at",
+    "offers_synced_at",
+    "last_sync_error",
+    "last_sync_error_at",
+]
 
 
 @admin.register(Product)
@@ -22,32 +31,10 @@ class ProductAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     ordering = ["-created_at"]
     actions = ["register_now", "sync_offers_now"]
-    readonly_fields = [
-        "id",
-        "created_at",
-        "updated_at",
-        "registered_at",
-        "registration_attempts",
-        "next_registration_at",
-        "offers_synced_at",
-        "last_sync_error",
-        "last_sync_error_at",
-    ]
+    readonly_fields = ["id", "created_at", "updated_at", *SYNC_STATE_FIELDS]
     fieldsets = [
         (None, {"fields": ["id", "name", "description", "created_at", "updated_at"]}),
-        (
-            "Offer sync",
-            {
-                "fields": [
-                    "registered_at",
-                    "registration_attempts",
-                    "next_registration_at",
-                    "offers_synced_at",
-                    "last_sync_error",
-                    "last_sync_error_at",
-                ]
-            },
-        ),
+        ("Offer sync", {"fields": SYNC_STATE_FIELDS}),
     ]
     inlines = [OfferInline]
     # Adds the price history panel (chart and latest events) below the offers.

@@ -1,14 +1,9 @@
 """HTTP endpoints for a product's price history and price trend. Thin: parameters here, reads in selectors."""
 
-import base64
-import binascii
-import json
-from datetime import datetime
 
 from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -32,19 +27,10 @@ class PriceEventPagination(KeysetLinkPagination):
 
     ordering_field = "observed_at"
 
-    def _read_cursor(self, request):
-        raw = request.query_params.get(self.cursor_query_param)
-        if raw is None:
-            return None
-        try:
-            padded = raw + "=" * (-len(raw) % 4)
-            value, pk = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-            position = datetime.fromisoformat(value)
-            if position.tzinfo is None or not isinstance(pk, str) or not pk.isdigit():
-                raise ValueError("not a cursor of this endpoint")
-            return position, int(pk)
-        except (ValueError, TypeError, binascii.Error, UnicodeError):
-            raise ValidationError({self.cursor_query_param: ["Invalid cursor."]}) from None
+    def parse_id(self, raw: str) -> int:
+        if not (raw.isascii() and raw.isdigit()):
+            raise ValueError("not an event id")
+        return int(raw)
 
 
 def _product_or_404(product_id: str) -> Product:
