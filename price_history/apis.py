@@ -1,6 +1,5 @@
 """HTTP endpoints for a product's price history and price trend. Thin: parameters here, reads in selectors."""
 
-
 from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics
