@@ -138,7 +138,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
-# Throttling (docs/robustness.md): 429 with Retry-After past these rates; "off" (or empty) disables
+# Throttling (README, Robustness): 429 with Retry-After past these rates; "off" (or empty) disables
 # one. Reads with a token are never throttled. Counters are per process unless THROTTLE_CACHE_URL
 # names a shared cache (e.g. dbcache://aggregator_throttle after `manage.py createcachetable`).
 THROTTLE_RATES = {
