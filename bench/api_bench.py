@@ -8,10 +8,11 @@ postgres://postgres@127.0.0.1:5432/aggregator_bench), migrate, fill it with 10,0
 offers each and a user with a token (bench/seed.py), start gunicorn on 127.0.0.1, then drive each
 endpoint with `wrk -t2 -c32 -d10s --latency` from a second process on loopback (bench/lua/api.lua
 rotates product ids across requests), after a short unmeasured warm-up. It prints a Markdown table
-(requests/s, p50 and p99 latency, server CPU per request), writes it with the raw wrk output to
-bench/results/, and stops gunicorn. Everything runs on this machine's cores: the load generator, the
-server and PostgreSQL share them, so the figures are for that setup and comparable only with runs
-made the same way.
+(requests/s, p50/p99/max latency, CPU per request of gunicorn, PostgreSQL and wrk), writes it with
+the raw wrk output and gunicorn's log to bench/results/, stops gunicorn and drops the database.
+Everything runs on this machine's cores: the load generator, the server and PostgreSQL share them,
+so the figures are for that setup and comparable only with runs made the same way.
+README.md, "API performance", has the results and how to read them.
 
 OFFERS_SERVICE_URL is deliberately empty, so POST /products measures this service's own work and
 never waits on the offers service. Throttling is off (THROTTLE_*_RATE=off): the load comes from one
