@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import OperationalError
 from django.utils import timezone
 
-from aggregator.config import ConfigError, normalise_database_url, read_database
+from aggregator.config import ConfigError, read_database
 from offers_sync.models import SyncStatus
 
 pytestmark = pytest.mark.django_db

@@ -91,7 +91,12 @@ def test_product_created_while_upstream_is_down_is_registered_and_synced_later(f
 
 @pytest.mark.parametrize(
     "faults",
-    [{"error_rate": 1.0}, {"malformed_rate": 1.0}, {"rate_limit_rate": 1.0}, {"timeout_rate": 1.0, "timeout_seconds": 6}],
+    [
+        {"error_rate": 1.0},
+        {"malformed_rate": 1.0},
+        {"rate_limit_rate": 1.0},
+        {"timeout_rate": 1.0, "timeout_seconds": 6},
+    ],
 )
 def test_faults_never_empty_the_cached_offers(fake, auth_client, settings, faults):
     product_ids = create_products(auth_client, 3)

@@ -116,6 +116,8 @@ def test_worker_prunes_price_history_past_retention_once_an_hour(settings):
     command = Command()
     command.prune_history_when_due()
     assert PriceEvent.objects.count() == 0
-    PriceEvent.objects.create(offer_id=offer_id, product=product, kind="appeared", price=1, items_in_stock=0, observed_at=old)
+    PriceEvent.objects.create(
+        offer_id=offer_id, product=product, kind="appeared", price=1, items_in_stock=0, observed_at=old
+    )
     command.prune_history_when_due()  # within the hour: not again
     assert PriceEvent.objects.count() == 1

@@ -14,7 +14,7 @@ from django.utils import timezone
 from catalogue.models import Product
 from offers_sync.client import OffersServiceClient
 from offers_sync.gateway import OffersService
-from offers_sync.models import AccessToken, Offer, SyncStatus
+from offers_sync.models import Offer, SyncStatus
 from offers_sync.sync import CycleAborted, OfferSyncer, products_claim_for_tick
 from offers_sync.tests.factories import make_access_token, store_token
 from offers_sync.tokens import DatabaseTokenSource
@@ -196,6 +196,7 @@ def test_claims_are_exclusive_per_tick():
     assert len(mine) == 6
     assert len(theirs) == 4
     assert not set(mine) & set(theirs)
+    assert set(mine) | set(theirs) == {p.id for p in products}
     assert products_claim_for_tick(tick=TICK, worker="c", limit=10) == []
     assert len(products_claim_for_tick(tick=TICK + timedelta(seconds=30), worker="c", limit=10)) == 10
 
