@@ -1,6 +1,6 @@
 """Gunicorn settings for the web process; every value can be overridden from the environment.
 
-The defaults were measured on 2 cores with bench/api_bench.py (README, API performance).
+The defaults were measured on 2 cores with bench/api_bench.py (docs/performance.md).
 """
 
 import os

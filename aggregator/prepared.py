@@ -2,7 +2,7 @@
 
 Django builds and compiles a queryset's SQL anew every time it is evaluated. For the one-row and
 few-row reads behind `GET /products/{id}` and `GET /products/{id}/offers` that work was the larger
-part of the request's CPU time (see the README, API performance), while the SQL never changes: only the
+part of the request's CPU time (see docs/performance.md), while the SQL never changes: only the
 product id does. `PreparedValuesQuery` compiles a `.values()` queryset once per database alias with
 a marker standing in for its single parameter, and then executes that SQL with the real value. It
 applies the converters the ORM would (SQLite stores UUIDs and datetimes as text), so its rows are

@@ -1,6 +1,6 @@
 """Settings for the aggregator, read from the environment (12-factor, django-environ).
 
-Every variable is listed in README.md and `.env.example`. A `.env` file beside manage.py is read
+Every variable is listed in docs/operations.md and `.env.example`. A `.env` file beside manage.py is read
 when present; real environment variables win over it. A bad value stops the process at once with
 a one-line message that names the variable (see `aggregator.config`).
 """
@@ -138,7 +138,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
-# Throttling (README, Robustness): 429 with Retry-After past these rates; "off" (or empty) disables
+# Throttling (docs/robustness.md): 429 with Retry-After past these rates; "off" (or empty) disables
 # one. Reads with a token are never throttled. Counters are per process unless THROTTLE_CACHE_URL
 # names a shared cache (e.g. dbcache://aggregator_throttle after `manage.py createcachetable`).
 THROTTLE_RATES = {
@@ -171,7 +171,7 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# The offers service (see README: Offer sync).
+# The offers service (see docs/sync.md).
 OFFERS_SERVICE_URL = read_str("OFFERS_SERVICE_URL", "").rstrip("/")
 OFFERS_REFRESH_TOKEN = read_str("OFFERS_REFRESH_TOKEN", "")
 SYNC_SCHEDULE = read_str("SYNC_SCHEDULE", "*/30 * * * * *")

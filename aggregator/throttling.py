@@ -1,7 +1,7 @@
 """Request throttling: anonymous reads per client address, writes per user; `429` with `Retry-After`.
 
 Rates come from the environment (THROTTLE_ANON_READ_RATE, THROTTLE_WRITE_RATE; see
-README, Robustness) and are read from Django's settings on each request, so tests can change them.
+docs/robustness.md) and are read from Django's settings on each request, so tests can change them.
 Counters live in the "throttle" cache (THROTTLE_CACHE_URL, process memory by default): with
 several gunicorn workers each keeps its own counts, so a client may get up to workers × the rate.
 Authenticated reads are not throttled: a consumer with a token is known and accountable.

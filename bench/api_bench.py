@@ -12,7 +12,7 @@ rotates product ids across requests), after a short unmeasured warm-up. It print
 the raw wrk output and gunicorn's log to bench/results/, stops gunicorn and drops the database.
 Everything runs on this machine's cores: the load generator, the server and PostgreSQL share them,
 so the figures are for that setup and comparable only with runs made the same way.
-README.md, "API performance", has the results and how to read them.
+docs/performance.md, has the results and how to read them.
 
 OFFERS_SERVICE_URL is deliberately empty, so POST /products measures this service's own work and
 never waits on the offers service. Throttling is off (THROTTLE_*_RATE=off): the load comes from one

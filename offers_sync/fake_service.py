@@ -2,7 +2,7 @@
 
 It serves the external service's HTTP contract, token rules included, over real HTTP with the
 standard library only, so that the client and the worker are tested against the rules they meet
-in production (README, Fake offers service, says how to run it). Start it with
+in production (docs/development.md says how to run it). Start it with
 `python manage.py run_fake_offers --port 8001`, or in-process::
 
     with FakeOffersService(refresh_token="secret", latency_ms=0, jitter_ms=0) as fake:
