@@ -36,8 +36,10 @@ run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	PORT=$(PORT) $(BIN)/python scripts/run_local.py
 
+# The suite runs on every core (pytest-xdist); TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 test: install-dev
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # API benchmark against PostgreSQL (its own database, aggregator_bench); see bench/api_bench.py.
 bench-api: install
