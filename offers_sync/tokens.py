@@ -64,7 +64,7 @@ class DatabaseTokenSource:
     renewed. `max_wait_seconds` bounds how long `get()` blocks before raising TokenUnavailable:
     short for the web process, longer for the worker. `wait(seconds) -> bool` returns True to
     abandon waiting (the worker's stop event); the retried store of an unstored token waits with it
-    too, and makes one last attempt when told to stop.
+    too, and gives up after one last attempt when told to stop.
     """
 
     def __init__(
