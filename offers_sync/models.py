@@ -33,8 +33,11 @@ class AccessToken(models.Model):
     """The offers service's current access token, one row shared by every process.
 
     The service refuses a new access token while another is still valid, so the token must
-    outlive the process that asked for it. `refresh_claimed_until` serialises refreshing across
-    processes: whoever sets it with a conditional update is the only one to call /auth.
+    outlive the process that asked for it. The refresh claim serialises refreshing across
+    processes: whoever sets it with a conditional update is the only one to call /auth. The
+    update names the `version` the claimant saw, so a process whose view of the row is stale
+    (another renewed the token meanwhile) cannot claim, and the claim names the attempt that
+    holds it, so only that attempt releases it.
     """
 
     SINGLETON_ID = 1
@@ -42,7 +45,11 @@ class AccessToken(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
     token = models.TextField(blank=True, default="")
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Bumped by every change of the token's state: a new token, an invalidation, a refusal.
+    version = models.PositiveBigIntegerField(default=0)
     refresh_claimed_until = models.DateTimeField(null=True, blank=True)
+    # The refresh attempt holding the claim (a random id per attempt); empty when unclaimed.
+    refresh_claimed_by = models.CharField(max_length=32, blank=True, default="")
     # Not before this may /auth be asked again (after it said another token is still valid).
     auth_blocked_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -7,7 +7,7 @@ the offer rows they describe are committed together or not at all. The worker (a
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -81,7 +81,12 @@ def price_history_cutoff(*, now: datetime, days: int | None = None) -> datetime 
     return now - timedelta(days=days)
 
 
-def price_events_prune(*, older_than: datetime, batch_size: int = DEFAULT_PRUNE_BATCH_SIZE) -> int:
+def price_events_prune(
+    *,
+    older_than: datetime,
+    batch_size: int = DEFAULT_PRUNE_BATCH_SIZE,
+    proceed: Callable[[], bool] | None = None,
+) -> int:
     """Delete events observed before `older_than`, at most `batch_size` per statement; return how many went.
 
     An offer's last event before the cutoff is kept while it still describes a listed offer (it is
@@ -91,6 +96,9 @@ def price_events_prune(*, older_than: datetime, batch_size: int = DEFAULT_PRUNE_
     The old events are walked in (observed_at, id) order one batch at a time, each batch a short
     statement of its own (the caller must not wrap this in a transaction), so a year of backlog never
     becomes one huge delete that holds locks and bloats the write-ahead log while the sync writes.
+
+    `proceed()` is called after each batch (the worker beats its heartbeat there); when it returns
+    False the prune stops, with what it deleted so far committed, and the next prune carries on.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -115,6 +123,9 @@ def price_events_prune(*, older_than: datetime, batch_size: int = DEFAULT_PRUNE_
             count, _ = PriceEvent.objects.filter(id__in=doomed).delete()
             deleted += count
             logger.debug("pruned %d price events", count)
+        if proceed is not None and not proceed():
+            logger.info("pruning price history stopped early after %d events", deleted)
+            return deleted
     if deleted:
         logger.info("pruned %d price events observed before %s", deleted, older_than.isoformat())
     return deleted

@@ -2,10 +2,14 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import uuid
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -98,14 +102,13 @@ class TestCheck:
 
 
 @pytest.mark.django_db
-def test_worker_prunes_price_history_past_retention_once_an_hour(settings):
-    import uuid
-
+def test_worker_prunes_price_history_past_retention_once_an_hour(settings, tmp_path):
     from catalogue.models import Product
     from offers_sync.management.commands.run_sync import Command
     from price_history.models import PriceEvent
 
     settings.PRICE_HISTORY_DAYS = 30
+    settings.SYNC_HEARTBEAT_FILE = str(tmp_path / "heartbeat")
     product = Product.objects.create(name="Mug")
     old = timezone.now() - timedelta(days=40)
     offer_id = uuid.uuid4()
@@ -114,6 +117,7 @@ def test_worker_prunes_price_history_past_retention_once_an_hour(settings):
             offer_id=offer_id, product=product, kind=kind, price=1, items_in_stock=0, observed_at=at
         )
     command = Command()
+    command.stop, command.heartbeat_file = threading.Event(), Path(settings.SYNC_HEARTBEAT_FILE)
     command.prune_history_when_due()
     assert PriceEvent.objects.count() == 0
     PriceEvent.objects.create(
@@ -121,3 +125,74 @@ def test_worker_prunes_price_history_past_retention_once_an_hour(settings):
     )
     command.prune_history_when_due()  # within the hour: not again
     assert PriceEvent.objects.count() == 1
+
+
+class TestLongPrune:
+    """A prune of many batches, as after a long outage or a lowered PRICE_HISTORY_DAYS."""
+
+    @pytest.fixture
+    def worker(self, settings, tmp_path, monkeypatch):
+        from offers_sync.management.commands import run_sync
+
+        settings.PRICE_HISTORY_DAYS = 30
+        settings.SYNC_HEARTBEAT_FILE = str(tmp_path / "heartbeat")
+        monkeypatch.setattr(run_sync, "PRUNE_BATCH_SIZE", 2)
+        command = run_sync.Command()
+        command.stop, command.heartbeat_file = threading.Event(), Path(settings.SYNC_HEARTBEAT_FILE)
+        return command
+
+    @pytest.fixture
+    def ten_expired_events(self, db):
+        from catalogue.models import Product
+        from price_history.models import PriceEvent
+
+        product = Product.objects.create(name="Mug")
+        old = timezone.now() - timedelta(days=40)
+        PriceEvent.objects.bulk_create(
+            PriceEvent(
+                offer_id=uuid.uuid4(),
+                product=product,
+                kind="vanished",
+                price=1,
+                items_in_stock=0,
+                observed_at=old + timedelta(minutes=n),
+            )
+            for n in range(10)
+        )
+
+    def left(self) -> int:
+        from price_history.models import PriceEvent
+
+        return PriceEvent.objects.count()
+
+    def test_the_heartbeat_file_is_written_between_batches(self, worker, ten_expired_events):
+        real_beat, seen = worker.beat, []
+
+        def beat():
+            real_beat()
+            # Read and remove it, so each entry proves a fresh write.
+            seen.append((self.left(), json.loads(worker.heartbeat_file.read_text())["pid"]))
+            worker.heartbeat_file.unlink()
+
+        worker.beat = beat
+        worker.prune_history_when_due()
+        assert seen == [(8, os.getpid()), (6, os.getpid()), (4, os.getpid()), (2, os.getpid()), (0, os.getpid())]
+
+    def test_sigterm_stops_the_prune_after_the_batch_in_hand(self, worker, ten_expired_events):
+        real_beat, beats = worker.beat, []
+
+        def beat():
+            real_beat()
+            beats.append(self.left())
+            if len(beats) == 2:
+                worker.on_signal(signal.SIGTERM, None)
+
+        worker.beat = beat
+        worker.prune_history_when_due()
+        assert beats == [8, 6]
+        assert self.left() == 6  # nothing deleted after the signal; the next start goes on
+
+    def test_a_worker_already_stopping_does_not_start_a_prune(self, worker, ten_expired_events):
+        worker.stop.set()
+        worker.prune_history_when_due()
+        assert self.left() == 10

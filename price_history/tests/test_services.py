@@ -109,6 +109,21 @@ class TestRetention:
         assert [e[2] for e in _events(product)] == [1]
         assert [e[2] for e in _events(other)] == [3]
 
+    def test_a_prune_told_not_to_proceed_stops_and_the_next_one_carries_on(self, product, record, offer_ids):
+        for n, offer_id in enumerate(offer_ids):
+            record(T0 + timedelta(minutes=n), vanished=[(offer_id, 100, 1)])
+        asked = []
+
+        def proceed():
+            asked.append(PriceEvent.objects.count())
+            return False
+
+        assert price_events_prune(older_than=T0 + timedelta(days=1), batch_size=2, proceed=proceed) == 2
+        assert asked == [3]
+        assert PriceEvent.objects.count() == 3
+        assert price_events_prune(older_than=T0 + timedelta(days=1), batch_size=2) == 3
+        assert PriceEvent.objects.count() == 0
+
     def test_batch_size_must_be_positive(self):
         with pytest.raises(ValueError):
             price_events_prune(older_than=T0, batch_size=0)

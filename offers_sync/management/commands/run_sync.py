@@ -29,12 +29,13 @@ from offers_sync.client import RefreshTokenRejected
 from offers_sync.gateway import is_configured, offers_service_for_worker
 from offers_sync.schedule import InvalidSchedule, Schedule, parse_schedule
 from offers_sync.sync import CycleAborted, CycleSummary, OfferSyncer
-from price_history.services import price_events_prune, price_history_cutoff
+from price_history.services import DEFAULT_PRUNE_BATCH_SIZE, price_events_prune, price_history_cutoff
 
 logger = logging.getLogger("offers_sync.worker")
 
 HEARTBEAT_EVERY_SECONDS = 5
 PRUNE_HISTORY_EVERY = timedelta(hours=1)
+PRUNE_BATCH_SIZE = DEFAULT_PRUNE_BATCH_SIZE
 DATABASE_RETRY_SECONDS = 5
 
 
@@ -147,6 +148,8 @@ class Command(BaseCommand):
     def prune_history_when_due(self) -> None:
         """Once an hour, delete price events past PRICE_HISTORY_DAYS (in small batches)."""
         now = timezone.now()
+        if self.stop.is_set():
+            return  # stopping: the worker's next start prunes
         if getattr(self, "last_prune_at", None) and now - self.last_prune_at < PRUNE_HISTORY_EVERY:
             return
         self.last_prune_at = now
@@ -154,9 +157,14 @@ class Command(BaseCommand):
         if cutoff is None:
             return
         try:
-            price_events_prune(older_than=cutoff)
+            price_events_prune(older_than=cutoff, batch_size=PRUNE_BATCH_SIZE, proceed=self.between_prune_batches)
         except DatabaseError as exc:
             logger.warning("pruning price history failed: database unavailable (%s)", type(exc).__name__)
+
+    def between_prune_batches(self) -> bool:
+        """A long prune still beats the heartbeat (so --check sees the worker alive) and stops on SIGTERM."""
+        self.beat()
+        return not self.stop.is_set()
 
     def wait_until(self, moment: datetime) -> bool:
         """Sleep until `moment` in short slices; False if asked to stop meanwhile."""
