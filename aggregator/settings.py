@@ -182,6 +182,9 @@ AXES_CLIENT_IP_CALLABLE = "aggregator.client_address.client_address"
 AXES_RESET_ON_SUCCESS = True
 # Not a line at every process start (the worker's health check starts one every 30 s).
 AXES_VERBOSE = False
+# Where collectstatic puts the files and whitenoise serves them from; the image collects them at
+# build time into the default. The web process will not start without them (aggregator.startup).
+STATIC_ROOT = Path(read_str("STATIC_ROOT", "") or STATIC_ROOT)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "throttle": read_cache("THROTTLE_CACHE_URL", "locmemcache://throttle"),
