@@ -37,6 +37,21 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 preload_app = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
+
+
+def on_starting(server):
+    """Before listening: refuse to start without what every request may need (aggregator.startup)."""
+    import django
+    from django.apps import apps
+
+    if not apps.ready:  # preload_app has set Django up already; without it, do it here
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aggregator.settings")
+        django.setup()
+    from aggregator.startup import check_static_files_collected
+
+    check_static_files_collected()
+
+
 # LOG_FORMAT=json: gunicorn's own lines (start-up, errors, the access log) become one JSON object per
 # line on stdout too, in the same shape as the application's (aggregator.logging.JsonFormatter).
 if os.environ.get("LOG_FORMAT", "text").strip().lower() == "json":

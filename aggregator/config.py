@@ -4,6 +4,7 @@ A misconfigured process should stop at start-up with one readable line, not with
 deep inside Django, so `ConfigError` is a `SystemExit`: Python prints its message and exits 1.
 """
 
+import ipaddress
 import re
 
 import environ
@@ -55,6 +56,19 @@ def read_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def read_networks(name: str) -> list[str]:
+    """Comma-separated IP addresses or CIDR networks (`10.0.0.5`, `172.16.0.0/12`, `fd00::/8`)."""
+    entries = read_list(name, [])
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{name} must be comma-separated addresses or networks such as 172.16.0.0/12, not {entry!r}"
+            ) from None
+    return entries
 
 
 _RATE = re.compile(r"(?P<count>\d+)/(?P<period>s|sec|second|m|min|minute|h|hour|d|day)")

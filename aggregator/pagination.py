@@ -8,7 +8,7 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
@@ -18,6 +18,8 @@ from rest_framework.utils.urls import replace_query_param
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+# Longer than any cursor this class writes (an ISO datetime and a UUID or a 64-bit id, in base64).
+MAX_CURSOR_LENGTH = 256
 
 
 class KeysetLinkPagination(BasePagination):
@@ -85,18 +87,33 @@ class KeysetLinkPagination(BasePagination):
         raw = request.query_params.get(self.cursor_query_param)
         if raw is None:
             return None
+        # Checked before decoding: a cursor this class wrote is about 100 characters, and a long
+        # one can hide JSON nested deep enough to exhaust the parser's recursion.
+        if len(raw) > MAX_CURSOR_LENGTH:
+            raise self._invalid_cursor()
         try:
             padded = raw + "=" * (-len(raw) % 4)
-            value, pk = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-            position = datetime.fromisoformat(value)
-            if position.tzinfo is None or not isinstance(pk, str):
+            decoded = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+            if not (isinstance(decoded, list) and len(decoded) == 2 and all(isinstance(v, str) for v in decoded)):
                 raise ValueError("not a cursor of this endpoint")
-            return position, self.parse_id(pk)
-        except (ValueError, TypeError, binascii.Error, UnicodeError):
-            raise ValidationError({self.cursor_query_param: ["Invalid cursor."]}) from None
+            value, pk = decoded
+            position = datetime.fromisoformat(value)
+            if position.tzinfo is None:
+                raise ValueError("not a cursor of this endpoint")
+            # In UTC here, not in the database driver: a moment whose UTC form leaves the calendar
+            # (year 1 at +01:00, year 9999 at -01:00) is then refused the same on every database.
+            return position.astimezone(UTC), self.parse_id(pk)
+        except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error, UnicodeError):
+            raise self._invalid_cursor() from None
+
+    def _invalid_cursor(self) -> ValidationError:
+        return ValidationError({self.cursor_query_param: ["Invalid cursor."]})
 
     def parse_id(self, raw: str):
-        """The id half of a cursor, as the rows' primary key type (UUIDs here; subclasses may differ)."""
+        """The id half of a cursor, as the rows' primary key type (UUIDs here; subclasses may differ).
+
+        Raise ValueError for anything that is not such an id: the client gets a 400.
+        """
         return uuid.UUID(raw)
 
     def _encode(self, row) -> str:

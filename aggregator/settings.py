@@ -5,6 +5,7 @@ when present; real environment variables win over it. A bad value stops the proc
 a one-line message that names the variable (see `aggregator.config`).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from aggregator.config import (
@@ -15,6 +16,7 @@ from aggregator.config import (
     read_database,
     read_int,
     read_list,
+    read_networks,
     read_rate,
     read_str,
     require_secret_key,
@@ -145,8 +147,44 @@ THROTTLE_RATES = {
     "anon_read": read_rate("THROTTLE_ANON_READ_RATE", "600/minute"),
     "write": read_rate("THROTTLE_WRITE_RATE", "120/minute"),
 }
-# How many proxies in front of the app append to X-Forwarded-For; 0 trusts only the socket's address.
-THROTTLE_TRUSTED_PROXIES = read_int("THROTTLE_TRUSTED_PROXIES", 0, minimum=0, maximum=10)
+
+# Client addresses, failed authentications, the admin's lockout (docs/robustness.md#security).
+# X-Forwarded-For is read only on connections from these proxies (addresses or CIDR networks);
+# by default nobody's, so every client counts by its connection's address. Then the client is
+# the address TRUSTED_PROXY_HOPS entries from the right, as DRF's NUM_PROXIES reads it
+# (aggregator.client_address wraps DRF's get_ident with the connection check).
+TRUSTED_PROXY_NETWORKS = read_networks("TRUSTED_PROXY_NETWORKS")
+TRUSTED_PROXY_HOPS = read_int("TRUSTED_PROXY_HOPS", 1, minimum=1, maximum=10)
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_HOPS if TRUSTED_PROXY_NETWORKS else 0
+# The former setting trusted X-Forwarded-For from any connection. 0 meant what the default means
+# now and is accepted; a hop count stops the start, rather than be taken without the proxies'
+# addresses (every client would count as the proxy) or beside the new settings (which wins?).
+if read_int("THROTTLE_TRUSTED_PROXIES", 0, minimum=0, maximum=10):
+    raise ConfigError(
+        "THROTTLE_TRUSTED_PROXIES is replaced by TRUSTED_PROXY_NETWORKS (the proxies' addresses or "
+        "networks) and TRUSTED_PROXY_HOPS (see docs/operations.md)"
+    )
+# Requests with a wrong or unknown token, per client address: past the rate, 429 for every token
+# from that address until the window has passed (aggregator.authentication).
+THROTTLE_RATES["failed_auth"] = read_rate("THROTTLE_FAILED_AUTH_RATE", "20/minute")
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = ["aggregator.authentication.ThrottledTokenAuthentication"]
+# The admin's login (django-axes): after ADMIN_LOGIN_FAILURE_LIMIT wrong passwords for one
+# username from one address, that pair is refused (429) for ADMIN_LOGIN_LOCKOUT_MINUTES.
+# Attempts are rows in the database, so every process and container sees the same count.
+INSTALLED_APPS.append("axes")
+# Last, as axes asks: it turns a lockout signalled during the view into its 429 answer.
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = read_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+AXES_COOLOFF_TIME = timedelta(minutes=read_int("ADMIN_LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=7 * 24 * 60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "aggregator.client_address.client_address"
+AXES_RESET_ON_SUCCESS = True
+# Not a line at every process start (the worker's health check starts one every 30 s).
+AXES_VERBOSE = False
+# Where collectstatic puts the files and whitenoise serves them from; the image collects them at
+# build time into the default. The web process will not start without them (aggregator.startup).
+STATIC_ROOT = Path(read_str("STATIC_ROOT", "") or STATIC_ROOT)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "throttle": read_cache("THROTTLE_CACHE_URL", "locmemcache://throttle"),

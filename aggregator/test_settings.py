@@ -11,7 +11,9 @@ from aggregator.settings import *  # noqa: E402,F403
 from aggregator.settings import BASE_DIR, DATABASES  # noqa: E402
 
 # Tests make many requests from one address in little time; the throttling tests turn it on.
-THROTTLE_RATES = {"anon_read": None, "write": None}
+THROTTLE_RATES = {"anon_read": None, "write": None, "failed_auth": None}
+# The same for the admin's lockout; its tests turn it on (aggregator/tests/test_admin_security.py).
+AXES_ENABLED = False
 # Hashing passwords properly is slow on purpose; tests only need it to work.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests don't run collectstatic; serve assets unhashed.

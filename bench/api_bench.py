@@ -52,6 +52,9 @@ GUNICORN_ENV = (
     "LOG_LEVEL",
 )
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(ROOT))
+
+from aggregator.tests.live import collected_static_root  # noqa: E402
 
 
 @dataclass
@@ -380,6 +383,8 @@ def main() -> int:
         THROTTLE_WRITE_RATE="off",
         PORT=str(args.port),
         DJANGO_SETTINGS_MODULE="aggregator.settings",
+        # gunicorn will not start without collected static files (aggregator/startup.py).
+        STATIC_ROOT=collected_static_root(),
     )
     ids_file, token_file = RESULTS / "api-ids.txt", RESULTS / f"api-{stamp}-token.txt"
     endpoints = [e for e in ENDPOINTS if not args.only or e.key in args.only]

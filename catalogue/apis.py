@@ -104,18 +104,25 @@ class ProductDetailApi(generics.GenericAPIView):
         return Response(product_representation(row))
 
     def put(self, request, product_id):
-        product = self.get_object()
-        data = _validated(request, partial=False)
-        return Response(_representation(product_update(product=product, data=data)))
+        return self._update(partial=False)
 
     def patch(self, request, product_id):
-        product = self.get_object()
-        data = _validated(request, partial=True)
-        return Response(_representation(product_update(product=product, data=data)))
+        return self._update(partial=True)
 
     def delete(self, request, product_id):
-        product_delete(product=self.get_object())
+        # Deleted by someone else since get_object() read it: as if this request had come second.
+        if not product_delete(product=self.get_object()):
+            raise Http404
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _update(self, *, partial: bool) -> Response:
+        product = self.get_object()
+        data = _validated(self.request, partial=partial)
+        try:
+            product = product_update(product=product, data=data)
+        except Product.DoesNotExist:
+            raise Http404 from None  # deleted since get_object() read it
+        return Response(_representation(product))
 
 
 def _representation(product: Product) -> dict:

@@ -29,24 +29,36 @@ def product_create(*, name: str, description: str | None = None) -> Product:
 
 @transaction.atomic
 def product_update(*, product: Product, data: dict) -> Product:
-    """Change the catalogue fields given in `data`; renaming is local (the offers service has no update)."""
+    """Change the catalogue fields given in `data`; renaming is local (the offers service has no update).
+
+    Raises Product.DoesNotExist when the product was deleted since it was read.
+    """
     changed = [field for field in ("name", "description") if field in data]
     for field in changed:
         setattr(product, field, data[field])
     if changed:
         product.full_clean(validate_unique=False)
-        product.save(update_fields=[*changed, "updated_at"])
+        product.updated_at = timezone.now()
+        # A conditional update rather than save(update_fields=...): a row deleted meanwhile is a
+        # count of 0 to report, where save() raises a bare DatabaseError.
+        fields = {field: getattr(product, field) for field in [*changed, "updated_at"]}
+        if not Product.objects.filter(pk=product.pk).update(**fields):
+            raise Product.DoesNotExist("the product was deleted meanwhile")
     return product
 
 
 @transaction.atomic
-def product_delete(*, product: Product) -> None:
-    """Delete the product and its cached offers; the offers service has no delete, so it stays there."""
+def product_delete(*, product: Product) -> bool:
+    """Delete the product and its cached offers; the offers service has no delete, so it stays there.
+
+    Returns False when the product was already gone (another request or the admin deleted it).
+    """
     product_id = product.id
     # Lock the row first. A worker reconciling this product holds the same lock while it writes
     # offers; without it, offers committed between the delete collecting the product's offers and
     # deleting the product would still point at it, and the commit would fail (a 500).
     if not Product.objects.select_for_update().filter(pk=product_id).exists():
-        return  # deleted meanwhile
+        return False
     product.delete()
     logger.info("product deleted", extra={"product_id": str(product_id)})
+    return True

@@ -27,7 +27,8 @@ class PriceEventPagination(KeysetLinkPagination):
     ordering_field = "observed_at"
 
     def parse_id(self, raw: str) -> int:
-        if not (raw.isascii() and raw.isdigit()):
+        # Within the column's range: a larger integer is an OverflowError in SQLite's driver.
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) >= 2**63:
             raise ValueError("not an event id")
         return int(raw)
 

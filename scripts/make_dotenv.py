@@ -2,9 +2,11 @@
 
 Used by `make run` on first start, so that a newcomer runs with DEBUG off and a real secret
 without having to edit anything; the same file serves `docker compose up`, which also needs a
-POSTGRES_PASSWORD. An existing .env is never overwritten.
+POSTGRES_PASSWORD. An existing .env is never overwritten. The file is readable by its owner only
+(mode 0600): it holds the secrets.
 """
 
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -23,7 +25,12 @@ def main(example: str, target: str) -> None:
         if name in GENERATED and not value:
             line = f"{name}={secrets.token_urlsafe(GENERATED[name])}"
         lines.append(line)
-    target_path.write_text("\n".join(lines) + "\n")
+    # Created with its final mode in one step (never world-readable, not even for a moment), and
+    # O_EXCL so that a file appearing meanwhile is not overwritten.
+    fd = os.open(target_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.fchmod(fd, 0o600)  # exact whatever the umask took away: the owner must still be able to edit it
+    with os.fdopen(fd, "w") as file:
+        file.write("\n".join(lines) + "\n")
     print(f"wrote {target} with a new SECRET_KEY and POSTGRES_PASSWORD")
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-# Read by the app or gunicorn but fixed inside the image (compose publishes WEB_PORT instead).
-FIXED_IN_IMAGE = {"PORT"}
+# Read by the app or gunicorn but fixed inside the image (compose publishes WEB_PORT instead; the
+# static files are collected into the default STATIC_ROOT at build time).
+FIXED_IN_IMAGE = {"PORT", "STATIC_ROOT"}
 
 
 def compose() -> dict:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from aggregator.tests.live import collected_static_root
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
@@ -33,6 +35,7 @@ def serve_one_request(log_format: str, tmp_path: Path, *, access_log: bool = Tru
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
         "LOG_FORMAT": log_format,
+        "STATIC_ROOT": collected_static_root(),
     }
     command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", "aggregator.wsgi"]
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

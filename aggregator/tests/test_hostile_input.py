@@ -6,6 +6,7 @@ path-traversal-looking ids and very long or odd query strings. The requests go t
 whole stack (middleware included) with exceptions turned into responses, as in production.
 """
 
+import base64
 import json
 import uuid
 
@@ -290,3 +291,153 @@ def test_surrounding_whitespace_of_any_kind_is_trimmed(client):
     response = client.post("/products", data=json.dumps({"name": "\t Mug\u3000\n"}), content_type="application/json")
     assert response.status_code == 201
     assert json.loads(response.content)["name"] == "Mug"
+
+
+def cursor_of(value) -> str:
+    """A cursor holding `value`, encoded as the API encodes its own (JSON in unpadded URL-safe base64)."""
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+MOMENT = "2025-03-01T00:00:00+00:00"
+UUID = "49c03251-e6f5-415e-b3b7-6bf187dbfad8"
+
+# Refused on every paged endpoint, whichever id type it pages by.
+BAD_CURSORS = {
+    "nested JSON in 1,300 characters": cursor_of(b"[" * 975),
+    "nested objects in 1,300 characters": cursor_of(b'{"a":' * 195),
+    "nested JSON just within the length limit": cursor_of(b"[" * 190),
+    "100,000 characters": "A" * 100_000,
+    "257 characters of base64": "A" * 257,
+    "one character": "A",
+    "not base64": "!!!***",
+    "non-ASCII": "%C3%A9t%C3%A9",
+    "base64 of bytes that are not UTF-8": cursor_of(b"\xff\xfe\xfd"),
+    "base64 of something that is not JSON": cursor_of(b"not json"),
+    "an object": cursor_of({MOMENT: UUID}),
+    "a two-character string": cursor_of("ab"),
+    "a number": cursor_of(42),
+    "null": cursor_of(None),
+    "an empty list": cursor_of([]),
+    "three items": cursor_of([MOMENT, UUID, UUID]),
+    "numbers": cursor_of([1, 2]),
+    "nulls": cursor_of([None, None]),
+    "booleans": cursor_of([True, False]),
+    "a list for the moment": cursor_of([[MOMENT], UUID]),
+    "NaN for the moment": cursor_of(b'[NaN, "1"]'),
+    "a number for the id": cursor_of([MOMENT, 5]),
+    "an unparseable moment": cursor_of(["yesterday", UUID]),
+    "a moment without an offset": cursor_of(["2025-03-01T00:00:00", UUID]),
+    "year 0": cursor_of(["0000-01-01T00:00:00+00:00", UUID]),
+    "year 10000": cursor_of(["10000-01-01T00:00:00+00:00", UUID]),
+    "year 1 ahead of UTC (before the calendar in UTC)": cursor_of(["0001-01-01T00:00:00+14:00", UUID]),
+    "year 9999 behind UTC (after the calendar in UTC)": cursor_of(["9999-12-31T23:59:59.999999-14:00", UUID]),
+    "an offset of a day": cursor_of(["2025-03-01T00:00:00+24:00", UUID]),
+    "an empty id": cursor_of([MOMENT, ""]),
+    "an id of 1,000 digits": cursor_of([MOMENT, "9" * 1000]),
+    "an id of 5,000 digits": cursor_of([MOMENT, "9" * 5000]),
+    "an id past 64 bits": cursor_of([MOMENT, str(2**63)]),
+    "a negative id": cursor_of([MOMENT, "-1"]),
+    "an id with a NUL": cursor_of([MOMENT, "1\u0000"]),
+    "an id with a lone surrogate": cursor_of(b'["2025-03-01T00:00:00+00:00", "\\ud800"]'),
+}
+
+
+def paged_paths(product: Product) -> dict[str, str]:
+    """Every keyset-paged list of the API."""
+    return {"products": "/products", "history": f"/products/{product.id}/offers/history"}
+
+
+@pytest.mark.parametrize("endpoint", ["products", "history"])
+@pytest.mark.parametrize("case", BAD_CURSORS, ids=str)
+def test_bad_cursors_are_400_on_every_paged_endpoint(client, existing, endpoint, case):
+    before = snapshot()
+    response = client.get(paged_paths(existing)[endpoint] + "?cursor=" + BAD_CURSORS[case])
+    assert_refused(response, 400)
+    assert json.loads(response.content) == {"cursor": ["Invalid cursor."]}
+    assert snapshot() == before
+
+
+# Cursors well formed for one endpoint: the other's id type makes them foreign there, and the
+# edges of the calendar are positions like any other (the same answer on SQLite and PostgreSQL).
+EDGE_MOMENTS = ["0001-01-01T00:00:00+00:00", "0001-01-01T12:00:00+11:00", "9999-12-31T23:59:59.999999+00:00"]
+
+
+@pytest.mark.parametrize("moment", EDGE_MOMENTS)
+def test_cursors_at_the_edges_of_the_calendar_are_positions(client, existing, moment):
+    first = json.loads(client.get(f"/products?cursor={cursor_of([moment, str(uuid.UUID(int=0))])}").content)
+    beyond = json.loads(client.get(f"/products?cursor={cursor_of([moment, str(uuid.UUID(int=2**128 - 1))])}").content)
+    expected = [str(existing.id)] if moment.startswith("0001") else []
+    assert [row["id"] for row in first] == expected
+    assert [row["id"] for row in beyond] == expected
+    history = client.get(f"/products/{existing.id}/offers/history?cursor={cursor_of([moment, '0'])}")
+    assert history.status_code == 200 and json.loads(history.content) == []
+    history = client.get(f"/products/{existing.id}/offers/history?cursor={cursor_of([moment, str(2**63 - 1)])}")
+    assert history.status_code == 200 and json.loads(history.content) == []
+
+
+def test_a_cursor_of_one_endpoint_is_400_on_the_other(client, existing):
+    product_cursor = cursor_of([MOMENT, str(existing.id)])
+    event_cursor = cursor_of([MOMENT, "41"])
+    assert client.get(f"/products?cursor={product_cursor}").status_code == 200
+    assert client.get(f"/products/{existing.id}/offers/history?cursor={event_cursor}").status_code == 200
+    assert_refused(client.get(f"/products?cursor={event_cursor}"), 400)
+    assert_refused(client.get(f"/products/{existing.id}/offers/history?cursor={product_cursor}"), 400)
+
+
+# Date bounds of the history and trend endpoints: refused outside 1970 to 9998, in any spelling,
+# before any arithmetic or query could leave the calendar.
+OUT_OF_RANGE_BOUNDS = [
+    "0001-01-01",
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:00%2B14:00",
+    "0001-01-01T00:00:00-14:00",
+    "1969-12-31T23:59:59.999999Z",
+    "1970-01-01T00:00:00%2B00:01",
+    "9999-01-01",
+    "9999-12-31",
+    "9999-12-31T23:59:59.999999Z",
+    "9999-12-31T23:59:59.999999-14:00",
+    "9998-12-31T23:59:59-14:00",
+    "0000-01-01",
+    "10000-01-01",
+    "2025-03-01T00:00:00%2B24:00",
+    "2025-02-30",
+    "2025-03-01T25:00:00Z",
+    "9" * 1000,
+]
+IN_RANGE_BOUNDS = [
+    "1970-01-01",
+    "1970-01-01T00:00:00Z",
+    "1970-01-01T00:00:00-14:00",
+    "9998-12-31",
+    "9998-12-31T23:59:59.999999Z",
+]
+
+
+@pytest.mark.parametrize("endpoint", ["offers/history", "price-trend"])
+@pytest.mark.parametrize("bound", ["since", "until"])
+@pytest.mark.parametrize("value", OUT_OF_RANGE_BOUNDS)
+def test_date_bounds_outside_the_calendar_are_400(client, existing, endpoint, bound, value):
+    response = client.get(f"/products/{existing.id}/{endpoint}?{bound}={value}")
+    assert_refused(response, 400)
+    assert list(json.loads(response.content)) == [bound]
+
+
+@pytest.mark.parametrize("endpoint", ["offers/history", "price-trend"])
+@pytest.mark.parametrize("bound", ["since", "until"])
+@pytest.mark.parametrize("value", IN_RANGE_BOUNDS)
+def test_date_bounds_at_the_ends_of_the_range_are_answered(client, existing, endpoint, bound, value):
+    query = f"{bound}={value}"
+    if endpoint == "price-trend" and bound == "since":
+        query += "&until=9998-12-31"  # by default until is now, and since must not be after it
+    response = client.get(f"/products/{existing.id}/{endpoint}?{query}")
+    assert response.status_code == 200, response.content[:300]
+
+
+@pytest.mark.parametrize("interval", ["hour", "day"])
+@pytest.mark.parametrize(("since", "until"), [("1970-01-01", "1970-01-02"), ("9998-12-30", "9998-12-31")])
+def test_sampled_trends_at_the_ends_of_the_range_are_answered(client, existing, interval, since, until):
+    response = client.get(f"/products/{existing.id}/price-trend?since={since}&until={until}&interval={interval}")
+    assert response.status_code == 200, response.content[:300]
+    assert json.loads(response.content)["points"]

@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import caches
 
 from aggregator.config import ConfigError, read_rate
-from aggregator.throttling import THROTTLE_CACHE, AnonReadThrottle, WriteThrottle
+from aggregator.throttling import THROTTLE_CACHE, AnonReadThrottle, FailedAuthenticationThrottle, WriteThrottle
 from catalogue.models import Product
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +28,7 @@ def clock(monkeypatch) -> Clock:
     clock = Clock()
     monkeypatch.setattr(AnonReadThrottle, "timer", clock)
     monkeypatch.setattr(WriteThrottle, "timer", clock)
+    monkeypatch.setattr(FailedAuthenticationThrottle, "timer", clock)
     return clock
 
 
@@ -35,7 +36,7 @@ def clock(monkeypatch) -> Clock:
 def rates(settings):
     """Throttling on (the test settings turn it off), with small rates and empty counters."""
     caches[THROTTLE_CACHE].clear()
-    settings.THROTTLE_RATES = {"anon_read": "3/minute", "write": "2/minute"}
+    settings.THROTTLE_RATES = {"anon_read": "3/minute", "write": "2/minute", "failed_auth": "3/minute"}
     yield settings.THROTTLE_RATES
     caches[THROTTLE_CACHE].clear()
 
@@ -82,11 +83,22 @@ class TestAnonymousReads:
         assert_throttled(api_client.get("/products", HTTP_X_FORWARDED_FOR="198.51.100.99"))
 
     def test_behind_a_trusted_proxy_the_address_it_appends_counts(self, rates, clock, api_client, settings):
-        settings.THROTTLE_TRUSTED_PROXIES = 1
+        settings.TRUSTED_PROXY_NETWORKS = ["10.0.0.0/8"]
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+        proxy = {"REMOTE_ADDR": "10.1.2.3"}
         for _ in range(3):
-            api_client.get("/products", HTTP_X_FORWARDED_FOR="forged, 203.0.113.7")
-        assert api_client.get("/products", HTTP_X_FORWARDED_FOR="forged, 203.0.113.7").status_code == 429
-        assert api_client.get("/products", HTTP_X_FORWARDED_FOR="forged, 203.0.113.8").status_code == 200
+            api_client.get("/products", HTTP_X_FORWARDED_FOR="forged, 203.0.113.7", **proxy)
+        assert api_client.get("/products", HTTP_X_FORWARDED_FOR="forged, 203.0.113.7", **proxy).status_code == 429
+        assert api_client.get("/products", HTTP_X_FORWARDED_FOR="forged, 203.0.113.8", **proxy).status_code == 200
+
+    def test_a_client_reaching_the_app_directly_cannot_pick_its_address(self, rates, clock, api_client, settings):
+        # The proxy's network is configured, but this connection does not come from it.
+        settings.TRUSTED_PROXY_NETWORKS = ["10.0.0.0/8"]
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+        for i in range(3):
+            api_client.get("/products", REMOTE_ADDR="198.51.100.5", HTTP_X_FORWARDED_FOR=f"203.0.113.{i}")
+        response = api_client.get("/products", REMOTE_ADDR="198.51.100.5", HTTP_X_FORWARDED_FOR="203.0.113.99")
+        assert_throttled(response)
 
     def test_reads_with_a_token_are_not_throttled(self, rates, clock, auth_client):
         for _ in range(10):
@@ -100,6 +112,81 @@ class TestAnonymousReads:
         settings.THROTTLE_RATES = {**rates, "anon_read": None}
         for _ in range(10):
             assert api_client.get("/products").status_code == 200
+
+
+class TestFailedAuthentication:
+    """Wrong or unknown tokens, per client address: 3 failures a minute here, then 429 for any token."""
+
+    @pytest.fixture
+    def failures(self, rates, settings):
+        settings.THROTTLE_RATES = {**rates, "anon_read": None}
+
+    @staticmethod
+    def with_token(api_client, token: str, address: str = "192.0.2.1", **headers):
+        return api_client.get("/products", HTTP_AUTHORIZATION=f"Token {token}", REMOTE_ADDR=address, **headers)
+
+    def test_past_the_rate_wrong_tokens_get_429_with_retry_after(self, failures, clock, api_client):
+        for i in range(3):
+            assert self.with_token(api_client, f"wrong-{i}").status_code == 401
+        clock.now += 15
+        response = self.with_token(api_client, "wrong-3")
+        assert_throttled(response)
+        assert int(response["Retry-After"]) == 45
+
+    def test_then_even_a_right_token_from_that_address_is_refused_and_writes_nothing(
+        self, failures, clock, api_client, api_user
+    ):
+        from rest_framework.authtoken.models import Token
+
+        right = Token.objects.create(user=api_user).key
+        for i in range(3):
+            self.with_token(api_client, f"wrong-{i}")
+        assert_throttled(self.with_token(api_client, right))
+        response = api_client.post(
+            "/products", {"name": "Mug"}, format="json", HTTP_AUTHORIZATION=f"Token {right}", REMOTE_ADDR="192.0.2.1"
+        )
+        assert_throttled(response)
+        assert Product.objects.count() == 0
+        clock.now += 60
+        assert self.with_token(api_client, right).status_code == 200
+
+    def test_each_address_has_its_own_budget(self, failures, clock, api_client):
+        for i in range(3):
+            self.with_token(api_client, f"wrong-{i}", address="192.0.2.1")
+        assert self.with_token(api_client, "wrong", address="192.0.2.1").status_code == 429
+        assert self.with_token(api_client, "wrong", address="192.0.2.2").status_code == 401
+
+    @pytest.mark.parametrize("header", ["Token", "Token a b", "Token " + "x" * 5000, "token lowercase-keyword"])
+    def test_malformed_token_headers_count_as_failures(self, failures, clock, api_client, header):
+        for _ in range(3):
+            assert api_client.get("/products", HTTP_AUTHORIZATION=header).status_code == 401
+        assert_throttled(api_client.get("/products", HTTP_AUTHORIZATION=header))
+
+    def test_right_tokens_and_requests_without_one_are_not_counted(self, failures, clock, api_client, auth_client):
+        for _ in range(10):
+            assert auth_client.get("/products").status_code == 200
+            assert api_client.get("/products").status_code == 200
+            assert api_client.get("/products", HTTP_AUTHORIZATION="Bearer something-else").status_code == 200
+        assert self.with_token(api_client, "wrong", address="127.0.0.1").status_code == 401
+
+    def test_requests_without_a_token_go_on_while_an_address_is_refused(self, failures, clock, api_client):
+        for i in range(4):
+            self.with_token(api_client, f"wrong-{i}")
+        assert api_client.get("/products", REMOTE_ADDR="192.0.2.1").status_code == 200
+
+    def test_behind_a_trusted_proxy_failures_count_per_forwarded_client(self, failures, clock, api_client, settings):
+        settings.TRUSTED_PROXY_NETWORKS = ["10.0.0.0/8"]
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+        for i in range(3):
+            self.with_token(api_client, f"wrong-{i}", address="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.7")
+        same, other = ("203.0.113.7", "203.0.113.8")
+        assert_throttled(self.with_token(api_client, "w", address="10.0.0.2", HTTP_X_FORWARDED_FOR=same))
+        assert self.with_token(api_client, "w", address="10.0.0.2", HTTP_X_FORWARDED_FOR=other).status_code == 401
+
+    def test_off_means_unlimited(self, failures, clock, api_client, settings):
+        settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "failed_auth": None}
+        for i in range(10):
+            assert self.with_token(api_client, f"wrong-{i}").status_code == 401
 
 
 class TestWrites:
@@ -162,7 +249,19 @@ class TestConfiguration:
 
     @pytest.mark.parametrize(
         ("variable", "value"),
-        [("THROTTLE_ANON_READ_RATE", "many"), ("THROTTLE_WRITE_RATE", "5/week"), ("THROTTLE_CACHE_URL", "nope://")],
+        [
+            ("THROTTLE_ANON_READ_RATE", "many"),
+            ("THROTTLE_WRITE_RATE", "5/week"),
+            ("THROTTLE_FAILED_AUTH_RATE", "often"),
+            ("THROTTLE_CACHE_URL", "nope://"),
+            ("TRUSTED_PROXY_NETWORKS", "10.0.0.0/33"),
+            ("TRUSTED_PROXY_NETWORKS", "10.0.0.0/8,proxy.internal"),
+            ("TRUSTED_PROXY_HOPS", "0"),
+            # Replaced: it trusted X-Forwarded-For from any connection.
+            ("THROTTLE_TRUSTED_PROXIES", "1"),
+            ("ADMIN_LOGIN_FAILURE_LIMIT", "0"),
+            ("ADMIN_LOGIN_LOCKOUT_MINUTES", "forever"),
+        ],
     )
     def test_a_bad_value_stops_start_up_with_one_line(self, variable, value):
         env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "aggregator.settings", "SECRET_KEY": "k"}

@@ -256,3 +256,65 @@ class TestDetail:
         product = create(auth_client, name="Mug").json()
         with django_assert_max_num_queries(1):
             api_client.get(f"/products/{product['id']}")
+
+
+class TestWritesRacingADelete:
+    """Another request deletes the product between this one reading it and writing: 404, never 500."""
+
+    @pytest.fixture
+    def racing_client(self, auth_client):
+        auth_client.raise_request_exception = False  # a crash is a 500 answer, as in production
+        return auth_client
+
+    @pytest.fixture
+    def deleted_after_read(self, monkeypatch):
+        """The view reads the product, then it is deleted (as by a DELETE answered meanwhile)."""
+        from catalogue.apis import ProductDetailApi
+
+        read = ProductDetailApi.get_object
+
+        def read_then_lose(view):
+            product = read(view)
+            Product.objects.filter(pk=product.pk).delete()
+            return product
+
+        monkeypatch.setattr(ProductDetailApi, "get_object", read_then_lose)
+
+    @pytest.fixture
+    def deleted_during_validation(self, monkeypatch):
+        """Deleted later still: after the service checked the new values, just before it writes them."""
+        check = Product.full_clean
+
+        def check_then_lose(product, *args, **kwargs):
+            check(product, *args, **kwargs)
+            Product.objects.filter(pk=product.pk).delete()
+
+        monkeypatch.setattr(Product, "full_clean", check_then_lose)
+
+    @pytest.mark.parametrize("race", ["deleted_after_read", "deleted_during_validation"])
+    @pytest.mark.parametrize("method", ["put", "patch"])
+    def test_an_update_of_a_product_deleted_meanwhile_is_404(self, request, racing_client, method, race):
+        product = create(racing_client, name="Mug").json()
+        request.getfixturevalue(race)
+        response = getattr(racing_client, method)(f"/products/{product['id']}", {"name": "Cup"}, format="json")
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not found."}
+        # Nothing written. (In the second race the delete runs in the update's own transaction,
+        # which the 404 rolls back; a real concurrent delete is committed in its own.)
+        assert not Product.objects.filter(name="Cup").exists()
+
+    def test_a_delete_racing_a_delete_is_404(self, racing_client, deleted_after_read):
+        product = create(racing_client, name="Mug").json()
+        Offer.objects.create(id=uuid.uuid4(), product_id=product["id"], price=100, items_in_stock=1)
+        response = racing_client.delete(f"/products/{product['id']}")
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not found."}
+        assert Product.objects.count() == 0 and Offer.objects.count() == 0
+
+    def test_an_update_that_wins_the_race_is_kept(self, racing_client):
+        product = create(racing_client, name="Mug").json()
+        response = racing_client.patch(f"/products/{product['id']}", {"name": "Cup"}, format="json")
+        assert response.status_code == 200
+        stored = Product.objects.get(pk=product["id"])
+        assert stored.name == "Cup"
+        assert response.json()["updated_at"] == stored.updated_at.isoformat().replace("+00:00", "Z")
