@@ -128,6 +128,18 @@ class TokenSource(Protocol):
         """The service answered 401 to this token: do not hand it out again."""
 
 
+class _NoRedirectSession(requests.Session):
+    """A session that never follows a redirect (so never carries `Bearer` to a host one names).
+
+    allow_redirects=False alone is not enough: requests still reads a redirect's whole body, of
+    any size, to prepare the next request. With no redirect target that step never happens, and
+    the 3xx comes back like any other answer.
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        return None
+
+
 def wait_without_interruption(seconds: float) -> bool:
     time.sleep(seconds)
     return False
@@ -163,15 +175,12 @@ class OffersServiceClient:
         # dripping a byte at a time cannot hold a fetch thread for ever.
         self.max_body_seconds = 2 * read_timeout
         self._wait = wait
-        self.session = requests.Session()
+        self.session = _NoRedirectSession()
         # Our own retry loop (below) decides what to retry, so urllib3's is off.
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0, pool_block=False)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update({"Accept": "application/json", "User-Agent": "aggregator-offers-sync/1"})
-        # Redirects are refused per request too (allow_redirects=False below); with none allowed
-        # here as well, no code path can carry the Bearer header to a host a redirect names.
-        self.session.max_redirects = 0
         # requests looks up proxy variables and .netrc again on every call (about a fifth of its
         # cost per call here); read the environment's proxy and CA settings once instead.
         self.session.trust_env = False
