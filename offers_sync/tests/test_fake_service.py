@@ -371,6 +371,7 @@ class TestControl:
             "rate_limit_rate": 0.0,
             "timeout_rate": 0.0,
             "malformed_rate": 0.0,
+            "hostile_rate": 0.0,
             "timeout_seconds": 30.0,
             "latency_ms": 5.0,
             "jitter_ms": 0.0,
