@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from catalogue.models import Product
@@ -249,6 +249,8 @@ class OfferSyncer:
         except (OffersServiceError, TokenUnavailable) as exc:
             logger.warning("product %s: registration failed: %s", product.id, exc)
             return str(exc)
+        except DatabaseError as exc:  # renewing the shared token needs the database
+            return f"database unavailable while renewing the token ({type(exc).__name__})"
         except Exception as exc:
             # Whatever one answer does costs only this product's registration.
             logger.exception("product %s: registration failed unexpectedly", product.id)
@@ -287,6 +289,9 @@ class OfferSyncer:
             return FetchOutcome(product_id, not_registered=True)
         except (OffersServiceError, TokenUnavailable) as exc:
             return FetchOutcome(product_id, error=str(exc) or type(exc).__name__)
+        except DatabaseError as exc:  # renewing the shared token needs the database
+            reason = f"database unavailable while renewing the token ({type(exc).__name__})"
+            return FetchOutcome(product_id, error=reason)
         except Exception as exc:
             # Whatever one answer does costs only this product, for this cycle.
             logger.exception("product %s: fetching its offers failed unexpectedly", product_id)
