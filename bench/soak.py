@@ -10,7 +10,9 @@ process with its offers churning. Traffic: `--rate` requests/s (creates, renames
 deletes, list/detail/offers reads, a share of them anonymous) from `--clients` threads.
 
 Faults are switched on and off in phases: 5xx errors, 429s, timeouts longer than the client's,
-malformed bodies, all at once, and access-token expiry (POST /_control/expire-token). After the
+malformed bodies, hostile answers (offers_sync.fake_hostile: redirects to another origin, resets,
+oversized or deeply nested bodies, numbers past 64 bits, foreign offer ids...), all at once, and
+access-token expiry (POST /_control/expire-token). After the
 traffic, faults off and churn paused, it waits for the worker to register and sync every product
 (registration backoff included), then checks and prints:
 
@@ -65,11 +67,13 @@ PHASES = [
     ("calm, token expired", {"expire": True}),
     ("timeouts 10% (6 s)", {"timeout_rate": 0.1, "timeout_seconds": 6}),
     ("malformed 30%", {"malformed_rate": 0.3}),
+    ("hostile 20%", {"hostile_rate": 0.2}),
     ("everything 10%, token expired", {"error_rate": 0.1, "rate_limit_rate": 0.1, "timeout_rate": 0.05,
-                                       "malformed_rate": 0.1, "timeout_seconds": 6, "expire": True}),
+                                       "malformed_rate": 0.1, "hostile_rate": 0.1, "timeout_seconds": 6,
+                                       "expire": True}),
     ("calm", {}),
 ]  # fmt: skip
-NO_FAULTS = {"error_rate": 0.0, "rate_limit_rate": 0.0, "timeout_rate": 0.0, "malformed_rate": 0.0}
+NO_FAULTS = {"error_rate": 0.0, "rate_limit_rate": 0.0, "timeout_rate": 0.0, "malformed_rate": 0.0, "hostile_rate": 0.0}
 OPERATIONS = {  # weight of each kind of request in the traffic
     "create": 12,
     "patch": 8,

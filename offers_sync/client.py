@@ -3,7 +3,8 @@
 HTTP only: no ORM, no token storage. It returns plain dataclasses and sorts every failure into a
 typed error, so that callers decide what a failure means without looking at status codes:
 
-- `TemporaryError`: try again later (timeouts, connection errors, 429, 5xx, malformed answers).
+- `TemporaryError`: try again later (timeouts, connection errors, 429, 5xx, malformed answers,
+  redirects, answers over the size limit).
 - `ProductNotRegistered`: the service does not know the product (404 on its offers).
 - `AuthError` / `RefreshTokenRejected`: the access token was refused twice / the refresh token is
   wrong (a configuration error).
@@ -12,25 +13,51 @@ typed error, so that callers decide what a failure means without looking at stat
 
 Access tokens come from a `TokenSource` (offers_sync.tokens keeps them in the database); on a 401
 the client tells the source the token was refused, takes a fresh one and retries the call once.
+
+Every answer is untrusted input (shared/offers-service.md, last section). Redirects are never
+followed, so credentials reach only the configured base URL; a body is read up to a size and a
+time limit and parsed by orjson (which refuses nesting past 1,024 levels and integers past 64
+bits instead of recursing or growing without bound); offers come back only with values that fit
+the columns they are stored in. Nothing a single answer holds can raise anything but an
+`OffersServiceError`.
 """
 
 import base64
 import binascii
-import json
+import http.client
 import logging
 import os
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
 logger = logging.getLogger(__name__)
+
+# The largest body read from the service. A product's offers answer is ~70 bytes per offer, so
+# this holds tens of thousands of offers; past it the answer is refused, not buffered.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+# What the offers columns (BigIntegerField, signed 64 bits) can hold.
+MAX_STORED_INT = 2**63 - 1
+# An access token goes into a header: printable ASCII without spaces (a JWT is base64url and dots).
+MAX_ACCESS_TOKEN_LENGTH = 8192
+_TOKEN_CHARACTERS = frozenset(map(chr, range(0x21, 0x7F)))
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One answer of the service, read whole (within the size limit) and disconnected from HTTP."""
+
+    status: int
+    headers: Mapping[str, str]  # case-insensitive, as HTTP's are
+    body: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +112,32 @@ class Interrupted(TemporaryError):
     """A wait between attempts was cut short because the process is stopping."""
 
 
+class AnswerTooLarge(MalformedResponse):
+    """The body was longer than the client reads (`max_answer_bytes`)."""
+
+
+class Redirected(TemporaryError):
+    """The service answered a redirect. Never followed: credentials go only to the configured URL."""
+
+
 class TokenSource(Protocol):
     def get(self) -> str:
         """A currently valid access token (may block briefly while it is refreshed)."""
 
     def invalidate(self, token: str) -> None:
         """The service answered 401 to this token: do not hand it out again."""
+
+
+class _NoRedirectSession(requests.Session):
+    """A session that never follows a redirect (so never carries `Bearer` to a host one names).
+
+    allow_redirects=False alone is not enough: requests still reads a redirect's whole body, of
+    any size, to prepare the next request. With no redirect target that step never happens, and
+    the 3xx comes back like any other answer.
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        return None
 
 
 def wait_without_interruption(seconds: float) -> bool:
@@ -115,6 +162,7 @@ class OffersServiceClient:
         max_attempts: int = 3,
         backoff_seconds: float = 0.25,
         max_retry_after_seconds: float = 10.0,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
         wait: Callable[[float], bool] = wait_without_interruption,
     ):
         self.base_url = base_url.rstrip("/")
@@ -122,8 +170,12 @@ class OffersServiceClient:
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.max_retry_after_seconds = max_retry_after_seconds
+        self.max_answer_bytes = max_answer_bytes
+        # The read timeout bounds each socket read; this bounds the whole body, so a service
+        # dripping a byte at a time cannot hold a fetch thread for ever.
+        self.max_body_seconds = 2 * read_timeout
         self._wait = wait
-        self.session = requests.Session()
+        self.session = _NoRedirectSession()
         # Our own retry loop (below) decides what to retry, so urllib3's is off.
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0, pool_block=False)
         self.session.mount("http://", adapter)
@@ -142,67 +194,69 @@ class OffersServiceClient:
 
     def issue_access_token(self, refresh_token: str) -> IssuedAccessToken:
         response = self._send("POST", "/api/v1/auth", headers={"Bearer": refresh_token})
-        if response.status_code == 201:
+        if response.status == 201:
             data = _json(response, "auth")
             token = data.get("access_token") if isinstance(data, dict) else None
-            if not isinstance(token, str) or not token:
-                raise MalformedResponse("auth answer has no access_token")
+            if not _is_header_safe_token(token):
+                raise MalformedResponse("auth answer has no usable access_token")
             return IssuedAccessToken(token=token, expires_at=access_token_expiry(token))
-        if response.status_code == 400:
+        if response.status == 400:
             raise AccessTokenStillValid("the offers service says another access token is still valid")
-        if response.status_code == 401:
+        if response.status == 401:
             raise RefreshTokenRejected("the offers service rejected OFFERS_REFRESH_TOKEN (401 at /auth)")
-        raise PermanentError(f"auth answered {response.status_code}")
+        raise PermanentError(f"auth answered {response.status}")
 
     def register_product(self, tokens: TokenSource, *, product_id: uuid.UUID, name: str, description: str) -> None:
         """Register the product; an id the service already knows (409) counts as registered."""
         body = {"id": str(product_id), "name": name, "description": description}
         response = self._authorized(tokens, "POST", "/api/v1/products/register", json=body)
-        if response.status_code in (200, 201, 409):
+        if response.status in (200, 201, 409):
             return
-        raise PermanentError(f"register answered {response.status_code}")
+        raise PermanentError(f"register answered {response.status}")
 
     def get_offers(self, tokens: TokenSource, product_id: uuid.UUID) -> list[OfferData]:
         response = self._authorized(tokens, "GET", f"/api/v1/products/{product_id}/offers")
-        if response.status_code == 200:
+        if response.status == 200:
             return parse_offers(_json(response, "offers"))
-        if response.status_code == 404:
+        if response.status == 404:
             raise ProductNotRegistered(f"product {product_id} is not registered with the offers service")
-        raise PermanentError(f"offers answered {response.status_code}")
+        raise PermanentError(f"offers answered {response.status}")
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def _authorized(self, tokens: TokenSource, method: str, path: str, **kwargs) -> requests.Response:
+    def _authorized(self, tokens: TokenSource, method: str, path: str, **kwargs) -> Answer:
         token = tokens.get()
         response = self._send(method, path, headers={"Bearer": token}, **kwargs)
-        if response.status_code != 401:
+        if response.status != 401:
             return response
         # Expired or unknown: get a fresh token and try once more.
         tokens.invalidate(token)
         response = self._send(method, path, headers={"Bearer": tokens.get()}, **kwargs)
-        if response.status_code == 401:
+        if response.status == 401:
             raise AuthError("the offers service refused a freshly issued access token")
         return response
 
-    def _send(self, method: str, path: str, *, headers: dict, **kwargs) -> requests.Response:
-        """Send with retries on temporary failures; returns any non-temporary response."""
-        url = self.base_url + path
+    def _send(self, method: str, path: str, *, headers: dict, **kwargs) -> Answer:
+        """Send with retries on temporary failures; returns any non-temporary answer, read whole."""
         for attempt in range(1, self.max_attempts + 1):
             delay = None
             try:
-                response = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+                response = self._request(method, path, headers=headers, **kwargs)
             except requests.Timeout:
                 failure = TemporaryError(f"{method} {path}: timed out")
             except requests.ConnectionError:
                 failure = TemporaryError(f"{method} {path}: connection failed")
-            except requests.RequestException as exc:
+            except (requests.RequestException, http.client.HTTPException, OSError, ValueError) as exc:
+                # Also what urllib3 or http.client raise on a garbled status line or headers.
                 failure = TemporaryError(f"{method} {path}: {type(exc).__name__}")
             else:
-                if response.status_code == 429:
+                if response.status == 429:
                     failure = TemporaryError(f"{method} {path}: rate limited (429)")
                     delay = self._retry_after(response)
-                elif response.status_code >= 500:
-                    failure = TemporaryError(f"{method} {path}: server error ({response.status_code})")
+                elif response.status >= 500:
+                    failure = TemporaryError(f"{method} {path}: server error ({response.status})")
+                elif 300 <= response.status < 400:
+                    raise Redirected(f"{method} {path}: answered a redirect ({response.status}), not followed")
                 else:
                     return response
             if attempt == self.max_attempts:
@@ -215,11 +269,40 @@ class OffersServiceClient:
                 raise Interrupted(f"{method} {path}: stopped while waiting to retry")
         raise AssertionError("unreachable")
 
-    def _retry_after(self, response: requests.Response) -> float:
+    def _request(self, method: str, path: str, *, headers: dict, **kwargs) -> Answer:
+        """One request; the body is streamed and refused past the size or time limit."""
+        response = self.session.request(
+            method,
+            self.base_url + path,
+            headers=headers,
+            timeout=self.timeout,
+            allow_redirects=False,
+            stream=True,
+            **kwargs,
+        )
+        too_large = AnswerTooLarge(f"{method} {path}: answer over {self.max_answer_bytes} bytes")
+        with response:  # gives the connection back to the pool, or drops it if the body was not read
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > self.max_answer_bytes:
+                raise too_large
+            deadline = time.monotonic() + self.max_body_seconds
+            body, size = [], 0
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                size += len(chunk)  # decoded size: a compressed bomb is stopped as it inflates
+                if size > self.max_answer_bytes:
+                    raise too_large
+                if time.monotonic() > deadline:
+                    raise requests.Timeout("body read too slowly")
+                body.append(chunk)
+            return Answer(status=response.status_code, headers=response.headers, body=b"".join(body))
+
+    def _retry_after(self, response: Answer) -> float:
         raw = response.headers.get("Retry-After", "")
         try:
             seconds = float(raw)
         except ValueError:
+            seconds = self.backoff_seconds
+        if seconds != seconds:  # NaN
             seconds = self.backoff_seconds
         return max(0.0, min(seconds, self.max_retry_after_seconds))
 
@@ -234,14 +317,17 @@ def parse_offers(data: Any) -> list[OfferData]:
             raise MalformedResponse(f"offer {position} is not an object")
         try:
             # Plain 128-bit ids: the service's are not RFC 4122, so no version/variant check.
-            offer_id = uuid.UUID(item["id"])
+            raw_id = item["id"]
+            if not isinstance(raw_id, str):
+                raise TypeError
+            offer_id = uuid.UUID(raw_id)
         except (KeyError, TypeError, ValueError, AttributeError):
             raise MalformedResponse(f"offer {position} has no valid id") from None
         price, stock = item.get("price"), item.get("items_in_stock")
-        if not _is_whole(price) or price < 0:
-            raise MalformedResponse(f"offer {position} has no valid price")
-        if not _is_whole(stock) or stock < 0:
-            raise MalformedResponse(f"offer {position} has no valid items_in_stock")
+        if not _fits_column(price):
+            raise MalformedResponse(f"offer {position} has no valid price (a whole number 0..2^63-1)")
+        if not _fits_column(stock):
+            raise MalformedResponse(f"offer {position} has no valid items_in_stock (a whole number 0..2^63-1)")
         if offer_id in seen:
             raise MalformedResponse(f"offer {position} repeats an id")
         seen.add(offer_id)
@@ -253,8 +339,8 @@ def access_token_expiry(token: str) -> datetime:
     """The `expires` of an access token's JWT payload, read without verifying the signature."""
     try:
         payload_part = token.split(".")[1]
-        payload = json.loads(base64.urlsafe_b64decode(payload_part + "=" * (-len(payload_part) % 4)))
-        expires = payload["expires"]
+        payload = orjson.loads(base64.urlsafe_b64decode(payload_part + "=" * (-len(payload_part) % 4)))
+        expires = payload["expires"]  # TypeError when the payload is not an object
         if not isinstance(expires, (int, float)) or isinstance(expires, bool):
             raise TypeError
         return datetime.fromtimestamp(expires, UTC)
@@ -262,12 +348,23 @@ def access_token_expiry(token: str) -> datetime:
         raise MalformedResponse("access token has no readable expiry") from None
 
 
-def _is_whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _fits_column(value: Any) -> bool:
+    """A whole, non-negative number a BigIntegerField holds (bools are ints in Python: refused)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_STORED_INT
 
 
-def _json(response: requests.Response, what: str) -> Any:
+def _is_header_safe_token(token: Any) -> bool:
+    return (
+        isinstance(token, str)
+        and 0 < len(token) <= MAX_ACCESS_TOKEN_LENGTH
+        and _TOKEN_CHARACTERS.issuperset(token)
+    )
+
+
+def _json(response: Answer, what: str) -> Any:
+    # orjson: strict UTF-8, nesting capped at 1,024 levels (an error, not a RecursionError), and
+    # integers limited to 64 bits, so no body can make parsing recurse or compute for long.
     try:
-        return response.json()
-    except ValueError:
-        raise MalformedResponse(f"{what} answer is not JSON") from None
+        return orjson.loads(response.body)
+    except orjson.JSONDecodeError:
+        raise MalformedResponse(f"{what} answer is not valid JSON") from None

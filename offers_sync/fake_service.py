@@ -33,7 +33,16 @@ Faults (rates 0..1, drawn per call to register or offers, in this order, first o
   timeout_rate     holds the call for timeout_seconds, then answers it normally (too late).
   malformed_rate   offers calls only: 200 with a broken body (invalid JSON; a list in which one
                    offer lacks a price, has a non-integer price or a non-UUID id; or an object).
-  Faults come before validation and authentication, as a gateway's would.
+  hostile_rate     register and offers calls: a hostile answer (offers_sync.fake_hostile): a 307
+                   to another origin (the trap), a connection reset, a body over 4 MiB; for
+                   offers also numbers past 64 bits or past a signed BIGINT, negative stock, a
+                   bool price, a float stock, JSON nested 200,000 deep, another product's offer
+                   id, a repeated offer id, an object instead of a list, bytes that are not UTF-8.
+  Faults come before validation and authentication, as a gateway's would (hostile bodies of
+  offers calls, which need the product's offers, come after).
+  Per product, `set_hostile(id, kind)` makes every offers call of that product (and, for the
+  redirect, reset and oversized kinds, its register calls) hostile of that kind; `set_auth_hostile`
+  does the same for /auth (redirect, reset, oversized, deep-nesting, non-utf8).
 
 Control API (no auth, no latency, no faults, not counted), for tests, soak runs and benchmarks
     GET  /_control/state                  faults, counters, churn, token state, product count.
@@ -41,6 +50,12 @@ Control API (no auth, no latency, no faults, not counted), for tests, soak runs 
                                           "malformed_rate", "timeout_seconds", "latency_ms",
                                           "jitter_ms"} -> 200 the new config (422 on bad values).
     POST /_control/expire-token           the current access token expires now.
+    PUT  /_control/products/{id}/hostile  {"kind": <kind>|null}: that product's answers are hostile.
+    PUT  /_control/auth-hostile           {"kind": <kind>|null}: /auth's answers are hostile.
+    GET  /_control/trap                   {"url", "requests", "credential_headers"}: what reached the
+                                          redirect trap (names of credential headers, never values).
+    POST /_control/outage                 {"seconds": n}: stop listening (connections refused) for n
+                                          seconds, state kept, then serve again on the same port.
     POST /_control/churn                  {"paused": true|false} stops or restarts timed churn.
     POST /_control/churn/step             {"epochs": n} optional (default 1): every registered
                                           product evolves n epochs now.
@@ -53,8 +68,8 @@ Control API (no auth, no latency, no faults, not counted), for tests, soak runs 
   The stats count every request that arrives, whatever its answer (faulty, 401, 404...);
   offers requests are keyed by the canonical product id and not counted if the id is not a UUID.
   FakeOffersService has a Python method for each of these (state, set_faults, expire_token,
-  set_churn_paused, churn_step, product, product_offers, forget_product, stats, reset_stats) and
-  register_product.
+  set_churn_paused, churn_step, product, product_offers, forget_product, stats, reset_stats,
+  set_hostile, set_auth_hostile, trap_stats, outage) and register_product.
 """
 
 from __future__ import annotations
@@ -77,6 +92,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 from urllib.parse import unquote, urlsplit
+
+from offers_sync import fake_hostile
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +123,7 @@ class FaultConfig:
     rate_limit_rate: float = 0.0
     timeout_rate: float = 0.0
     malformed_rate: float = 0.0
+    hostile_rate: float = 0.0
     timeout_seconds: float = 30.0
     latency_ms: float = 20.0
     jitter_ms: float = 10.0
@@ -154,6 +172,11 @@ class _Response:
     body: bytes = b""
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
+    reset: bool = False  # no answer: the connection is reset
+
+
+def _from_hostile(answer: fake_hostile.HostileAnswer) -> _Response:
+    return _Response(answer.status, answer.body, headers=answer.headers, reset=answer.reset)
 
 
 def _json(status: int, payload) -> _Response:
@@ -251,6 +274,7 @@ class FakeOffersService:
         rate_limit_rate: float = 0.0,
         timeout_rate: float = 0.0,
         malformed_rate: float = 0.0,
+        hostile_rate: float = 0.0,
         timeout_seconds: float = 30.0,
         auto_register: bool = False,
         seed: int | None = None,
@@ -272,6 +296,7 @@ class FakeOffersService:
                 "rate_limit_rate": rate_limit_rate,
                 "timeout_rate": timeout_rate,
                 "malformed_rate": malformed_rate,
+                "hostile_rate": hostile_rate,
                 "timeout_seconds": timeout_seconds,
                 "latency_ms": latency_ms,
                 "jitter_ms": jitter_ms,
@@ -287,6 +312,9 @@ class FakeOffersService:
         self._access_expires = 0.0  # when the server stops accepting it (expire-token moves it)
         self._last_expires = 0  # the `expires` of the last token issued
         self._reset_stats_locked()
+        self._hostile_products: dict[str, str] = {}
+        self._auth_hostile: str | None = None
+        self._trap = fake_hostile.RedirectTrap(host if host not in ("", "0.0.0.0") else "127.0.0.1")
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -301,6 +329,12 @@ class FakeOffersService:
 
     def start(self) -> Self:
         """Bind and serve in a daemon thread; returns once the port accepts connections."""
+        if not self._trap.running:
+            self._trap.start()
+        self._serve()
+        return self
+
+    def _serve(self) -> None:
         self._stopping.clear()
         self._server = _Server((self.host, self.port), _Handler)
         self._server.fake = self
@@ -309,10 +343,13 @@ class FakeOffersService:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-offers", daemon=True
         )
         self._thread.start()
-        return self
 
     def stop(self) -> None:
         """Stop serving, wake held requests and close open connections."""
+        self._stop_serving()
+        self._trap.stop()
+
+    def _stop_serving(self) -> None:
         server, self._server = self._server, None
         if server is None:
             return
@@ -355,6 +392,8 @@ class FakeOffersService:
                 },
                 "products": len(self._products),
                 "auto_register": self.auto_register,
+                "hostile_products": dict(self._hostile_products),
+                "auth_hostile": self._auth_hostile,
             }
 
     @property
@@ -368,6 +407,43 @@ class FakeOffersService:
         with self._lock:
             self._faults = self._faults.updated(changes)
             return asdict(self._faults)
+
+    def set_hostile(self, product_id: str, kind: str | None) -> None:
+        """Make every answer for this product hostile of `kind` (None: normal again)."""
+        canonical = _canonical_uuid(str(product_id))
+        if canonical is None:
+            raise ValueError("product_id must be a UUID")
+        if kind is not None and kind not in fake_hostile.HOSTILE_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(fake_hostile.HOSTILE_KINDS)}")
+        with self._lock:
+            if kind is None:
+                self._hostile_products.pop(canonical, None)
+            else:
+                self._hostile_products[canonical] = kind
+
+    def set_auth_hostile(self, kind: str | None) -> None:
+        """Make /auth's answers hostile of `kind` (None: normal again)."""
+        if kind is not None and kind not in fake_hostile.AUTH_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(fake_hostile.AUTH_KINDS)}")
+        with self._lock:
+            self._auth_hostile = kind
+
+    def trap_stats(self) -> dict:
+        """What reached the redirect trap: its URL, request count, credential headers' names."""
+        return {"url": self._trap.url, **self._trap.stats()}
+
+    def outage(self, seconds: float) -> None:
+        """Stop listening now and serve again on the same port after `seconds`; state is kept."""
+        if self._server is None:
+            return
+
+        def down_then_up() -> None:
+            self._stop_serving()
+            time.sleep(seconds)
+            self._serve()
+
+        # Not in the caller's thread: that may be a request handler of the server being stopped.
+        threading.Timer(0.05, down_then_up).start()
 
     def expire_token(self) -> bool:
         """Make the current access token expire now; returns whether one was valid."""
@@ -508,11 +584,20 @@ class FakeOffersService:
         self._wait_latency()
         bearer = headers.get("Bearer")
         if route == "auth":
+            with self._lock:
+                auth_hostile = self._auth_hostile
+            if auth_hostile is not None:
+                with self._lock:
+                    self._auth_requests += 1
+                return _from_hostile(fake_hostile.auth_answer(auth_hostile, trap_url=self._trap.url, path=path))
             return self._auth(bearer)
 
         fault, malformed = self._draw_fault(route)
         if fault is not None:
             return fault
+        hostile = self._draw_hostile(route, product_id if route == "offers" else _registered_id(body))
+        if hostile in fake_hostile.TRANSPORT_KINDS:
+            return _from_hostile(fake_hostile.transport_answer(hostile, trap_url=self._trap.url, path=path))
         errors = [] if bearer is not None else [_missing(["header", "bearer"])]
         if route == "offers" and product_id is None:
             errors.append(
@@ -529,7 +614,19 @@ class FakeOffersService:
             return refusal
         if route == "register":
             return self._register(*registration)
-        return self._offers(product_id, malformed=malformed)
+        return self._offers(product_id, malformed=malformed, hostile=hostile)
+
+    def _draw_hostile(self, route: str, product_id: str | None) -> str | None:
+        """The hostile kind this call gets, if any: the product's own, else one at hostile_rate."""
+        with self._lock:
+            kind = self._hostile_products.get(product_id or "")
+            rate = self._faults.hostile_rate
+        if kind is not None:
+            return kind if route == "offers" or kind in fake_hostile.TRANSPORT_KINDS else None
+        if rate and self._fault_rng.random() < rate:
+            kinds = fake_hostile.HOSTILE_KINDS if route == "offers" else fake_hostile.TRANSPORT_KINDS
+            return self._fault_rng.choice(kinds)
+        return None
 
     def _wait_latency(self) -> None:
         with self._lock:
@@ -610,7 +707,7 @@ class FakeOffersService:
                 return _detail(409, "Product already registered")
         return _json(201, {"id": product_id})
 
-    def _offers(self, product_id: str, malformed: bool = False) -> _Response:
+    def _offers(self, product_id: str, malformed: bool = False, hostile: str | None = None) -> _Response:
         with self._lock:
             product = self._products.get(product_id)
             if product is None and self.auto_register:
@@ -620,9 +717,18 @@ class FakeOffersService:
                 return _detail(404, "Product does not exist")
             self._evolve_locked(product)
             offers = [offer.as_dict() for offer in product.offers]
+            foreign = self._an_offer_of_another_product_locked(product_id) if hostile == "foreign-offer-id" else None
+        if hostile is not None:
+            return _from_hostile(fake_hostile.offers_answer(hostile, offers, foreign=foreign, rng=self._fault_rng))
         if malformed:
             return _malformed_response(offers, self._fault_rng)
         return _json(200, offers)
+
+    def _an_offer_of_another_product_locked(self, product_id: str) -> dict | None:
+        for other in self._products.values():
+            if other.id != product_id and other.offers:
+                return other.offers[0].as_dict()
+        return None
 
     # -- the control API -------------------------------------------------------------------------
 
@@ -641,6 +747,26 @@ class FakeOffersService:
                 return _json(200, self.set_faults(**data))
             except (TypeError, ValueError) as error:
                 return _detail(422, str(error))
+        if method == "PUT" and len(parts) == 3 and parts[0] == "products" and parts[2] == "hostile":
+            try:
+                self.set_hostile(unquote(parts[1]), data.get("kind") if isinstance(data, dict) else "?")
+            except ValueError as error:
+                return _detail(422, str(error))
+            return _json(200, {"hostile": data.get("kind")})
+        if method == "PUT" and parts == ["auth-hostile"]:
+            try:
+                self.set_auth_hostile(data.get("kind") if isinstance(data, dict) else "?")
+            except ValueError as error:
+                return _detail(422, str(error))
+            return _json(200, {"auth_hostile": data.get("kind")})
+        if method == "GET" and parts == ["trap"]:
+            return _json(200, self.trap_stats())
+        if method == "POST" and parts == ["outage"]:
+            seconds = data.get("seconds") if isinstance(data, dict) else None
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= 600:
+                return _detail(422, "seconds must be a number in (0, 600]")
+            self.outage(float(seconds))
+            return _json(200, {"down_for": seconds})
         if method == "POST" and parts == ["expire-token"]:
             return _json(200, {"expired": self.expire_token()})
         if method == "POST" and parts == ["churn"]:
@@ -666,6 +792,15 @@ class FakeOffersService:
             self.reset_stats()
             return _json(200, self.stats())
         return _detail(404, "Not Found")
+
+
+def _registered_id(body: bytes) -> str | None:
+    """The product id a register body names, if it names one (for per-product hostility)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return _canonical_uuid(data.get("id")) if isinstance(data, dict) else None
 
 
 def _error_response(rng: random.Random) -> _Response:
@@ -793,6 +928,10 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _send(self, response: _Response) -> None:
+        if response.reset:
+            self.close_connection = True
+            fake_hostile.reset_connection(self.connection)
+            return
         # Status line, headers and body in one write: two small writes can stall on Nagle and
         # delayed ACKs, and per-request cost matters at hundreds of requests per second.
         lines = [

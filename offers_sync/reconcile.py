@@ -3,6 +3,11 @@
 No HTTP here: the caller hands in answers already fetched. Each product is reconciled in its own
 short transaction, so its cached offers are always either the old answer or the new one; an
 answer identical to the cache writes nothing at all.
+
+An offer id belongs to one product: the one whose cache holds it (docs/sync.md, "Offer
+identity"). An answer that lists an id another product holds is refused as malformed, and so is
+any answer whose write fails (a constraint, a value out of range): that product keeps its cache
+and gets the reason, and the other products of the batch go on.
 """
 
 import logging
@@ -11,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from catalogue.models import Product
@@ -23,6 +28,14 @@ logger = logging.getLogger(__name__)
 
 # One offer as stored: (price, items_in_stock), keyed by offer id.
 CachedOffers = dict[uuid.UUID, tuple[int, int]]
+
+
+class AnswerRefused(Exception):
+    """This answer cannot be stored as it is; the product's cache stays as it was."""
+
+
+def _foreign_ids_refusal(count: int) -> AnswerRefused:
+    return AnswerRefused(f"malformed answer: {count} offer id(s) already belong to another product")
 
 
 @dataclass(slots=True)
@@ -43,6 +56,8 @@ class ReconcileCounts:
     changed: int = 0
     removed: int = 0
     products_changed: int = 0
+    # Products whose answer was refused, with the reason (for their last_sync_error).
+    refused: dict[uuid.UUID, str] = field(default_factory=dict)
 
     def add(self, changes: OfferChanges) -> None:
         self.added += len(changes.appeared)
@@ -83,29 +98,67 @@ def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> Reconcil
 
     The changes are worked out from that one read. If a product's offers moved meanwhile (a slow
     worker from an earlier tick wrote them), its write fails as a whole and it is done again the
-    careful way, re-read under the lock. Products deleted meanwhile are skipped. The caller
-    records the products as synced.
+    careful way, re-read under the lock. Products deleted meanwhile are skipped. Answers that
+    cannot be stored are in `refused`; the caller records the others as synced.
+
+    A database that went away is not one product's fault: OperationalError and InterfaceError
+    propagate (the cycle stops and the worker waits it out).
     """
     counts = ReconcileCounts()
     if not answers:
         return counts
     cached = cached_offers_for(answers)
+    changes_of = {pid: offer_changes(cached.get(pid, {}), reported) for pid, reported in answers.items()}
+    for product_id, foreign in _offer_ids_held_elsewhere(changes_of).items():
+        counts.refused[product_id] = str(_foreign_ids_refusal(foreign))
     for product_id, reported in answers.items():
-        changes = offer_changes(cached.get(product_id, {}), reported)
-        if not changes:
+        changes = changes_of[product_id]
+        if not changes or product_id in counts.refused:
             continue
         try:
-            with transaction.atomic():
-                # The row lock orders this write after a concurrent delete of the product (which
-                # takes the same lock), so that never turns into a foreign-key failure at commit.
-                if not _lock_product(product_id):
-                    continue
-                _apply_changes(product_id=product_id, changes=changes)
-        except IntegrityError:
-            changes = offers_reconcile(product_id=product_id, reported=reported)
+            try:
+                with transaction.atomic():
+                    # The row lock orders this write after a concurrent delete of the product
+                    # (which takes the same lock), so that never turns into a foreign-key failure
+                    # at commit.
+                    if not _lock_product(product_id):
+                        continue
+                    _apply_changes(product_id=product_id, changes=changes)
+            except IntegrityError:
+                changes = offers_reconcile(product_id=product_id, reported=reported)
+        except AnswerRefused as exc:
+            counts.refused[product_id] = str(exc)
+            continue
+        except (OperationalError, InterfaceError):
+            raise
+        except (DatabaseError, OverflowError) as exc:
+            # The client lets through only values that fit, so this is a surprise: keep the
+            # traceback in the log, and only the kind of failure in the product's error.
+            logger.warning("product %s: its offers could not be stored", product_id, exc_info=True)
+            counts.refused[product_id] = f"offers could not be stored ({type(exc).__name__})"
+            continue
         if changes:
             counts.add(changes)
     return counts
+
+
+def _offer_ids_held_elsewhere(changes_of: dict[uuid.UUID, OfferChanges]) -> dict[uuid.UUID, int]:
+    """Products whose new offers include ids another product holds (or is given in this batch).
+
+    An id new to a product's cache that exists at all belongs to another product, so one query
+    over the batch's new ids finds them. Of two products reporting the same new id in one batch,
+    the first keeps it and the second is refused.
+    """
+    claimed: dict[uuid.UUID, uuid.UUID] = {}
+    foreign: dict[uuid.UUID, int] = defaultdict(int)
+    for product_id, changes in changes_of.items():
+        for offer in changes.appeared:
+            if claimed.setdefault(offer.id, product_id) != product_id:
+                foreign[product_id] += 1
+    if claimed:
+        for offer_id in Offer.objects.filter(id__in=list(claimed)).values_list("id", flat=True):
+            foreign[claimed[offer_id]] += 1
+    return dict(foreign)
 
 
 @transaction.atomic
@@ -120,6 +173,10 @@ def offers_reconcile(*, product_id: uuid.UUID, reported: Sequence[OfferData]) ->
         return OfferChanges()
     cached = cached_offers_for([product_id]).get(product_id, {})
     changes = offer_changes(cached, reported)
+    if changes.appeared:
+        held = Offer.objects.filter(id__in=[o.id for o in changes.appeared]).exclude(product_id=product_id).count()
+        if held:
+            raise _foreign_ids_refusal(held)
     if changes:
         _apply_changes(product_id=product_id, changes=changes)
     return changes

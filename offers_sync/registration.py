@@ -53,6 +53,11 @@ def product_register_now(*, product: Product, service: OffersService | None = No
         logger.warning("product %s not registered yet (%s); the sync worker will retry", product.id, exc)
         product_registration_failed(product_id=product.id, reason=str(exc))
         return False
+    except Exception as exc:
+        # No answer of the service may fail the request that created the product.
+        logger.exception("product %s not registered yet (unexpected failure); the sync worker will retry", product.id)
+        product_registration_failed(product_id=product.id, reason=f"unexpected failure ({type(exc).__name__})")
+        return False
     product.registered_at = product_mark_registered(product_id=product.id)
     product.next_registration_at = None
     return True

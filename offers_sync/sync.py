@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from catalogue.models import Product
@@ -89,6 +89,11 @@ class FetchOutcome:
     offers: list[OfferData] | None = None
     not_registered: bool = False
     error: str = ""
+
+
+def unexpected_failure(exc: BaseException) -> str:
+    """A product's error for a failure nobody foresaw: its kind only (the log has the traceback)."""
+    return f"unexpected failure ({type(exc).__name__}); see the worker log"
 
 
 def products_claim_for_tick(*, tick: datetime, worker: str, limit: int) -> list[uuid.UUID]:
@@ -244,6 +249,12 @@ class OfferSyncer:
         except (OffersServiceError, TokenUnavailable) as exc:
             logger.warning("product %s: registration failed: %s", product.id, exc)
             return str(exc)
+        except DatabaseError as exc:  # renewing the shared token needs the database
+            return f"database unavailable while renewing the token ({type(exc).__name__})"
+        except Exception as exc:
+            # Whatever one answer does costs only this product's registration.
+            logger.exception("product %s: registration failed unexpectedly", product.id)
+            return unexpected_failure(exc)
         finally:
             connections.close_all()  # only ever opened here to renew the token
 
@@ -278,6 +289,13 @@ class OfferSyncer:
             return FetchOutcome(product_id, not_registered=True)
         except (OffersServiceError, TokenUnavailable) as exc:
             return FetchOutcome(product_id, error=str(exc) or type(exc).__name__)
+        except DatabaseError as exc:  # renewing the shared token needs the database
+            reason = f"database unavailable while renewing the token ({type(exc).__name__})"
+            return FetchOutcome(product_id, error=reason)
+        except Exception as exc:
+            # Whatever one answer does costs only this product, for this cycle.
+            logger.exception("product %s: fetching its offers failed unexpectedly", product_id)
+            return FetchOutcome(product_id, error=unexpected_failure(exc))
         finally:
             connections.close_all()  # only ever opened here to renew the token
 
@@ -293,12 +311,15 @@ class OfferSyncer:
         summary.offers_changed += counts.changed
         summary.offers_removed += counts.removed
         now = timezone.now()
-        if answers:
-            Product.objects.filter(id__in=list(answers)).update(
+        synced = [product_id for product_id in answers if product_id not in counts.refused]
+        if synced:
+            Product.objects.filter(id__in=synced).update(
                 offers_synced_at=now, last_sync_error="", last_sync_error_at=None
             )
-            summary.products_synced += len(answers)
+            summary.products_synced += len(synced)
         failed_by_reason: dict[str, list[uuid.UUID]] = defaultdict(list)
+        for product_id, reason in counts.refused.items():
+            failed_by_reason[reason[:500]].append(product_id)
         for outcome in outcomes:
             if outcome.not_registered:
                 product_mark_unregistered(product_id=outcome.product_id)

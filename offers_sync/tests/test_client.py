@@ -1,5 +1,6 @@
 """The offers-service client against mocked HTTP: statuses, retries, tokens and strict parsing."""
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -10,6 +11,7 @@ from responses import matchers
 
 from offers_sync.client import (
     AccessTokenStillValid,
+    AnswerTooLarge,
     AuthError,
     Interrupted,
     MalformedResponse,
@@ -17,6 +19,7 @@ from offers_sync.client import (
     OffersServiceClient,
     PermanentError,
     ProductNotRegistered,
+    Redirected,
     RefreshTokenRejected,
     TemporaryError,
 )
@@ -228,3 +231,108 @@ class TestRegister:
         responses.post(f"{BASE}/api/v1/products/register", status=422, json={"detail": []})
         with pytest.raises(PermanentError):
             client.register_product(StaticTokens(), product_id=PRODUCT, name="Mug", description="")
+
+
+class TestHostileAnswers:
+    """Whatever one answer holds, the caller gets an OffersServiceError, never anything else."""
+
+    @responses.activate
+    @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+    def test_a_redirect_is_a_failed_call_and_is_never_followed(self, client, status):
+        elsewhere = "http://elsewhere.test/api/v1/products/x/offers"
+        responses.get(OFFERS_URL, status=status, headers={"Location": elsewhere})
+        responses.get(elsewhere, status=404, json={"detail": "Product does not exist"})
+        with pytest.raises(Redirected):
+            client.get_offers(StaticTokens("access-1"), PRODUCT)
+        assert [call.request.url for call in responses.calls] == [OFFERS_URL]  # never ProductNotRegistered
+
+    @responses.activate
+    def test_a_redirected_auth_is_a_failed_auth_and_the_refresh_token_stays_home(self, client):
+        responses.post(f"{BASE}/api/v1/auth", status=307, headers={"Location": "http://elsewhere.test/steal"})
+        responses.post("http://elsewhere.test/steal", status=201, json={"access_token": make_access_token()})
+        with pytest.raises(Redirected):
+            client.issue_access_token("refresh-secret")
+        assert len(responses.calls) == 1
+
+    @responses.activate
+    def test_a_redirected_register_is_a_failed_registration(self, client):
+        responses.post(f"{BASE}/api/v1/products/register", status=302, headers={"Location": "/elsewhere"})
+        with pytest.raises(Redirected):
+            client.register_product(StaticTokens(), product_id=PRODUCT, name="Mug", description="")
+        assert len(responses.calls) == 1
+
+    @responses.activate
+    @pytest.mark.parametrize("declared", [True, False])
+    def test_a_body_over_the_limit_is_refused_without_being_buffered(self, declared):
+        client = OffersServiceClient(BASE, wait=lambda s: False, max_attempts=1, max_answer_bytes=1000)
+        body = b"[" + b"0," * 5000 + b"0]"
+        responses.add(responses.GET, OFFERS_URL, body=body, auto_calculate_content_length=declared)
+        with pytest.raises(AnswerTooLarge):
+            client.get_offers(StaticTokens(), PRODUCT)
+
+    @responses.activate
+    @pytest.mark.parametrize(
+        "body",
+        [
+            b"[" * 100_000 + b"]" * 100_000,
+            b'[{"id": "6f1b2c1e-0000-4000-8000-000000000009", "price": 1' + b"0" * 5000 + b', "items_in_stock": 1}]',
+            b'[{"id": "\xff\xfe", "price": 1, "items_in_stock": 1}]',
+            b"null",
+            b'"offers"',
+            b"42",
+            b"",
+        ],
+        ids=["deep", "5000-digit-number", "not-utf8", "null", "string", "number", "empty"],
+    )
+    def test_unparseable_bodies_are_malformed(self, client, body):
+        responses.add(responses.GET, OFFERS_URL, body=body)
+        with pytest.raises(MalformedResponse):
+            client.get_offers(StaticTokens(), PRODUCT)
+
+    @responses.activate
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"price": 2**63},
+            {"price": 2**64 + 1},
+            {"items_in_stock": 2**63},
+            {"items_in_stock": -1},
+            {"price": -5},
+            {"price": True},
+            {"items_in_stock": False},
+            {"items_in_stock": 1e300},
+            {"price": None},
+            {"id": 12345},
+            {"id": ["6f1b2c1e-0000-4000-8000-000000000009"]},
+        ],
+    )
+    def test_values_that_do_not_fit_the_columns_make_the_answer_malformed(self, client, change):
+        good = {"id": "6f1b2c1e-0000-4000-8000-000000000009", "price": 1, "items_in_stock": 1}
+        responses.get(OFFERS_URL, body=json.dumps([good | {"id": str(uuid.uuid4())}, good | change]))
+        with pytest.raises(MalformedResponse):
+            client.get_offers(StaticTokens(), PRODUCT)
+
+    @responses.activate
+    def test_the_largest_values_the_columns_hold_are_accepted(self, client):
+        offer_id = "6f1b2c1e-0000-4000-8000-000000000009"
+        responses.get(OFFERS_URL, json=[{"id": offer_id, "price": 2**63 - 1, "items_in_stock": 2**63 - 1}])
+        assert client.get_offers(StaticTokens(), PRODUCT) == [OfferData(uuid.UUID(offer_id), 2**63 - 1, 2**63 - 1)]
+
+    @responses.activate
+    @pytest.mark.parametrize("token", ["line\nbreak", "naïve", "has space", "x" * 10_000, 42, ""])
+    def test_an_access_token_that_cannot_go_in_a_header_is_malformed(self, client, token):
+        responses.post(f"{BASE}/api/v1/auth", status=201, json={"access_token": token})
+        with pytest.raises(MalformedResponse):
+            client.issue_access_token("refresh")
+
+    @responses.activate
+    def test_a_garbled_answer_is_a_temporary_failure(self, client):
+        responses.get(OFFERS_URL, body=ValueError("garbled status line"))
+        with pytest.raises(TemporaryError):
+            client.get_offers(StaticTokens(), PRODUCT)
+
+    @responses.activate
+    def test_a_reset_connection_is_a_temporary_failure(self, client):
+        responses.get(OFFERS_URL, body=requests.ConnectionError("Connection reset by peer"))
+        with pytest.raises(TemporaryError, match="connection failed"):
+            client.get_offers(StaticTokens(), PRODUCT)

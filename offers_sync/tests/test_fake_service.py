@@ -371,6 +371,7 @@ class TestControl:
             "rate_limit_rate": 0.0,
             "timeout_rate": 0.0,
             "malformed_rate": 0.0,
+            "hostile_rate": 0.0,
             "timeout_seconds": 30.0,
             "latency_ms": 5.0,
             "jitter_ms": 0.0,
@@ -455,3 +456,50 @@ class TestCommand:
         assert "INFO" in first_line
         assert "from-the-environment" not in output
         assert "Traceback" not in output
+
+
+class TestHostile:
+    def test_control_sets_and_refuses_hostile_kinds(self, fake):
+        token = access_token(fake)
+        product_id = registered_product(fake, token)
+        put = requests.put(f"{fake.url}/_control/products/{product_id}/hostile", json={"kind": "reset"}, timeout=5)
+        assert put.status_code == 200
+        with pytest.raises(requests.ConnectionError):
+            get_offers(fake, token, product_id)
+        bad = requests.put(f"{fake.url}/_control/products/{product_id}/hostile", json={"kind": "nice"}, timeout=5)
+        assert bad.status_code == 422
+        requests.put(f"{fake.url}/_control/products/{product_id}/hostile", json={"kind": None}, timeout=5)
+        assert get_offers(fake, token, product_id).status_code == 200
+
+    def test_a_redirect_points_at_the_trap_on_another_origin(self, fake):
+        token = access_token(fake)
+        product_id = registered_product(fake, token)
+        fake.set_hostile(product_id, "redirect")
+        answer = get_offers(fake, token, product_id, allow_redirects=False)
+        assert answer.status_code == 307
+        trap = requests.get(f"{fake.url}/_control/trap", timeout=5).json()
+        assert answer.headers["Location"].startswith(trap["url"])
+        assert trap["url"] != fake.url
+        followed = get_offers(fake, token, product_id)  # a client that follows redirects, as requests does
+        assert followed.status_code == 404
+        assert fake.trap_stats()["credential_headers"] == ["bearer"]  # what the trap is there to catch
+
+    def test_outage_refuses_connections_then_serves_the_same_state(self, fake):
+        token = access_token(fake)
+        product_id = registered_product(fake, token)
+        assert requests.post(f"{fake.url}/_control/outage", json={"seconds": 1}, timeout=5).status_code == 200
+        deadline = time.monotonic() + 5
+        while True:  # down soon after answering
+            try:
+                requests.get(f"{fake.url}/_control/state", timeout=1)
+            except requests.ConnectionError:
+                break
+            assert time.monotonic() < deadline
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                assert get_offers(fake, token, product_id).status_code == 200
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)  # polling interval while it is down

@@ -3,12 +3,11 @@
 import uuid
 
 import pytest
-from django.db import IntegrityError
 
 from catalogue.models import Product
 from offers_sync.client import OfferData
 from offers_sync.models import Offer
-from offers_sync.reconcile import offers_reconcile, offers_reconcile_many
+from offers_sync.reconcile import AnswerRefused, offers_reconcile, offers_reconcile_many
 
 pytestmark = pytest.mark.django_db
 
@@ -72,12 +71,51 @@ def test_deleted_product_is_skipped(product):
 
 
 def test_a_failing_product_leaves_its_cache_and_others_alone(product):
-    """An offer id that already belongs to another product makes that one product's write fail."""
+    """An offer id that already belongs to another product makes that one product's answer refused."""
     other = Product.objects.create(name="Other")
     shared, mine = uuid.uuid4(), uuid.uuid4()
     offers_reconcile(product_id=other.id, reported=answer((shared, 5, 5)))
     offers_reconcile(product_id=product.id, reported=answer((mine, 1, 1)))
-    with pytest.raises(IntegrityError):
+    with pytest.raises(AnswerRefused, match="already belong to another product"):
         offers_reconcile(product_id=product.id, reported=answer((mine, 2, 2), (shared, 9, 9)))
     assert cached(product) == {(mine, 1, 1)}  # whole answer or nothing
     assert cached(other) == {(shared, 5, 5)}
+
+
+def test_an_offer_id_another_product_holds_refuses_only_that_answer(product):
+    holder, bystander = Product.objects.create(name="Holder"), Product.objects.create(name="Bystander")
+    shared, mine, theirs = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    offers_reconcile_many({holder.id: answer((shared, 5, 5)), product.id: answer((mine, 1, 1))})
+    counts = offers_reconcile_many(
+        {
+            holder.id: answer((shared, 6, 6)),
+            product.id: answer((mine, 2, 2), (shared, 9, 9)),
+            bystander.id: answer((theirs, 3, 3)),
+        }
+    )
+    assert set(counts.refused) == {product.id}
+    assert "another product" in counts.refused[product.id]
+    assert cached(product) == {(mine, 1, 1)}
+    assert cached(holder) == {(shared, 6, 6)}
+    assert cached(bystander) == {(theirs, 3, 3)}
+
+
+def test_two_products_reporting_one_new_offer_id_in_one_batch(product):
+    """The first keeps it, the second is refused; nothing half-written for either."""
+    other = Product.objects.create(name="Other")
+    shared, own = uuid.uuid4(), uuid.uuid4()
+    counts = offers_reconcile_many({product.id: answer((shared, 1, 1)), other.id: answer((own, 2, 2), (shared, 1, 1))})
+    assert set(counts.refused) == {other.id}
+    assert cached(product) == {(shared, 1, 1)}
+    assert cached(other) == set()
+
+
+def test_a_database_error_on_one_product_fails_only_that_product(product):
+    """Past the client's checks (it refuses such numbers), a value the column cannot hold."""
+    other = Product.objects.create(name="Other")
+    kept, fine = uuid.uuid4(), uuid.uuid4()
+    offers_reconcile(product_id=product.id, reported=answer((kept, 1, 1)))
+    counts = offers_reconcile_many({product.id: answer((kept, 2**63, 1)), other.id: answer((fine, 2, 2))})
+    assert counts.refused[product.id].startswith("offers could not be stored")
+    assert cached(product) == {(kept, 1, 1)}
+    assert cached(other) == {(fine, 2, 2)}

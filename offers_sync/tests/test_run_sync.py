@@ -196,3 +196,19 @@ class TestLongPrune:
         worker.stop.set()
         worker.prune_history_when_due()
         assert self.left() == 10
+
+
+@pytest.mark.django_db
+def test_an_unforeseen_cycle_error_is_logged_once_and_the_worker_goes_on(caplog):
+    from offers_sync.management.commands.run_sync import Command
+
+    class Exploding:
+        def run_cycle(self, tick):
+            raise RuntimeError("nobody saw this coming")
+
+    command = Command()
+    command.syncer = Exploding()
+    assert command.run_cycle(timezone.now()) is None  # not raised: the loop goes on to the next tick
+    failures = [r for r in caplog.records if "failed unexpectedly" in r.getMessage()]
+    assert len(failures) == 1
+    assert failures[0].exc_info is not None

@@ -236,3 +236,72 @@ def test_stop_requested_abandons_unstarted_work_and_keeps_the_cache(service):
     assert SyncStatus.objects.get().last_cycle_finished_at is None  # not a completed cycle
     synced = Product.objects.filter(offers_synced_at__isnull=False)
     assert all(Offer.objects.filter(product=p).count() == 1 for p in synced)
+
+
+class ExplodingService:
+    """Wraps a real service; one product's fetch or registration raises what nobody foresaw."""
+
+    def __init__(self, service, product_id, error: Exception | None = None):
+        self.service, self.product_id, self.error = service, product_id, error or RuntimeError("boom")
+        self.tokens = service.tokens
+
+    def get_offers(self, product_id):
+        if product_id == self.product_id:
+            raise self.error
+        return self.service.get_offers(product_id)
+
+    def register(self, *, product_id, name, description):
+        if product_id == self.product_id:
+            raise self.error
+        return self.service.register(product_id=product_id, name=name, description=description)
+
+
+@responses.activate
+@pytest.mark.parametrize("error", [RuntimeError("boom"), RecursionError(), KeyError("id"), MemoryError()])
+def test_an_unforeseen_error_costs_only_that_product(service, caplog, error):
+    broken, healthy = registered(2)
+    upstream = {str(broken.id): [offer(1)], str(healthy.id): [offer(3)]}
+    serve_offers(upstream)
+    syncer(service).run_cycle(TICK)
+    before = mirrored(broken)
+    upstream[str(healthy.id)] = [offer(4)]
+    summary = syncer(ExplodingService(service, broken.id, error)).run_cycle(TICK + timedelta(seconds=30))
+    assert (summary.products_synced, summary.products_failed) == (1, 1)
+    assert mirrored(broken) == before
+    assert mirrored(healthy) == expected(upstream[str(healthy.id)])
+    broken.refresh_from_db()
+    assert broken.last_sync_error == f"unexpected failure ({type(error).__name__}); see the worker log"
+    assert [r.exc_info is not None for r in caplog.records if str(broken.id) in r.getMessage()] == [True]
+
+
+@responses.activate
+def test_an_answer_listing_another_products_offer_id_fails_only_that_product(service):
+    holder, hostile, healthy = registered(3)
+    shared = offer(5)
+    upstream = {str(holder.id): [shared], str(hostile.id): [offer(1)], str(healthy.id): [offer(2)]}
+    serve_offers(upstream)
+    syncer(service).run_cycle(TICK)
+    before = {p.id: mirrored(p) for p in (holder, hostile)}
+    upstream[str(hostile.id)] = [offer(1), shared]
+    upstream[str(healthy.id)] = [offer(7)]
+    summary = syncer(service).run_cycle(TICK + timedelta(seconds=30))
+    assert {p.id: mirrored(p) for p in (holder, hostile)} == before
+    assert mirrored(healthy) == expected(upstream[str(healthy.id)])
+    assert (summary.products_synced, summary.products_failed) == (2, 1)
+    hostile.refresh_from_db()
+    assert "another product" in hostile.last_sync_error
+
+
+def test_an_unforeseen_registration_error_costs_only_that_registration(service):
+    broken = Product.objects.create(name="broken", next_registration_at=timezone.now())
+    fine = Product.objects.create(name="fine", next_registration_at=timezone.now())
+    with responses.RequestsMock() as mock:
+        mock.post(f"{BASE}/api/v1/products/register", status=201, json={"id": str(fine.id)})
+        mock.get(OFFERS, json=[])
+        summary = syncer(ExplodingService(service, broken.id)).run_cycle(TICK)
+    assert (summary.products_registered, summary.registrations_failed) == (1, 1)
+    broken.refresh_from_db()
+    fine.refresh_from_db()
+    assert broken.registered_at is None
+    assert "unexpected failure (RuntimeError)" in broken.last_sync_error
+    assert fine.registered_at is not None

@@ -53,6 +53,13 @@ class Command(BaseCommand):
         parser.add_argument("--timeout-seconds", type=_non_negative, default=30.0)
         parser.add_argument("--malformed-rate", type=_rate, default=0.0, help="share of offers calls with a broken 200")
         parser.add_argument(
+            "--hostile-rate",
+            type=_rate,
+            default=0.0,
+            help="share of register/offers calls with a hostile answer (redirects, resets, huge or deep bodies, "
+            "numbers past 64 bits, foreign offer ids...; see offers_sync.fake_hostile)",
+        )
+        parser.add_argument(
             "--auto-register", action="store_true", help="register unknown products on their first offers read"
         )
         parser.add_argument("--seed", type=int, default=None, help="makes offers and faults reproducible")
@@ -75,6 +82,7 @@ class Command(BaseCommand):
             timeout_rate=options["timeout_rate"],
             timeout_seconds=options["timeout_seconds"],
             malformed_rate=options["malformed_rate"],
+            hostile_rate=options["hostile_rate"],
             auto_register=options["auto_register"],
             seed=options["seed"],
         )
@@ -90,7 +98,7 @@ class Command(BaseCommand):
         faults = service.faults
         logger.info(
             "fake offers service on %s: latency %g±%g ms, token lifetime %d s, churn every %g s, "
-            "faults error=%g rate_limit=%g timeout=%g malformed=%g%s",
+            "faults error=%g rate_limit=%g timeout=%g malformed=%g hostile=%g%s",
             service.url,
             faults["latency_ms"],
             faults["jitter_ms"],
@@ -100,6 +108,7 @@ class Command(BaseCommand):
             faults["rate_limit_rate"],
             faults["timeout_rate"],
             faults["malformed_rate"],
+            faults["hostile_rate"],
             ", auto-register" if service.auto_register else "",
         )
         try:

@@ -3,8 +3,9 @@
 The loop waits for the next tick of SYNC_SCHEDULE in one-second slices, runs a cycle, and goes
 again. A tick that passes while a cycle runs is skipped, not queued. SIGTERM/SIGINT only set a
 flag: the cycle in hand stops claiming work, finishes or abandons what it has in flight, and the
-process exits 0. Offers-service faults and database outages are logged and waited out; only
-misconfiguration stops the worker.
+process exits 0. Offers-service faults, database outages and any unforeseen error are logged and
+waited out; only misconfiguration stops the worker. `--once` exits 0 when the cycle completed,
+however many products failed in it.
 
 `--check` is a liveness probe for orchestrators: exit 0 when this container's worker beat its
 heartbeat file recently and completed a cycle recently enough for its schedule.
@@ -136,6 +137,11 @@ class Command(BaseCommand):
             logger.warning("sync cycle for %s failed: database unavailable (%s)", tick.isoformat(), type(exc).__name__)
             close_old_connections()
             self.stop.wait(DATABASE_RETRY_SECONDS)
+            return None
+        except Exception:
+            # Only misconfiguration stops the worker; anything else is this cycle's failure, told
+            # once with its traceback, and the next tick runs.
+            logger.exception("sync cycle for %s failed unexpectedly", tick.isoformat(timespec="seconds"))
             return None
         finally:
             close_old_connections()
