@@ -2,7 +2,8 @@
 
 No HTTP here: the caller hands in answers already fetched. Each product is reconciled in its own
 short transaction, so its cached offers are always either the old answer or the new one; an
-answer identical to the cache writes nothing at all.
+answer identical to the cache writes nothing at all. Inside that transaction the product's
+changes are published to the subscribers of `offers_sync.signals.offers_changed`.
 """
 
 import logging
@@ -17,7 +18,7 @@ from django.utils import timezone
 from catalogue.models import Product
 from offers_sync.client import OfferData
 from offers_sync.models import Offer
-from price_history.services import offer_events_record
+from offers_sync.signals import OfferChange, OffersChanged, SubscriberFailed, offers_changed
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,9 @@ class OfferChanges:
     appeared: list[OfferData] = field(default_factory=list)
     changed: list[OfferData] = field(default_factory=list)
     vanished: list[OfferData] = field(default_factory=list)  # with their last known price and stock
+    # The cached state of each changed offer, by id, and the whole answer: for the subscribers.
+    previous: dict[uuid.UUID, OfferData] = field(default_factory=dict)
+    reported: Sequence[OfferData] = ()
 
     def __bool__(self) -> bool:
         return bool(self.appeared or self.changed or self.vanished)
@@ -43,6 +47,8 @@ class ReconcileCounts:
     changed: int = 0
     removed: int = 0
     products_changed: int = 0
+    # Products whose write a subscriber of offers_changed failed (rolled back), with the reason.
+    failed: dict[uuid.UUID, str] = field(default_factory=dict)
 
     def add(self, changes: OfferChanges) -> None:
         self.added += len(changes.appeared)
@@ -52,7 +58,7 @@ class ReconcileCounts:
 
 
 def offer_changes(cached: CachedOffers, reported: Sequence[OfferData]) -> OfferChanges:
-    changes = OfferChanges()
+    changes = OfferChanges(reported=reported)
     reported_ids = set()
     for offer in reported:
         reported_ids.add(offer.id)
@@ -61,6 +67,7 @@ def offer_changes(cached: CachedOffers, reported: Sequence[OfferData]) -> OfferC
             changes.appeared.append(offer)
         elif before != (offer.price, offer.items_in_stock):
             changes.changed.append(offer)
+            changes.previous[offer.id] = OfferData(id=offer.id, price=before[0], items_in_stock=before[1])
     for offer_id, (price, stock) in cached.items():
         if offer_id not in reported_ids:
             changes.vanished.append(OfferData(id=offer_id, price=price, items_in_stock=stock))
@@ -83,8 +90,9 @@ def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> Reconcil
 
     The changes are worked out from that one read. If a product's offers moved meanwhile (a slow
     worker from an earlier tick wrote them), its write fails as a whole and it is done again the
-    careful way, re-read under the lock. Products deleted meanwhile are skipped. The caller
-    records the products as synced.
+    careful way, re-read under the lock. Products deleted meanwhile are skipped. A product whose
+    write a subscriber failed is rolled back and listed in `failed`. The caller records the
+    products as synced.
     """
     counts = ReconcileCounts()
     if not answers:
@@ -95,14 +103,18 @@ def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> Reconcil
         if not changes:
             continue
         try:
-            with transaction.atomic():
-                # The row lock orders this write after a concurrent delete of the product (which
-                # takes the same lock), so that never turns into a foreign-key failure at commit.
-                if not _lock_product(product_id):
-                    continue
-                _apply_changes(product_id=product_id, changes=changes)
-        except IntegrityError:
-            changes = offers_reconcile(product_id=product_id, reported=reported)
+            try:
+                with transaction.atomic():
+                    # The row lock orders this write after a concurrent delete of the product (which
+                    # takes the same lock), so that never turns into a foreign-key failure at commit.
+                    if not _lock_product(product_id):
+                        continue
+                    _apply_changes(product_id=product_id, changes=changes)
+            except IntegrityError:
+                changes = offers_reconcile(product_id=product_id, reported=reported)
+        except SubscriberFailed as exc:
+            counts.failed[product_id] = str(exc)
+            continue
         if changes:
             counts.add(changes)
     return counts
@@ -155,14 +167,7 @@ def _apply_changes(*, product_id: uuid.UUID, changes: OfferChanges) -> None:
             )
             for o in changes.appeared
         )
-    # In this transaction: the history and the offers it describes are committed together.
-    offer_events_record(
-        product_id=product_id,
-        appeared=changes.appeared,
-        changed=changes.changed,
-        vanished=changes.vanished,
-        observed_at=now,
-    )
+    _publish(product_id=product_id, changes=changes, observed_at=now)
     logger.debug(
         "product %s: %d offers added, %d changed, %d removed",
         product_id,
@@ -170,3 +175,25 @@ def _apply_changes(*, product_id: uuid.UUID, changes: OfferChanges) -> None:
         len(changes.changed),
         len(changes.vanished),
     )
+
+
+def _publish(*, product_id: uuid.UUID, changes: OfferChanges, observed_at) -> None:
+    """Hand the changes to the subscribers, in the caller's transaction (see offers_sync.signals).
+
+    A subscriber's exception becomes SubscriberFailed, which rolls this product's write back and
+    is told apart from the IntegrityError of offers moved meanwhile (a subscriber's own integrity
+    error must not send the product down the retry path).
+    """
+    payload = OffersChanged(
+        product_id=product_id,
+        observed_at=observed_at,
+        appeared=tuple(changes.appeared),
+        changed=tuple(OfferChange(before=changes.previous[o.id], after=o) for o in changes.changed),
+        vanished=tuple(changes.vanished),
+        offers=tuple(changes.reported),
+    )
+    try:
+        offers_changed.send(sender=OffersChanged, changes=payload)
+    except Exception as exc:
+        logger.exception("product %s: a subscriber of offers_changed failed; its offers stay as they were", product_id)
+        raise SubscriberFailed(f"a subscriber of offers_changed failed: {type(exc).__name__}") from exc

@@ -22,16 +22,16 @@ from datetime import datetime
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from catalogue.models import Product
 from offers_sync.client import OfferData, OffersServiceError, ProductNotRegistered, RefreshTokenRejected
 from offers_sync.gateway import OffersService
-from offers_sync.models import SyncStatus
+from offers_sync.models import ProductSyncState, SyncStatus
 from offers_sync.reconcile import offers_reconcile_many
 from offers_sync.registration import (
     PendingProduct,
     product_mark_registered,
     product_mark_unregistered,
     product_registration_failed,
+    product_sync_states_create_missing,
     products_claim_due_registrations,
 )
 from offers_sync.tokens import TokenUnavailable
@@ -102,36 +102,36 @@ def products_claim_for_tick(*, tick: datetime, worker: str, limit: int) -> list[
         return _claim_in_one_statement(tick=tick, worker=worker, limit=limit)
     with transaction.atomic():
         candidates = list(
-            Product.objects.filter(registered_at__isnull=False, sync_claimed_for__lt=tick)
+            ProductSyncState.objects.filter(registered_at__isnull=False, sync_claimed_for__lt=tick)
             .order_by("sync_claimed_for")
-            .values_list("id", flat=True)[:limit]
+            .values_list("product_id", flat=True)[:limit]
         )
         if not candidates:
             return []
-        Product.objects.filter(id__in=candidates, sync_claimed_for__lt=tick).update(
+        ProductSyncState.objects.filter(product_id__in=candidates, sync_claimed_for__lt=tick).update(
             sync_claimed_for=tick, sync_claimed_by=worker
         )
     return list(
-        Product.objects.filter(id__in=candidates, sync_claimed_for=tick, sync_claimed_by=worker).values_list(
-            "id", flat=True
-        )
+        ProductSyncState.objects.filter(
+            product_id__in=candidates, sync_claimed_for=tick, sync_claimed_by=worker
+        ).values_list("product_id", flat=True)
     )
 
 
 def _claim_in_one_statement(*, tick: datetime, worker: str, limit: int) -> list[uuid.UUID]:
     # UPDATE … RETURNING has no ORM spelling; this is the query the ORM path above runs as
     # three, in one round trip, which matters at hundreds of batches per cycle.
-    table = connection.ops.quote_name(Product._meta.db_table)
+    table = connection.ops.quote_name(ProductSyncState._meta.db_table)
     sql = f"""
         UPDATE {table} SET sync_claimed_for = %s, sync_claimed_by = %s
-        WHERE id IN (
-            SELECT id FROM {table}
+        WHERE product_id IN (
+            SELECT product_id FROM {table}
             WHERE registered_at IS NOT NULL AND sync_claimed_for < %s
             ORDER BY sync_claimed_for
             LIMIT %s
             FOR UPDATE SKIP LOCKED
         ) AND sync_claimed_for < %s
-        RETURNING id
+        RETURNING product_id
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [tick, worker, tick, limit, tick])
@@ -226,7 +226,9 @@ class OfferSyncer:
     # -- registration ------------------------------------------------------------------------
 
     def _register_pending(self, pool: ThreadPoolExecutor, summary: CycleSummary) -> None:
-        pending = products_claim_due_registrations(now=timezone.now(), limit=REGISTRATIONS_PER_CYCLE)
+        now = timezone.now()
+        product_sync_states_create_missing(now=now)
+        pending = products_claim_due_registrations(now=now, limit=REGISTRATIONS_PER_CYCLE)
         for product, error in zip(pending, pool.map(self._register, pending), strict=True):
             if error is None:
                 product_mark_registered(product_id=product.id)
@@ -293,12 +295,16 @@ class OfferSyncer:
         summary.offers_changed += counts.changed
         summary.offers_removed += counts.removed
         now = timezone.now()
+        failed_by_reason: dict[str, list[uuid.UUID]] = defaultdict(list)
+        for product_id, reason in counts.failed.items():
+            # A subscriber of offers_changed failed: the offers were rolled back, not synced.
+            del answers[product_id]
+            failed_by_reason[reason[:500]].append(product_id)
         if answers:
-            Product.objects.filter(id__in=list(answers)).update(
+            ProductSyncState.objects.filter(product_id__in=list(answers)).update(
                 offers_synced_at=now, last_sync_error="", last_sync_error_at=None
             )
             summary.products_synced += len(answers)
-        failed_by_reason: dict[str, list[uuid.UUID]] = defaultdict(list)
         for outcome in outcomes:
             if outcome.not_registered:
                 product_mark_unregistered(product_id=outcome.product_id)
@@ -307,7 +313,9 @@ class OfferSyncer:
                 failed_by_reason[outcome.error[:500]].append(outcome.product_id)
         for reason, product_ids in failed_by_reason.items():
             # The cached offers stay as they were; only the failure is noted.
-            Product.objects.filter(id__in=product_ids).update(last_sync_error=reason, last_sync_error_at=now)
+            ProductSyncState.objects.filter(product_id__in=product_ids).update(
+                last_sync_error=reason, last_sync_error_at=now
+            )
             summary.products_failed += len(product_ids)
             summary.failures[reason] = summary.failures.get(reason, 0) + len(product_ids)
             logger.warning("%d product(s) not synced this cycle: %s", len(product_ids), reason)

@@ -104,6 +104,7 @@ def test_worker_prunes_price_history_past_retention_once_an_hour(settings):
     from catalogue.models import Product
     from offers_sync.management.commands.run_sync import Command
     from price_history.models import PriceEvent
+    from price_history.receivers import prune_when_due
 
     settings.PRICE_HISTORY_DAYS = 30
     product = Product.objects.create(name="Mug")
@@ -113,11 +114,12 @@ def test_worker_prunes_price_history_past_retention_once_an_hour(settings):
         PriceEvent.objects.create(
             offer_id=offer_id, product=product, kind=kind, price=1, items_in_stock=0, observed_at=at
         )
+    prune_when_due.last_run_at = None  # a fresh worker
     command = Command()
-    command.prune_history_when_due()
+    command.after_cycle(None)
     assert PriceEvent.objects.count() == 0
     PriceEvent.objects.create(
         offer_id=offer_id, product=product, kind="appeared", price=1, items_in_stock=0, observed_at=old
     )
-    command.prune_history_when_due()  # within the hour: not again
+    command.after_cycle(None)  # within the hour: not again
     assert PriceEvent.objects.count() == 1
