@@ -124,7 +124,8 @@ def product_sync_states_create_missing(*, now: datetime) -> int:
     """
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, [now, NEVER])
+            adapt = connection.ops.adapt_datetimefield_value  # as the ORM stores them (SQLite: naive UTC text)
+            cursor.execute(sql, [adapt(now), adapt(NEVER)])
             created = cursor.rowcount
     except IntegrityError:
         logger.info("a product was deleted while its sync state was being created; trying again next cycle")

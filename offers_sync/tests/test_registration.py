@@ -69,3 +69,27 @@ def test_without_an_offers_service_the_product_is_pending(auth_client):
     response = create(auth_client, name="Mug")
     assert response.status_code == 201
     assert response.json()["registered"] is False
+
+
+@pytest.mark.django_db
+def test_products_inserted_in_bulk_get_their_sync_state_from_the_worker(offers_service):
+    from offers_sync.models import ProductSyncState
+    from offers_sync.registration import product_sync_states_create_missing, products_claim_due_registrations
+
+    Product.objects.bulk_create(Product(name=f"bulk {i}") for i in range(3))
+    assert ProductSyncState.objects.count() == 0
+    now = timezone.now()
+    assert product_sync_states_create_missing(now=now) == 3
+    assert product_sync_states_create_missing(now=now) == 0  # once only
+    assert {p.name for p in products_claim_due_registrations(now=now, limit=10)} == {"bulk 0", "bulk 1", "bulk 2"}
+
+
+@responses.activate
+def test_the_admin_registers_a_product_inserted_in_bulk(offers_service, admin_client):
+    responses.post(REGISTER, status=201, json={"id": "x"})
+    (product,) = Product.objects.bulk_create([Product(name="Bulk")])
+    response = admin_client.post(
+        "/admin/catalogue/product/", {"action": "register_now", "_selected_action": [str(product.id)]}, follow=True
+    )
+    assert b"Registered 1 of 1 pending product(s)." in response.content
+    assert sync_state_of(product).registered_at is not None
