@@ -77,7 +77,12 @@ class ProductAdmin(catalogue_admin.ProductAdmin):
     inlines = [OfferInline]
     deleted_with_product = (*catalogue_admin.ProductAdmin.deleted_with_product, Offer, ProductSyncState)
 
-    locals().update({name: _sync_state_field(name) for name in SYNC_STATE_FIELDS})
+    registered_at = _sync_state_field("registered_at")
+    registration_attempts = _sync_state_field("registration_attempts")
+    next_registration_at = _sync_state_field("next_registration_at")
+    offers_synced_at = _sync_state_field("offers_synced_at")
+    last_sync_error = _sync_state_field("last_sync_error")
+    last_sync_error_at = _sync_state_field("last_sync_error_at")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("sync_state")
