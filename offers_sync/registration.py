@@ -103,29 +103,35 @@ def _state_update(product_id: uuid.UUID, **fields) -> None:
         ProductSyncState.objects.filter(pk=product_id).update(**fields)
 
 
-def product_sync_states_create_missing(*, now: datetime) -> int:
+def product_sync_states_create_missing(*, now: datetime, created_since: datetime | None = None) -> int:
     """Give every product without a sync state one, due for registration now; return how many.
 
     Products created with `save()` get theirs at once (offers_sync.receivers); this catches those
     inserted in bulk (`bulk_create`, SQL, fixtures). One statement, whatever the number; several
     workers may run it at once (conflicts are skipped), and a product deleted meanwhile only
-    makes it try again next cycle.
+    makes it try again next cycle. With `created_since`, only products created since then are
+    looked at (through the (created_at, id) index) instead of the whole catalogue.
     """
     state_table = connection.ops.quote_name(ProductSyncState._meta.db_table)
     product_table = connection.ops.quote_name(Product._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value  # as the ORM stores them (SQLite: naive UTC text)
+    params = [adapt(now), adapt(NEVER)]
+    recent = ""
+    if created_since is not None:
+        recent = "AND p.created_at >= %s"
+        params.append(adapt(created_since))
     sql = f"""
         INSERT INTO {state_table}
             (product_id, registration_attempts, next_registration_at, sync_claimed_for, sync_claimed_by,
              last_sync_error)
         SELECT p.id, 0, %s, %s, '', ''
         FROM {product_table} p
-        WHERE NOT EXISTS (SELECT 1 FROM {state_table} s WHERE s.product_id = p.id)
+        WHERE NOT EXISTS (SELECT 1 FROM {state_table} s WHERE s.product_id = p.id) {recent}
         ON CONFLICT DO NOTHING
     """
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            adapt = connection.ops.adapt_datetimefield_value  # as the ORM stores them (SQLite: naive UTC text)
-            cursor.execute(sql, [adapt(now), adapt(NEVER)])
+            cursor.execute(sql, params)
             created = cursor.rowcount
     except IntegrityError:
         logger.info("a product was deleted while its sync state was being created; trying again next cycle")

@@ -17,7 +17,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, connections, transaction
 from django.utils import timezone
@@ -41,6 +41,11 @@ logger = logging.getLogger(__name__)
 # Batches claimed ahead of the one being reconciled, so fetch threads never run dry.
 BATCHES_IN_FLIGHT = 3
 REGISTRATIONS_PER_CYCLE = 500
+# Products inserted in bulk get their sync state from the worker: each cycle looks at those created
+# lately (cheap, through an index), and the whole catalogue is checked at start and every hour
+# (for rows stamped long before they were committed, or by another clock).
+RECENT_PRODUCTS = timedelta(minutes=10)
+FULL_STATE_CHECK_EVERY = timedelta(hours=1)
 
 
 class CycleAborted(Exception):
@@ -185,6 +190,7 @@ class OfferSyncer:
         self.stop = stop or threading.Event()
         self.heartbeat = heartbeat
         self.batch_size = max(16, concurrency * 4)
+        self.states_checked_at: datetime | None = None
 
     def run_cycle(self, tick: datetime) -> CycleSummary:
         """Run one whole cycle for `tick`. Raises CycleAborted, RefreshTokenRejected or DatabaseError."""
@@ -227,7 +233,11 @@ class OfferSyncer:
 
     def _register_pending(self, pool: ThreadPoolExecutor, summary: CycleSummary) -> None:
         now = timezone.now()
-        product_sync_states_create_missing(now=now)
+        if self.states_checked_at is None or now - self.states_checked_at >= FULL_STATE_CHECK_EVERY:
+            product_sync_states_create_missing(now=now)
+            self.states_checked_at = now
+        else:
+            product_sync_states_create_missing(now=now, created_since=now - RECENT_PRODUCTS)
         pending = products_claim_due_registrations(now=now, limit=REGISTRATIONS_PER_CYCLE)
         for product, error in zip(pending, pool.map(self._register, pending), strict=True):
             if error is None:

@@ -84,6 +84,20 @@ def test_products_inserted_in_bulk_get_their_sync_state_from_the_worker(offers_s
     assert {p.name for p in products_claim_due_registrations(now=now, limit=10)} == {"bulk 0", "bulk 1", "bulk 2"}
 
 
+@pytest.mark.django_db
+def test_the_cheap_check_looks_at_recent_products_and_the_full_one_at_all():
+    from offers_sync.models import ProductSyncState
+    from offers_sync.registration import product_sync_states_create_missing
+
+    now = timezone.now()
+    old, recent = Product.objects.bulk_create([Product(name="old"), Product(name="recent")])
+    Product.objects.filter(pk=old.pk).update(created_at=now - timedelta(days=3))
+    assert product_sync_states_create_missing(now=now, created_since=now - timedelta(minutes=10)) == 1
+    assert ProductSyncState.objects.get().product_id == recent.id
+    assert product_sync_states_create_missing(now=now) == 1
+    assert ProductSyncState.objects.filter(product_id=old.id).exists()
+
+
 @responses.activate
 def test_the_admin_registers_a_product_inserted_in_bulk(offers_service, admin_client):
     responses.post(REGISTER, status=201, json={"id": "x"})
