@@ -3,7 +3,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from aggregator.health import HealthApi
-from catalogue.apis import ProductDetailApi, ProductListCreateApi
+from api.products import ProductDetailApi, ProductListCreateApi
 from offers_sync.apis import ProductOffersApi
 from price_history.apis import PriceEventListApi, PriceTrendApi
 

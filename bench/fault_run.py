@@ -135,8 +135,8 @@ def offers_key(offers: list[dict]) -> list[tuple]:
 def sync_errors(env: dict[str, str], product_ids: list[str]) -> dict[str, str]:
     """Each product's last_sync_error (not part of the public API), read the way an operator would."""
     code = (
-        "import json; from catalogue.models import Product; "
-        f"print(json.dumps({{str(k): v for k, v in Product.objects.filter(pk__in={product_ids!r})"
+        "import json; from offers_sync.models import ProductSyncState; "
+        f"print(json.dumps({{str(k): v for k, v in ProductSyncState.objects.filter(pk__in={product_ids!r})"
         ".values_list('pk', 'last_sync_error')}))"
     )
     return json.loads(manage(env, "shell", "-c", code).strip().splitlines()[-1])

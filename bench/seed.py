@@ -28,7 +28,7 @@ from django.utils import timezone  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
 from catalogue.models import Product  # noqa: E402
-from offers_sync.models import Offer  # noqa: E402
+from offers_sync.models import Offer, ProductSyncState  # noqa: E402
 
 BATCH = 2000
 
@@ -45,11 +45,13 @@ def seed(*, products: int, offers_per_product: int) -> list[uuid.UUID]:
                 product = Product(
                     name=f"Bench product {n:05d}",
                     description=f"Description of bench product {n}, long enough to look like a real one.",
-                    registered_at=now,
-                    offers_synced_at=now,
                 )
                 batch.append(product)
             Product.objects.bulk_create(batch)
+            # Registered and synced, as a catalogue that has been running a while.
+            ProductSyncState.objects.bulk_create(
+                ProductSyncState(product_id=p.id, registered_at=now, offers_synced_at=now) for p in batch
+            )
             ids += [p.id for p in batch]
         # auto_now_add stamps every row with almost the same instant; spread them out so the
         # list's (created_at, id) order is the insertion order, as it would be in real life.
@@ -74,6 +76,7 @@ def seed(*, products: int, offers_per_product: int) -> list[uuid.UUID]:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE catalogue_product")
+            cursor.execute("VACUUM ANALYZE offers_sync_productsyncstate")
             cursor.execute("VACUUM ANALYZE offers_sync_offer")
     return ids
 

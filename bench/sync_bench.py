@@ -157,10 +157,14 @@ def add_registered_products(count: int) -> None:
     from django.utils import timezone
 
     from catalogue.models import Product
+    from offers_sync.models import ProductSyncState
 
     now = timezone.now()
-    Product.objects.bulk_create(
-        (Product(name=f"bench product {i}", registered_at=now) for i in range(count)), batch_size=5000
+    products = Product.objects.bulk_create(
+        (Product(name=f"bench product {i}") for i in range(count)), batch_size=5000
+    )
+    ProductSyncState.objects.bulk_create(
+        (ProductSyncState(product_id=p.id, registered_at=now) for p in products), batch_size=5000
     )
 
 

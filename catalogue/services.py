@@ -6,24 +6,22 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalogue.models import Product
-from offers_sync.registration import product_register_now
 
 logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
 def product_create(*, name: str, description: str | None = None) -> Product:
-    """Create the product, then, once committed, try to register it with the offers service.
+    """Create the product.
 
-    The registration is an HTTP call, so it runs after the commit, never inside the transaction.
-    If it fails the product is still created, pending (`next_registration_at`), for the worker.
+    Apps that keep state per product react to its `post_save` (the offer sync creates its sync
+    state in this transaction and registers the product once it is committed).
     """
-    product = Product(name=name, description=description, next_registration_at=timezone.now())
+    product = Product(name=name, description=description)
     # No field but the random primary key is unique: checking it would cost a query and say nothing.
     product.full_clean(validate_unique=False)
     product.save()
     logger.info("product created", extra={"product_id": str(product.id)})
-    transaction.on_commit(lambda: product_register_now(product=product))
     return product
 
 
@@ -49,9 +47,10 @@ def product_update(*, product: Product, data: dict) -> Product:
 
 @transaction.atomic
 def product_delete(*, product: Product) -> bool:
-    """Delete the product and its cached offers; the offers service has no delete, so it stays there.
+    """Delete the product and whatever other apps keep for it (cascading foreign keys).
 
-    Returns False when the product was already gone (another request or the admin deleted it).
+    The offers service has no delete, so the product stays registered there. Returns False when
+    the product was already gone (another request or the admin deleted it).
     """
     product_id = product.id
     # Lock the row first. A worker reconciling this product holds the same lock while it writes

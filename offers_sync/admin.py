@@ -1,6 +1,30 @@
-from django.contrib import admin
+"""Admin for the offer mirror, and the sync's additions to the product admin.
 
-from offers_sync.models import Offer, SyncStatus
+`ProductAdmin` here extends the catalogue's and takes its place: it shows the product's sync
+state and cached offers and adds the "register now" and "sync offers now" actions, which call the
+same functions as the worker.
+"""
+
+from django.contrib import admin, messages
+
+from catalogue import admin as catalogue_admin
+from catalogue.models import Product
+from offers_sync.gateway import offers_service_for_web
+from offers_sync.models import Offer, ProductSyncState, SyncStatus
+from offers_sync.registration import product_register_now
+from offers_sync.sync import OfferSyncer
+
+# Admin actions call the offers service while the admin waits; keep them to a sensible size.
+MAX_PRODUCTS_PER_ACTION = 50
+# Written by the sync, shown to admins, edited by nobody.
+SYNC_STATE_FIELDS = [
+    "registered_at",
+    "registration_attempts",
+    "next_registration_at",
+    "offers_synced_at",
+    "last_sync_error",
+    "last_sync_error_at",
+]
 
 
 class ReadOnlyAdminMixin:
@@ -22,6 +46,84 @@ class OfferInline(ReadOnlyAdminMixin, admin.TabularInline):
     readonly_fields = fields
     ordering = ["price"]
     extra = 0
+
+
+def _sync_state_field(name: str):
+    """A read-only admin field showing the product's sync state's `name` (empty without one)."""
+
+    @admin.display(description=ProductSyncState._meta.get_field(name).verbose_name)
+    def show(self, product: Product):
+        state = getattr(product, "sync_state", None)
+        return None if state is None else getattr(state, name)
+
+    show.__name__ = name
+    return show
+
+
+class ProductAdmin(catalogue_admin.ProductAdmin):
+    list_display = [
+        "name",
+        "id",
+        "registered",
+        "sync_state__offers_synced_at",
+        "sync_state__last_sync_error",
+        "created_at",
+    ]
+    list_select_related = ["sync_state"]
+    list_filter = [("sync_state__registered_at", admin.EmptyFieldListFilter)]
+    actions = ["register_now", "sync_offers_now"]
+    readonly_fields = [*catalogue_admin.ProductAdmin.readonly_fields, *SYNC_STATE_FIELDS]
+    fieldsets = [*catalogue_admin.ProductAdmin.fieldsets, ("Offer sync", {"fields": SYNC_STATE_FIELDS})]
+    inlines = [OfferInline]
+    deleted_with_product = (*catalogue_admin.ProductAdmin.deleted_with_product, Offer, ProductSyncState)
+
+    registered_at = _sync_state_field("registered_at")
+    registration_attempts = _sync_state_field("registration_attempts")
+    next_registration_at = _sync_state_field("next_registration_at")
+    offers_synced_at = _sync_state_field("offers_synced_at")
+    last_sync_error = _sync_state_field("last_sync_error")
+    last_sync_error_at = _sync_state_field("last_sync_error_at")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("sync_state")
+
+    @admin.display(boolean=True, ordering="sync_state__registered_at")
+    def registered(self, product: Product) -> bool:
+        state = getattr(product, "sync_state", None)
+        return state is not None and state.is_registered
+
+    @admin.action(description="Register with the offers service now")
+    def register_now(self, request, queryset):
+        if not self._service_or_warn(request):
+            return
+        pending = list(queryset.filter(sync_state__registered_at__isnull=True)[:MAX_PRODUCTS_PER_ACTION])
+        registered = sum(product_register_now(product=product) for product in pending)
+        level = messages.SUCCESS if registered == len(pending) else messages.WARNING
+        self.message_user(request, f"Registered {registered} of {len(pending)} pending product(s).", level)
+
+    @admin.action(description="Sync offers now")
+    def sync_offers_now(self, request, queryset):
+        service = self._service_or_warn(request)
+        if not service:
+            return
+        product_ids = list(
+            queryset.filter(sync_state__registered_at__isnull=False).values_list("id", flat=True)[
+                :MAX_PRODUCTS_PER_ACTION
+            ]
+        )
+        summary = OfferSyncer(service=service, concurrency=4, worker_name="admin").sync_products(product_ids)
+        level = messages.SUCCESS if not summary.products_failed else messages.WARNING
+        self.message_user(request, f"Synced {len(product_ids)} registered product(s): {summary.describe()}", level)
+
+    def _service_or_warn(self, request):
+        service = offers_service_for_web()
+        if service is None:
+            self.message_user(request, "OFFERS_SERVICE_URL and OFFERS_REFRESH_TOKEN are not set.", messages.ERROR)
+        return service
+
+
+admin.site.unregister(Product)
+admin.site.register(Product, ProductAdmin)
 
 
 @admin.register(Offer)

@@ -1,8 +1,65 @@
-"""The local mirror of the offers service: offers, the shared access token and sync health."""
+"""The local mirror of the offers service: offers, each product's sync state, the shared access
+token and sync health."""
+
+from datetime import UTC, datetime
 
 from django.db import models
 
 from catalogue.models import Product
+
+# "Never claimed": older than any schedule tick, so a new product is due at the next one.
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class ProductSyncState(models.Model):
+    """The sync's bookkeeping for one product: registration, the tick it was claimed for, last outcome.
+
+    One row per product, keyed by the product's id, so the catalogue knows nothing of who mirrors
+    its offers. The worker updates it with conditional updates (see offers_sync.sync). A product
+    created with `save()` gets its row in the same transaction (offers_sync.receivers); one
+    inserted in bulk gets it from the worker's next cycle (`product_sync_states_create_missing`).
+    Until then the product reads as not registered and never synced.
+    """
+
+    product = models.OneToOneField(
+        Product, on_delete=models.CASCADE, primary_key=True, related_name="sync_state", editable=False
+    )
+    # Registration with the offers service: null until it accepted the product.
+    registered_at = models.DateTimeField(null=True, blank=True)
+    registration_attempts = models.PositiveIntegerField(default=0)
+    # A pending product is not tried again before this (backoff after failures).
+    next_registration_at = models.DateTimeField(null=True, blank=True)
+
+    # Offer sync: the schedule tick a worker claimed this product for (no two workers fetch a
+    # product for the same tick), when its offers were last mirrored, and the last failure.
+    sync_claimed_for = models.DateTimeField(default=NEVER)
+    sync_claimed_by = models.CharField(max_length=100, blank=True, default="")
+    offers_synced_at = models.DateTimeField(null=True, blank=True)
+    last_sync_error = models.CharField(max_length=500, blank=True, default="")
+    last_sync_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # Workers claim the registered products not yet claimed for the current tick.
+            models.Index(
+                fields=["sync_claimed_for"],
+                name="sync_state_due_idx",
+                condition=models.Q(registered_at__isnull=False),
+            ),
+            # The worker looks for pending registrations that are due.
+            models.Index(
+                fields=["next_registration_at"],
+                name="sync_state_pending_reg_idx",
+                condition=models.Q(registered_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"sync state of {self.product_id}"
+
+    @property
+    def is_registered(self) -> bool:
+        return self.registered_at is not None
 
 
 class Offer(models.Model):

@@ -2,12 +2,14 @@
 
 No HTTP here: the caller hands in answers already fetched. Each product is reconciled in its own
 short transaction, so its cached offers are always either the old answer or the new one; an
-answer identical to the cache writes nothing at all.
+answer identical to the cache writes nothing at all. Inside that transaction the product's
+changes are published to the subscribers of `offers_sync.signals.offers_changed`.
 
 An offer id belongs to one product: the one whose cache holds it (docs/sync.md, "Offer
 identity"). An answer that lists an id another product holds is refused as malformed, and so is
 any answer whose write fails (a constraint, a value out of range): that product keeps its cache
-and gets the reason, and the other products of the batch go on.
+and gets the reason, and the other products of the batch go on. So does an answer whose write a
+subscriber failed (rolled back with it).
 """
 
 import logging
@@ -22,7 +24,7 @@ from django.utils import timezone
 from catalogue.models import Product
 from offers_sync.client import OfferData
 from offers_sync.models import Offer
-from price_history.services import offer_events_record
+from offers_sync.signals import OfferChange, OffersChanged, SubscriberFailed, offers_changed
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,9 @@ class OfferChanges:
     appeared: list[OfferData] = field(default_factory=list)
     changed: list[OfferData] = field(default_factory=list)
     vanished: list[OfferData] = field(default_factory=list)  # with their last known price and stock
+    # The cached state of each changed offer, by id, and the whole answer: for the subscribers.
+    previous: dict[uuid.UUID, OfferData] = field(default_factory=dict)
+    reported: Sequence[OfferData] = ()
 
     def __bool__(self) -> bool:
         return bool(self.appeared or self.changed or self.vanished)
@@ -56,8 +61,9 @@ class ReconcileCounts:
     changed: int = 0
     removed: int = 0
     products_changed: int = 0
-    # Products whose answer was refused, with the reason (for their last_sync_error).
-    refused: dict[uuid.UUID, str] = field(default_factory=dict)
+    # Products whose answer was refused, could not be stored, or whose write a subscriber of
+    # offers_changed failed (rolled back), with the reason (for their last_sync_error).
+    failed: dict[uuid.UUID, str] = field(default_factory=dict)
 
     def add(self, changes: OfferChanges) -> None:
         self.added += len(changes.appeared)
@@ -67,7 +73,7 @@ class ReconcileCounts:
 
 
 def offer_changes(cached: CachedOffers, reported: Sequence[OfferData]) -> OfferChanges:
-    changes = OfferChanges()
+    changes = OfferChanges(reported=reported)
     reported_ids = set()
     for offer in reported:
         reported_ids.add(offer.id)
@@ -76,6 +82,7 @@ def offer_changes(cached: CachedOffers, reported: Sequence[OfferData]) -> OfferC
             changes.appeared.append(offer)
         elif before != (offer.price, offer.items_in_stock):
             changes.changed.append(offer)
+            changes.previous[offer.id] = OfferData(id=offer.id, price=before[0], items_in_stock=before[1])
     for offer_id, (price, stock) in cached.items():
         if offer_id not in reported_ids:
             changes.vanished.append(OfferData(id=offer_id, price=price, items_in_stock=stock))
@@ -99,7 +106,8 @@ def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> Reconcil
     The changes are worked out from that one read. If a product's offers moved meanwhile (a slow
     worker from an earlier tick wrote them), its write fails as a whole and it is done again the
     careful way, re-read under the lock. Products deleted meanwhile are skipped. Answers that
-    cannot be stored are in `refused`; the caller records the others as synced.
+    cannot be stored, and writes a subscriber failed, are in `failed` (rolled back); the caller
+    records the others as synced.
 
     A database that went away is not one product's fault: OperationalError and InterfaceError
     propagate (the cycle stops and the worker waits it out).
@@ -110,10 +118,10 @@ def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> Reconcil
     cached = cached_offers_for(answers)
     changes_of = {pid: offer_changes(cached.get(pid, {}), reported) for pid, reported in answers.items()}
     for product_id, foreign in _offer_ids_held_elsewhere(changes_of).items():
-        counts.refused[product_id] = str(_foreign_ids_refusal(foreign))
+        counts.failed[product_id] = str(_foreign_ids_refusal(foreign))
     for product_id, reported in answers.items():
         changes = changes_of[product_id]
-        if not changes or product_id in counts.refused:
+        if not changes or product_id in counts.failed:
             continue
         try:
             try:
@@ -126,8 +134,8 @@ def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> Reconcil
                     _apply_changes(product_id=product_id, changes=changes)
             except IntegrityError:
                 changes = offers_reconcile(product_id=product_id, reported=reported)
-        except AnswerRefused as exc:
-            counts.refused[product_id] = str(exc)
+        except (AnswerRefused, SubscriberFailed) as exc:
+            counts.failed[product_id] = str(exc)
             continue
         except (OperationalError, InterfaceError):
             raise
@@ -135,7 +143,7 @@ def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> Reconcil
             # The client lets through only values that fit, so this is a surprise: keep the
             # traceback in the log, and only the kind of failure in the product's error.
             logger.warning("product %s: its offers could not be stored", product_id, exc_info=True)
-            counts.refused[product_id] = f"offers could not be stored ({type(exc).__name__})"
+            counts.failed[product_id] = f"offers could not be stored ({type(exc).__name__})"
             continue
         if changes:
             counts.add(changes)
@@ -212,14 +220,7 @@ def _apply_changes(*, product_id: uuid.UUID, changes: OfferChanges) -> None:
             )
             for o in changes.appeared
         )
-    # In this transaction: the history and the offers it describes are committed together.
-    offer_events_record(
-        product_id=product_id,
-        appeared=changes.appeared,
-        changed=changes.changed,
-        vanished=changes.vanished,
-        observed_at=now,
-    )
+    _publish(product_id=product_id, changes=changes, observed_at=now)
     logger.debug(
         "product %s: %d offers added, %d changed, %d removed",
         product_id,
@@ -227,3 +228,25 @@ def _apply_changes(*, product_id: uuid.UUID, changes: OfferChanges) -> None:
         len(changes.changed),
         len(changes.vanished),
     )
+
+
+def _publish(*, product_id: uuid.UUID, changes: OfferChanges, observed_at) -> None:
+    """Hand the changes to the subscribers, in the caller's transaction (see offers_sync.signals).
+
+    A subscriber's exception becomes SubscriberFailed, which rolls this product's write back and
+    is told apart from the IntegrityError of offers moved meanwhile (a subscriber's own integrity
+    error must not send the product down the retry path).
+    """
+    payload = OffersChanged(
+        product_id=product_id,
+        observed_at=observed_at,
+        appeared=tuple(changes.appeared),
+        changed=tuple(OfferChange(before=changes.previous[o.id], after=o) for o in changes.changed),
+        vanished=tuple(changes.vanished),
+        offers=tuple(changes.reported),
+    )
+    try:
+        offers_changed.send(sender=OffersChanged, changes=payload)
+    except Exception as exc:
+        logger.exception("product %s: a subscriber of offers_changed failed; its offers stay as they were", product_id)
+        raise SubscriberFailed(f"a subscriber of offers_changed failed: {type(exc).__name__}") from exc

@@ -9,12 +9,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from catalogue.models import Product
 from offers_sync.client import OffersServiceError, RefreshTokenRejected
 from offers_sync.gateway import OffersService, offers_service_for_web
+from offers_sync.models import NEVER, ProductSyncState
 from offers_sync.tokens import TokenUnavailable
 
 logger = logging.getLogger(__name__)
@@ -38,7 +40,8 @@ def registration_retry_delay(attempts: int) -> timedelta:
 def product_register_now(*, product: Product, service: OffersService | None = None) -> bool:
     """Try once, quickly, to register a new product. Never raises for offers-service faults.
 
-    On success `product` is updated in place; on failure it stays pending for the worker.
+    On success the product's `sync_state` (when loaded) is updated in place; on failure it stays
+    pending for the worker.
     """
     service = service or offers_service_for_web()
     if service is None:
@@ -58,16 +61,17 @@ def product_register_now(*, product: Product, service: OffersService | None = No
         logger.exception("product %s not registered yet (unexpected failure); the sync worker will retry", product.id)
         product_registration_failed(product_id=product.id, reason=f"unexpected failure ({type(exc).__name__})")
         return False
-    product.registered_at = product_mark_registered(product_id=product.id)
-    product.next_registration_at = None
+    registered_at = product_mark_registered(product_id=product.id)
+    state = getattr(product, "sync_state", None)
+    if state is not None:
+        state.registered_at, state.next_registration_at = registered_at, None
+        state.last_sync_error, state.last_sync_error_at = "", None
     return True
 
 
 def product_mark_registered(*, product_id: uuid.UUID) -> datetime:
     now = timezone.now()
-    Product.objects.filter(pk=product_id).update(
-        registered_at=now, next_registration_at=None, last_sync_error="", last_sync_error_at=None
-    )
+    _state_update(product_id, registered_at=now, next_registration_at=None, last_sync_error="", last_sync_error_at=None)
     logger.debug("product %s registered with the offers service", product_id)
     return now
 
@@ -75,7 +79,7 @@ def product_mark_registered(*, product_id: uuid.UUID) -> datetime:
 def product_mark_unregistered(*, product_id: uuid.UUID) -> None:
     """The service no longer knows the product (404 on its offers): register it again soon."""
     now = timezone.now()
-    Product.objects.filter(pk=product_id, registered_at__isnull=False).update(
+    ProductSyncState.objects.filter(pk=product_id, registered_at__isnull=False).update(
         registered_at=None,
         next_registration_at=now,
         registration_attempts=0,
@@ -85,9 +89,61 @@ def product_mark_unregistered(*, product_id: uuid.UUID) -> None:
 
 
 def product_registration_failed(*, product_id: uuid.UUID, reason: str) -> None:
-    Product.objects.filter(pk=product_id).update(
-        last_sync_error=f"registration failed: {reason}"[:500], last_sync_error_at=timezone.now()
-    )
+    _state_update(product_id, last_sync_error=f"registration failed: {reason}"[:500], last_sync_error_at=timezone.now())
+
+
+def _state_update(product_id: uuid.UUID, **fields) -> None:
+    """Set fields of the product's sync state, creating the row if the product has none yet.
+
+    A product inserted in bulk has no row until the worker's next cycle, and the admin may
+    register it before that.
+    """
+    if ProductSyncState.objects.filter(pk=product_id).update(**fields):
+        return
+    try:
+        with transaction.atomic():
+            ProductSyncState.objects.create(product_id=product_id, **fields)
+    except IntegrityError:
+        # Created meanwhile by someone else (then set the fields on it), or the product is gone.
+        ProductSyncState.objects.filter(pk=product_id).update(**fields)
+
+
+def product_sync_states_create_missing(*, now: datetime, created_since: datetime | None = None) -> int:
+    """Give every product without a sync state one, due for registration now; return how many.
+
+    Products created with `save()` get theirs at once (offers_sync.receivers); this catches those
+    inserted in bulk (`bulk_create`, SQL, fixtures). One statement, whatever the number; several
+    workers may run it at once (conflicts are skipped), and a product deleted meanwhile only
+    makes it try again next cycle. With `created_since`, only products created since then are
+    looked at (through the (created_at, id) index) instead of the whole catalogue.
+    """
+    state_table = connection.ops.quote_name(ProductSyncState._meta.db_table)
+    product_table = connection.ops.quote_name(Product._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value  # as the ORM stores them (SQLite: naive UTC text)
+    params = [adapt(now), adapt(NEVER)]
+    recent = ""
+    if created_since is not None:
+        recent = "AND p.created_at >= %s"
+        params.append(adapt(created_since))
+    sql = f"""
+        INSERT INTO {state_table}
+            (product_id, registration_attempts, next_registration_at, sync_claimed_for, sync_claimed_by,
+             last_sync_error)
+        SELECT p.id, 0, %s, %s, '', ''
+        FROM {product_table} p
+        WHERE NOT EXISTS (SELECT 1 FROM {state_table} s WHERE s.product_id = p.id) {recent}
+        ON CONFLICT DO NOTHING
+    """
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            created = cursor.rowcount
+    except IntegrityError:
+        logger.info("a product was deleted while its sync state was being created; trying again next cycle")
+        return 0
+    if created:
+        logger.info("created the sync state of %d product(s) inserted in bulk", created)
+    return created
 
 
 def products_claim_due_registrations(*, now: datetime, limit: int) -> list[PendingProduct]:
@@ -97,13 +153,19 @@ def products_claim_due_registrations(*, now: datetime, limit: int) -> list[Pendi
     workers only one registers a given product at a time.
     """
     due = (
-        Product.objects.filter(registered_at__isnull=True, next_registration_at__lte=now)
+        ProductSyncState.objects.filter(registered_at__isnull=True, next_registration_at__lte=now)
         .order_by("next_registration_at")
-        .values_list("id", "name", "description", "next_registration_at", "registration_attempts")[:limit]
+        .values_list(
+            "product_id",
+            "product__name",
+            "product__description",
+            "next_registration_at",
+            "registration_attempts",
+        )[:limit]
     )
     claimed = []
     for product_id, name, description, next_try, attempts in due:
-        won = Product.objects.filter(
+        won = ProductSyncState.objects.filter(
             pk=product_id, registered_at__isnull=True, next_registration_at=next_try
         ).update(
             next_registration_at=now + registration_retry_delay(attempts + 1),

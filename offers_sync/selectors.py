@@ -1,4 +1,4 @@
-"""Reads of the offer mirror and of the sync's health."""
+"""Reads of the offer mirror, of products with their sync state and of the sync's health."""
 
 import uuid
 from datetime import datetime
@@ -7,6 +7,8 @@ from typing import Any
 from django.db.models import QuerySet
 
 from aggregator.prepared import PreparedValuesQuery
+from catalogue.models import Product
+from catalogue.selectors import parse_product_id
 from offers_sync.models import Offer, SyncStatus
 
 OFFER_API_FIELDS = ("id", "product_id", "price", "items_in_stock")
@@ -50,3 +52,11 @@ def last_sync_finished_at() -> datetime | None:
     return (
         SyncStatus.objects.filter(pk=SyncStatus.SINGLETON_ID).values_list("last_cycle_finished_at", flat=True).first()
     )
+
+
+def product_with_sync_state_get(product_id: str | uuid.UUID) -> Product | None:
+    """The product with its sync state loaded (one query), or None when there is none or the id is not a UUID."""
+    product_uuid = parse_product_id(product_id)
+    if product_uuid is None:
+        return None
+    return Product.objects.select_related("sync_state").filter(pk=product_uuid).first()

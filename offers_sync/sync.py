@@ -17,21 +17,21 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
-from catalogue.models import Product
 from offers_sync.client import OfferData, OffersServiceError, ProductNotRegistered, RefreshTokenRejected
 from offers_sync.gateway import OffersService
-from offers_sync.models import SyncStatus
+from offers_sync.models import ProductSyncState, SyncStatus
 from offers_sync.reconcile import offers_reconcile_many
 from offers_sync.registration import (
     PendingProduct,
     product_mark_registered,
     product_mark_unregistered,
     product_registration_failed,
+    product_sync_states_create_missing,
     products_claim_due_registrations,
 )
 from offers_sync.tokens import TokenUnavailable
@@ -41,6 +41,11 @@ logger = logging.getLogger(__name__)
 # Batches claimed ahead of the one being reconciled, so fetch threads never run dry.
 BATCHES_IN_FLIGHT = 3
 REGISTRATIONS_PER_CYCLE = 500
+# Products inserted in bulk get their sync state from the worker: each cycle looks at those created
+# lately (cheap, through an index), and the whole catalogue is checked at start and every hour
+# (for rows stamped long before they were committed, or by another clock).
+RECENT_PRODUCTS = timedelta(minutes=10)
+FULL_STATE_CHECK_EVERY = timedelta(hours=1)
 
 
 class CycleAborted(Exception):
@@ -107,36 +112,36 @@ def products_claim_for_tick(*, tick: datetime, worker: str, limit: int) -> list[
         return _claim_in_one_statement(tick=tick, worker=worker, limit=limit)
     with transaction.atomic():
         candidates = list(
-            Product.objects.filter(registered_at__isnull=False, sync_claimed_for__lt=tick)
+            ProductSyncState.objects.filter(registered_at__isnull=False, sync_claimed_for__lt=tick)
             .order_by("sync_claimed_for")
-            .values_list("id", flat=True)[:limit]
+            .values_list("product_id", flat=True)[:limit]
         )
         if not candidates:
             return []
-        Product.objects.filter(id__in=candidates, sync_claimed_for__lt=tick).update(
+        ProductSyncState.objects.filter(product_id__in=candidates, sync_claimed_for__lt=tick).update(
             sync_claimed_for=tick, sync_claimed_by=worker
         )
     return list(
-        Product.objects.filter(id__in=candidates, sync_claimed_for=tick, sync_claimed_by=worker).values_list(
-            "id", flat=True
-        )
+        ProductSyncState.objects.filter(
+            product_id__in=candidates, sync_claimed_for=tick, sync_claimed_by=worker
+        ).values_list("product_id", flat=True)
     )
 
 
 def _claim_in_one_statement(*, tick: datetime, worker: str, limit: int) -> list[uuid.UUID]:
     # UPDATE … RETURNING has no ORM spelling; this is the query the ORM path above runs as
     # three, in one round trip, which matters at hundreds of batches per cycle.
-    table = connection.ops.quote_name(Product._meta.db_table)
+    table = connection.ops.quote_name(ProductSyncState._meta.db_table)
     sql = f"""
         UPDATE {table} SET sync_claimed_for = %s, sync_claimed_by = %s
-        WHERE id IN (
-            SELECT id FROM {table}
+        WHERE product_id IN (
+            SELECT product_id FROM {table}
             WHERE registered_at IS NOT NULL AND sync_claimed_for < %s
             ORDER BY sync_claimed_for
             LIMIT %s
             FOR UPDATE SKIP LOCKED
         ) AND sync_claimed_for < %s
-        RETURNING id
+        RETURNING product_id
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [tick, worker, tick, limit, tick])
@@ -190,6 +195,7 @@ class OfferSyncer:
         self.stop = stop or threading.Event()
         self.heartbeat = heartbeat
         self.batch_size = max(16, concurrency * 4)
+        self.states_checked_at: datetime | None = None
 
     def run_cycle(self, tick: datetime) -> CycleSummary:
         """Run one whole cycle for `tick`. Raises CycleAborted, RefreshTokenRejected or DatabaseError."""
@@ -231,7 +237,13 @@ class OfferSyncer:
     # -- registration ------------------------------------------------------------------------
 
     def _register_pending(self, pool: ThreadPoolExecutor, summary: CycleSummary) -> None:
-        pending = products_claim_due_registrations(now=timezone.now(), limit=REGISTRATIONS_PER_CYCLE)
+        now = timezone.now()
+        if self.states_checked_at is None or now - self.states_checked_at >= FULL_STATE_CHECK_EVERY:
+            product_sync_states_create_missing(now=now)
+            self.states_checked_at = now
+        else:
+            product_sync_states_create_missing(now=now, created_since=now - RECENT_PRODUCTS)
+        pending = products_claim_due_registrations(now=now, limit=REGISTRATIONS_PER_CYCLE)
         for product, error in zip(pending, pool.map(self._register, pending), strict=True):
             if error is None:
                 product_mark_registered(product_id=product.id)
@@ -311,14 +323,15 @@ class OfferSyncer:
         summary.offers_changed += counts.changed
         summary.offers_removed += counts.removed
         now = timezone.now()
-        synced = [product_id for product_id in answers if product_id not in counts.refused]
+        synced = [product_id for product_id in answers if product_id not in counts.failed]
         if synced:
-            Product.objects.filter(id__in=synced).update(
+            ProductSyncState.objects.filter(product_id__in=synced).update(
                 offers_synced_at=now, last_sync_error="", last_sync_error_at=None
             )
             summary.products_synced += len(synced)
         failed_by_reason: dict[str, list[uuid.UUID]] = defaultdict(list)
-        for product_id, reason in counts.refused.items():
+        for product_id, reason in counts.failed.items():
+            # Refused, not storable, or a subscriber of offers_changed failed: rolled back, not synced.
             failed_by_reason[reason[:500]].append(product_id)
         for outcome in outcomes:
             if outcome.not_registered:
@@ -328,7 +341,9 @@ class OfferSyncer:
                 failed_by_reason[outcome.error[:500]].append(outcome.product_id)
         for reason, product_ids in failed_by_reason.items():
             # The cached offers stay as they were; only the failure is noted.
-            Product.objects.filter(id__in=product_ids).update(last_sync_error=reason, last_sync_error_at=now)
+            ProductSyncState.objects.filter(product_id__in=product_ids).update(
+                last_sync_error=reason, last_sync_error_at=now
+            )
             summary.products_failed += len(product_ids)
             summary.failures[reason] = summary.failures.get(reason, 0) + len(product_ids)
             logger.warning("%d product(s) not synced this cycle: %s", len(product_ids), reason)

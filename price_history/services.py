@@ -1,7 +1,8 @@
 """Writes to the price history: recording what a reconcile saw change, and retention.
 
-The reconciler calls `offer_events_record` inside its per-product transaction, so the events and
-the offer rows they describe are committed together or not at all. The worker (and
+`offer_events_record` runs inside the reconciler's per-product transaction (price_history.receivers
+subscribes it to offers_sync's `offers_changed`), so the events and the offer rows they describe
+are committed together or not at all. The worker (and
 `manage.py prune_price_history`) call `price_events_prune` to drop events past retention.
 """
 

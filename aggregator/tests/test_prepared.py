@@ -10,6 +10,7 @@ from django.utils import timezone
 from aggregator.prepared import PreparedValuesQuery
 from catalogue.models import Product
 from offers_sync.models import Offer
+from offers_sync.tests.factories import make_product
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,7 @@ def offers_of(product_id):
 
 @pytest.fixture
 def products():
-    first = Product.objects.create(name="First", registered_at=timezone.now())
+    first = make_product("First", registered_at=timezone.now())
     second = Product.objects.create(name="Second")
     for product, prices in [(first, [30, 10, 20]), (second, [5])]:
         for price in prices:
@@ -40,7 +41,7 @@ def test_rows_equal_the_querysets_for_each_value(products, django_assert_num_que
 
 
 def test_converted_columns_come_back_as_the_orm_gives_them(products):
-    fields = ("id", "name", "created_at", "registered_at")
+    fields = ("id", "name", "created_at", "sync_state__registered_at")
     prepared = PreparedValuesQuery(
         lambda pk: Product.objects.filter(pk=pk).values(*fields), field=Product._meta.pk, marker=MARKER
     )

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('offers_sync', '0002_singletons'),
+        ('offers_sync', '0003_product_sync_state'),
     ]
 
     operations = [

@@ -36,3 +36,22 @@ def store_token(**fields) -> None:
     from offers_sync.models import AccessToken
 
     AccessToken.objects.update_or_create(pk=AccessToken.SINGLETON_ID, defaults=fields)
+
+
+def make_product(name: str = "Mug", description: str | None = None, **state):
+    """A product created as the API would (with its sync state), with `state` fields of that state set."""
+    from catalogue.models import Product
+    from offers_sync.models import ProductSyncState
+
+    product = Product.objects.create(name=name, description=description)
+    if state:
+        ProductSyncState.objects.filter(product=product).update(**state)
+        product.sync_state.refresh_from_db()
+    return product
+
+
+def sync_state_of(product):
+    """The product's sync state as stored now."""
+    from offers_sync.models import ProductSyncState
+
+    return ProductSyncState.objects.get(product_id=product.pk)

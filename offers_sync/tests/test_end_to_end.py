@@ -17,9 +17,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from catalogue.models import Product
 from offers_sync.fake_service import FakeOffersService
-from offers_sync.models import Offer, SyncStatus
+from offers_sync.models import Offer, ProductSyncState, SyncStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 REFRESH_TOKEN = "e2e-refresh-token"
@@ -107,7 +106,7 @@ def test_faults_never_empty_the_cached_offers(fake, auth_client, settings, fault
     fake.set_faults(**faults)
     sync_once()
     assert {pid: mirror_of(pid) for pid in product_ids} == before
-    errors = set(Product.objects.values_list("last_sync_error", flat=True))
+    errors = set(ProductSyncState.objects.values_list("last_sync_error", flat=True))
     assert all(errors)
     assert not any(REFRESH_TOKEN in error for error in errors)
 
@@ -128,10 +127,10 @@ def test_upstream_forgetting_a_product_gets_it_registered_again(fake, auth_clien
     sync_once()
     fake.forget_product(product_id)
     sync_once()  # 404: marked for registration again, cache kept
-    assert Product.objects.get(pk=product_id).registered_at is None
+    assert ProductSyncState.objects.get(pk=product_id).registered_at is None
     assert mirror_of(product_id)
     sync_once()  # registered again and synced
-    assert Product.objects.get(pk=product_id).registered_at is not None
+    assert ProductSyncState.objects.get(pk=product_id).registered_at is not None
     assert mirror_of(product_id) == upstream_of(fake, product_id)
 
 
@@ -187,7 +186,7 @@ def test_sigterm_stops_the_worker_promptly_and_cleanly(fake, auth_client, tmp_pa
     try:
         # Wait until it is in the middle of a cycle: some products synced, not all.
         deadline = time.monotonic() + 60
-        while not Product.objects.filter(offers_synced_at__isnull=False).exists():
+        while not ProductSyncState.objects.filter(offers_synced_at__isnull=False).exists():
             assert time.monotonic() < deadline, "the worker never synced anything"
             assert worker.poll() is None, worker.stdout.read()
             time.sleep(0.05)

@@ -10,10 +10,9 @@ import time
 
 import pytest
 
-from catalogue.models import Product
 from offers_sync.fake_hostile import HOSTILE_KINDS
 from offers_sync.fake_service import FakeOffersService
-from offers_sync.models import SyncStatus
+from offers_sync.models import ProductSyncState, SyncStatus
 from offers_sync.tests.test_end_to_end import (
     REFRESH_TOKEN,
     ROOT,
@@ -49,7 +48,7 @@ def run_once(fake) -> subprocess.CompletedProcess:
 
 def assert_no_credential_leaked(fake):
     assert fake.trap_stats()["credential_headers"] == []
-    errors = " ".join(Product.objects.values_list("last_sync_error", flat=True))
+    errors = " ".join(ProductSyncState.objects.values_list("last_sync_error", flat=True))
     assert REFRESH_TOKEN not in errors
     assert "Traceback" not in errors
 
@@ -73,7 +72,7 @@ def test_a_cycle_with_hostile_answers_among_healthy_ones_completes(fake, auth_cl
         assert mirror_of(product_id) == upstream_of(fake, product_id)
     for product_id, kind in hostile.items():
         assert mirror_of(product_id) == before[product_id], kind
-        product = Product.objects.get(pk=product_id)
+        product = ProductSyncState.objects.get(pk=product_id)
         assert product.last_sync_error, kind
         assert product.registered_at is not None, kind  # a redirect target's 404 is not "unregistered"
     assert_no_credential_leaked(fake)
@@ -118,7 +117,7 @@ def test_the_long_running_worker_keeps_syncing_through_hostile_answers(fake, aut
             time.sleep(0.1)
         assert worker.poll() is None
         for product_id in hostile:
-            assert Product.objects.get(pk=product_id).last_sync_error
+            assert ProductSyncState.objects.get(pk=product_id).last_sync_error
     finally:
         worker.terminate()
         output = worker.communicate(timeout=30)[0].decode(errors="replace")
@@ -133,7 +132,7 @@ def test_redirects_to_another_origin_receive_no_credential(fake, auth_client, ap
     fake.set_hostile(registered_id, "redirect")
     fake.churn_step(20)
     sync_once()  # the offers call redirects: a failed call, the cache kept, still registered
-    product = Product.objects.get(pk=registered_id)
+    product = ProductSyncState.objects.get(pk=registered_id)
     assert mirror_of(registered_id) == before
     assert "redirect" in product.last_sync_error
     assert product.registered_at is not None
@@ -155,6 +154,6 @@ def test_redirects_to_another_origin_receive_no_credential(fake, auth_client, ap
     assert result.returncode == 0, result.stderr[-3000:]
     assert fake.stats()["auth_requests"] > auth_calls
     assert mirror_of(registered_id) == before
-    assert "auth: answered a redirect" in Product.objects.get(pk=registered_id).last_sync_error
+    assert "auth: answered a redirect" in ProductSyncState.objects.get(pk=registered_id).last_sync_error
     assert fake.trap_stats()["requests"] == 0
     assert_no_credential_leaked(fake)

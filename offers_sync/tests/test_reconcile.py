@@ -93,8 +93,8 @@ def test_an_offer_id_another_product_holds_refuses_only_that_answer(product):
             bystander.id: answer((theirs, 3, 3)),
         }
     )
-    assert set(counts.refused) == {product.id}
-    assert "another product" in counts.refused[product.id]
+    assert set(counts.failed) == {product.id}
+    assert "another product" in counts.failed[product.id]
     assert cached(product) == {(mine, 1, 1)}
     assert cached(holder) == {(shared, 6, 6)}
     assert cached(bystander) == {(theirs, 3, 3)}
@@ -105,7 +105,7 @@ def test_two_products_reporting_one_new_offer_id_in_one_batch(product):
     other = Product.objects.create(name="Other")
     shared, own = uuid.uuid4(), uuid.uuid4()
     counts = offers_reconcile_many({product.id: answer((shared, 1, 1)), other.id: answer((own, 2, 2), (shared, 1, 1))})
-    assert set(counts.refused) == {other.id}
+    assert set(counts.failed) == {other.id}
     assert cached(product) == {(shared, 1, 1)}
     assert cached(other) == set()
 
@@ -116,6 +116,6 @@ def test_a_database_error_on_one_product_fails_only_that_product(product):
     kept, fine = uuid.uuid4(), uuid.uuid4()
     offers_reconcile(product_id=product.id, reported=answer((kept, 1, 1)))
     counts = offers_reconcile_many({product.id: answer((kept, 2**63, 1)), other.id: answer((fine, 2, 2))})
-    assert counts.refused[product.id].startswith("offers could not be stored")
+    assert counts.failed[product.id].startswith("offers could not be stored")
     assert cached(product) == {(kept, 1, 1)}
     assert cached(other) == {(fine, 2, 2)}

@@ -106,6 +106,7 @@ def test_worker_prunes_price_history_past_retention_once_an_hour(settings, tmp_p
     from catalogue.models import Product
     from offers_sync.management.commands.run_sync import Command
     from price_history.models import PriceEvent
+    from price_history.receivers import prune_when_due
 
     settings.PRICE_HISTORY_DAYS = 30
     settings.SYNC_HEARTBEAT_FILE = str(tmp_path / "heartbeat")
@@ -116,14 +117,15 @@ def test_worker_prunes_price_history_past_retention_once_an_hour(settings, tmp_p
         PriceEvent.objects.create(
             offer_id=offer_id, product=product, kind=kind, price=1, items_in_stock=0, observed_at=at
         )
+    prune_when_due.last_run_at = None  # a fresh worker
     command = Command()
     command.stop, command.heartbeat_file = threading.Event(), Path(settings.SYNC_HEARTBEAT_FILE)
-    command.prune_history_when_due()
+    command.after_cycle(None)
     assert PriceEvent.objects.count() == 0
     PriceEvent.objects.create(
         offer_id=offer_id, product=product, kind="appeared", price=1, items_in_stock=0, observed_at=old
     )
-    command.prune_history_when_due()  # within the hour: not again
+    command.after_cycle(None)  # within the hour: not again
     assert PriceEvent.objects.count() == 1
 
 
@@ -133,10 +135,12 @@ class TestLongPrune:
     @pytest.fixture
     def worker(self, settings, tmp_path, monkeypatch):
         from offers_sync.management.commands import run_sync
+        from price_history import receivers
 
         settings.PRICE_HISTORY_DAYS = 30
         settings.SYNC_HEARTBEAT_FILE = str(tmp_path / "heartbeat")
-        monkeypatch.setattr(run_sync, "PRUNE_BATCH_SIZE", 2)
+        monkeypatch.setattr(receivers, "PRUNE_BATCH_SIZE", 2)
+        monkeypatch.setattr(receivers.prune_when_due, "last_run_at", None)  # a fresh worker
         command = run_sync.Command()
         command.stop, command.heartbeat_file = threading.Event(), Path(settings.SYNC_HEARTBEAT_FILE)
         return command
@@ -175,7 +179,7 @@ class TestLongPrune:
             worker.heartbeat_file.unlink()
 
         worker.beat = beat
-        worker.prune_history_when_due()
+        worker.after_cycle(None)
         assert seen == [(8, os.getpid()), (6, os.getpid()), (4, os.getpid()), (2, os.getpid()), (0, os.getpid())]
 
     def test_sigterm_stops_the_prune_after_the_batch_in_hand(self, worker, ten_expired_events):
@@ -188,13 +192,13 @@ class TestLongPrune:
                 worker.on_signal(signal.SIGTERM, None)
 
         worker.beat = beat
-        worker.prune_history_when_due()
+        worker.after_cycle(None)
         assert beats == [8, 6]
         assert self.left() == 6  # nothing deleted after the signal; the next start goes on
 
     def test_a_worker_already_stopping_does_not_start_a_prune(self, worker, ten_expired_events):
         worker.stop.set()
-        worker.prune_history_when_due()
+        worker.after_cycle(None)
         assert self.left() == 10
 
 

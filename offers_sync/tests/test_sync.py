@@ -14,9 +14,9 @@ from django.utils import timezone
 from catalogue.models import Product
 from offers_sync.client import OffersServiceClient
 from offers_sync.gateway import OffersService
-from offers_sync.models import Offer, SyncStatus
+from offers_sync.models import Offer, ProductSyncState, SyncStatus
 from offers_sync.sync import CycleAborted, OfferSyncer, products_claim_for_tick
-from offers_sync.tests.factories import make_access_token, store_token
+from offers_sync.tests.factories import make_access_token, make_product, store_token, sync_state_of
 from offers_sync.tokens import DatabaseTokenSource
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +37,7 @@ def syncer(service, name="worker-1", **kwargs):
 
 
 def registered(count=1):
-    return [Product.objects.create(name=f"p{i}", registered_at=timezone.now()) for i in range(count)]
+    return [make_product(f"p{i}", registered_at=timezone.now()) for i in range(count)]
 
 
 def serve_offers(upstream: dict, fetched: list | None = None, status_for: dict | None = None):
@@ -80,8 +80,7 @@ def test_cycle_mirrors_every_registered_product_and_records_health(service):
     assert summary.offers_added == 10
     for product in products:
         assert mirrored(product) == expected(upstream[str(product.id)])
-        product.refresh_from_db()
-        assert product.offers_synced_at is not None
+        assert sync_state_of(product).offers_synced_at is not None
     assert SyncStatus.objects.get().last_cycle_finished_at is not None
     assert SyncStatus.objects.get().last_cycle_summary["products_synced"] == 5
 
@@ -122,9 +121,9 @@ def test_a_failed_answer_keeps_the_cached_offers_and_others_go_on(service, failu
     assert mirrored(broken) == before
     assert mirrored(healthy) == expected(upstream[str(healthy.id)])
     assert (summary.products_synced, summary.products_failed) == (1, 1)
-    broken.refresh_from_db()
-    assert broken.last_sync_error
-    assert "Bearer" not in broken.last_sync_error
+    state = sync_state_of(broken)
+    assert state.last_sync_error
+    assert "Bearer" not in state.last_sync_error
 
 
 @responses.activate
@@ -133,16 +132,16 @@ def test_404_marks_the_product_for_registration_again(service):
     Offer.objects.create(id=uuid.uuid4(), product=product, price=1, items_in_stock=1)
     serve_offers({})
     summary = syncer(service).run_cycle(TICK)
-    product.refresh_from_db()
+    state = sync_state_of(product)
     assert summary.products_unregistered == 1
-    assert product.registered_at is None
-    assert product.next_registration_at is not None
+    assert state.registered_at is None
+    assert state.next_registration_at is not None
     assert Offer.objects.filter(product=product).count() == 1  # cache kept
 
 
 @responses.activate
 def test_pending_products_are_registered_then_synced_in_the_same_cycle(service):
-    product = Product.objects.create(name="Mug", description=None, next_registration_at=timezone.now())
+    product = make_product("Mug", description=None)
     bodies = []
 
     def register(request):
@@ -152,24 +151,23 @@ def test_pending_products_are_registered_then_synced_in_the_same_cycle(service):
     responses.add_callback(responses.POST, f"{BASE}/api/v1/products/register", callback=register)
     serve_offers({str(product.id): [offer(42)]})
     summary = syncer(service).run_cycle(TICK)
-    product.refresh_from_db()
     assert bodies == [{"id": str(product.id), "name": "Mug", "description": ""}]
-    assert product.registered_at is not None
+    assert sync_state_of(product).registered_at is not None
     assert summary.products_registered == 1
     assert [price for _, price, _ in mirrored(product)] == [42]
 
 
 @responses.activate
 def test_failed_registration_backs_off(service):
-    product = Product.objects.create(name="Mug", next_registration_at=timezone.now())
+    product = make_product("Mug")
     responses.post(f"{BASE}/api/v1/products/register", status=503)
     summary = syncer(service).run_cycle(TICK)
-    product.refresh_from_db()
+    state = sync_state_of(product)
     assert summary.registrations_failed == 1
-    assert product.registered_at is None
-    assert product.registration_attempts == 1
-    assert product.next_registration_at > timezone.now()
-    assert "registration failed" in product.last_sync_error
+    assert state.registered_at is None
+    assert state.registration_attempts == 1
+    assert state.next_registration_at > timezone.now()
+    assert "registration failed" in state.last_sync_error
     # Not due yet: the next cycle does not try again.
     syncer(service).run_cycle(TICK + timedelta(seconds=30))
     assert len(responses.calls) == 2  # the two attempts of the first cycle only
@@ -214,8 +212,7 @@ def test_no_token_aborts_before_claiming_anything():
     tokens = DatabaseTokenSource(client, "refresh", max_wait_seconds=0.1, wait=lambda s: False)
     with pytest.raises(CycleAborted, match="no access token"):
         syncer(OffersService(client=client, tokens=tokens)).run_cycle(TICK)
-    product.refresh_from_db()
-    assert product.sync_claimed_for < TICK  # still due for the next tick
+    assert sync_state_of(product).sync_claimed_for < TICK  # still due for the next tick
 
 
 @responses.activate
@@ -234,8 +231,8 @@ def test_stop_requested_abandons_unstarted_work_and_keeps_the_cache(service):
     assert summary.stopped_early
     assert summary.products_synced == len(fetched) < len(products)
     assert SyncStatus.objects.get().last_cycle_finished_at is None  # not a completed cycle
-    synced = Product.objects.filter(offers_synced_at__isnull=False)
-    assert all(Offer.objects.filter(product=p).count() == 1 for p in synced)
+    synced = ProductSyncState.objects.filter(offers_synced_at__isnull=False).values_list("product_id", flat=True)
+    assert all(Offer.objects.filter(product_id=p).count() == 1 for p in synced)
 
 
 class ExplodingService:
@@ -269,8 +266,7 @@ def test_an_unforeseen_error_costs_only_that_product(service, caplog, error):
     assert (summary.products_synced, summary.products_failed) == (1, 1)
     assert mirrored(broken) == before
     assert mirrored(healthy) == expected(upstream[str(healthy.id)])
-    broken.refresh_from_db()
-    assert broken.last_sync_error == f"unexpected failure ({type(error).__name__}); see the worker log"
+    assert sync_state_of(broken).last_sync_error == f"unexpected failure ({type(error).__name__}); see the worker log"
     assert [r.exc_info is not None for r in caplog.records if str(broken.id) in r.getMessage()] == [True]
 
 
@@ -288,20 +284,16 @@ def test_an_answer_listing_another_products_offer_id_fails_only_that_product(ser
     assert {p.id: mirrored(p) for p in (holder, hostile)} == before
     assert mirrored(healthy) == expected(upstream[str(healthy.id)])
     assert (summary.products_synced, summary.products_failed) == (2, 1)
-    hostile.refresh_from_db()
-    assert "another product" in hostile.last_sync_error
+    assert "another product" in sync_state_of(hostile).last_sync_error
 
 
 def test_an_unforeseen_registration_error_costs_only_that_registration(service):
-    broken = Product.objects.create(name="broken", next_registration_at=timezone.now())
-    fine = Product.objects.create(name="fine", next_registration_at=timezone.now())
+    broken, fine = make_product("broken"), make_product("fine")
     with responses.RequestsMock() as mock:
         mock.post(f"{BASE}/api/v1/products/register", status=201, json={"id": str(fine.id)})
         mock.get(OFFERS, json=[])
         summary = syncer(ExplodingService(service, broken.id)).run_cycle(TICK)
     assert (summary.products_registered, summary.registrations_failed) == (1, 1)
-    broken.refresh_from_db()
-    fine.refresh_from_db()
-    assert broken.registered_at is None
-    assert "unexpected failure (RuntimeError)" in broken.last_sync_error
-    assert fine.registered_at is not None
+    assert sync_state_of(broken).registered_at is None
+    assert "unexpected failure (RuntimeError)" in sync_state_of(broken).last_sync_error
+    assert sync_state_of(fine).registered_at is not None

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from offers_sync.client import OfferData
 from offers_sync.models import Offer
 from offers_sync.reconcile import offers_reconcile, offers_reconcile_many
+from offers_sync.signals import SubscriberFailed
 from price_history.models import PriceEvent
 
 pytestmark = pytest.mark.django_db
@@ -59,8 +60,8 @@ def test_offers_and_history_commit_together(product):
     offer_id = uuid.uuid4()
     offers_reconcile(product_id=product.id, reported=[OfferData(offer_id, 100, 1)])
     with (
-        mock.patch("offers_sync.reconcile.offer_events_record", side_effect=RuntimeError("disk full")),
-        pytest.raises(RuntimeError),
+        mock.patch("price_history.receivers.offer_events_record", side_effect=RuntimeError("disk full")),
+        pytest.raises(SubscriberFailed),
     ):
         offers_reconcile(product_id=product.id, reported=[OfferData(offer_id, 90, 1)])
     assert Offer.objects.get(pk=offer_id).price == 100  # the offer change was rolled back with it

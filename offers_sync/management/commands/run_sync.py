@@ -29,14 +29,12 @@ from django.utils import timezone
 from offers_sync.client import RefreshTokenRejected
 from offers_sync.gateway import is_configured, offers_service_for_worker
 from offers_sync.schedule import InvalidSchedule, Schedule, parse_schedule
+from offers_sync.signals import worker_cycle_done
 from offers_sync.sync import CycleAborted, CycleSummary, OfferSyncer
-from price_history.services import DEFAULT_PRUNE_BATCH_SIZE, price_events_prune, price_history_cutoff
 
 logger = logging.getLogger("offers_sync.worker")
 
 HEARTBEAT_EVERY_SECONDS = 5
-PRUNE_HISTORY_EVERY = timedelta(hours=1)
-PRUNE_BATCH_SIZE = DEFAULT_PRUNE_BATCH_SIZE
 DATABASE_RETRY_SECONDS = 5
 
 
@@ -114,8 +112,8 @@ class Command(BaseCommand):
             tick = schedule.next_after(timezone.now())
             if not self.wait_until(tick):
                 break
-            self.run_cycle(tick)
-            self.prune_history_when_due()
+            summary = self.run_cycle(tick)
+            self.after_cycle(summary)
             missed = self.ticks_between(schedule, tick, timezone.now())
             if missed:
                 logger.info("skipped %d tick(s) that came while the cycle ran", missed)
@@ -151,21 +149,18 @@ class Command(BaseCommand):
         self.beat()
         return summary
 
-    def prune_history_when_due(self) -> None:
-        """Once an hour, delete price events past PRICE_HISTORY_DAYS (in small batches)."""
-        now = timezone.now()
+    def after_cycle(self, summary: CycleSummary | None) -> None:
+        """Give the subscribers of `worker_cycle_done` their turn for upkeep (pruning price history).
+
+        A worker asked to stop skips it (its next start catches up). Long upkeep calls `proceed`
+        between its units of work: it beats the heartbeat and says whether to go on.
+        """
         if self.stop.is_set():
-            return  # stopping: the worker's next start prunes
-        if getattr(self, "last_prune_at", None) and now - self.last_prune_at < PRUNE_HISTORY_EVERY:
             return
-        self.last_prune_at = now
-        cutoff = price_history_cutoff(now=now)
-        if cutoff is None:
-            return
-        try:
-            price_events_prune(older_than=cutoff, batch_size=PRUNE_BATCH_SIZE, proceed=self.between_prune_batches)
-        except DatabaseError as exc:
-            logger.warning("pruning price history failed: database unavailable (%s)", type(exc).__name__)
+        results = worker_cycle_done.send_robust(sender=type(self), summary=summary, proceed=self.between_prune_batches)
+        for receiver, result in results:
+            if isinstance(result, Exception):
+                logger.warning("after-cycle task %s failed: %s", getattr(receiver, "__qualname__", receiver), result)
 
     def between_prune_batches(self) -> bool:
         """A long prune still beats the heartbeat (so --check sees the worker alive) and stops on SIGTERM."""

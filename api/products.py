@@ -1,4 +1,10 @@
-"""HTTP endpoints for products. Thin: input validation here, rules in services, reads in selectors."""
+"""HTTP endpoints for products. Thin: input validation here, rules in services, reads in selectors.
+
+A product as the API shows it is the catalogue's fields plus two of the offer sync's state
+(`registered`, `offers_synced_at`), so these endpoints live above both apps (see
+docs/architecture.md): writes go through catalogue's services, and the offer sync reacts to a new
+product by itself (offers_sync.receivers).
+"""
 
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -8,16 +14,12 @@ from rest_framework.response import Response
 
 from aggregator.pagination import KeysetLinkPagination
 from aggregator.schema import ERROR_RESPONSES, WRITE_ERROR_RESPONSES
+from api.serializers import PRODUCT_VALUES_FIELDS, ProductOutputSerializer, product_representation, product_values
 from catalogue.models import NAME_MAX_LENGTH, Product
-from catalogue.selectors import parse_product_id, product_get, product_list, product_values_get
-from catalogue.serializers import (
-    PRODUCT_VALUES_FIELDS,
-    ProductInputSerializer,
-    ProductOutputSerializer,
-    product_representation,
-    product_values,
-)
+from catalogue.selectors import parse_product_id, product_list, product_values_get
+from catalogue.serializers import ProductInputSerializer
 from catalogue.services import product_create, product_delete, product_update
+from offers_sync.selectors import product_with_sync_state_get
 
 
 class ProductPagination(KeysetLinkPagination):
@@ -91,7 +93,8 @@ class ProductDetailApi(generics.GenericAPIView):
     serializer_class = ProductOutputSerializer
 
     def get_object(self) -> Product:
-        product = product_get(self.kwargs["product_id"])
+        # With its sync state in the same query: the answer shows two of its fields.
+        product = product_with_sync_state_get(self.kwargs["product_id"])
         if product is None:
             raise Http404
         return product

@@ -7,13 +7,14 @@ import pytest
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
-from catalogue.models import Product
-from catalogue.serializers import (
+from api.serializers import (
     PRODUCT_VALUES_FIELDS,
     ProductOutputSerializer,
     product_representation,
     product_values,
 )
+from catalogue.models import Product
+from offers_sync.models import ProductSyncState
 
 pytestmark = pytest.mark.django_db
 
@@ -21,22 +22,22 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def products():
     whole_second = timezone.now().replace(microsecond=0)
-    return [
-        Product.objects.create(name="Plain"),
-        Product.objects.create(
-            name="Ünïcode “quotes” \u2028 and a tab\t",
-            description="Registered and synced",
-            registered_at=timezone.now(),
-            offers_synced_at=whole_second,  # isoformat() drops zero microseconds; both must agree
-        ),
-        Product.objects.create(name="Empty description", description="", registered_at=whole_second),
-    ]
+    synced = Product.objects.create(name="Ünïcode “quotes” \u2028 and a tab\t", description="Registered and synced")
+    ProductSyncState.objects.filter(product=synced).update(
+        registered_at=timezone.now(),
+        offers_synced_at=whole_second,  # isoformat() drops zero microseconds; both must agree
+    )
+    registered = Product.objects.create(name="Empty description", description="")
+    ProductSyncState.objects.filter(product=registered).update(registered_at=whole_second)
+    # Inserted in bulk: no sync state until the worker's next cycle.
+    (bulk,) = Product.objects.bulk_create([Product(name="Bulk")])
+    return [Product.objects.create(name="Plain"), synced, registered, bulk]
 
 
 def test_values_rows_render_like_the_serializer(products):
     render = JSONRenderer().render
     rows = {row["id"]: row for row in Product.objects.values(*PRODUCT_VALUES_FIELDS)}
-    for product in Product.objects.all():
+    for product in Product.objects.select_related("sync_state"):
         expected = render(ProductOutputSerializer(product).data)
         assert render(product_representation(rows[product.id])) == expected
         assert render(product_representation(product_values(product))) == expected

@@ -1,0 +1,61 @@
+"""The price history's subscriptions to the offer sync's hooks (see offers_sync.signals)."""
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.db import DatabaseError
+from django.utils import timezone
+
+from offers_sync.signals import OffersChanged
+from price_history.services import (
+    DEFAULT_PRUNE_BATCH_SIZE,
+    offer_events_record,
+    price_events_prune,
+    price_history_cutoff,
+)
+
+logger = logging.getLogger(__name__)
+
+PRUNE_EVERY = timedelta(hours=1)
+PRUNE_BATCH_SIZE = DEFAULT_PRUNE_BATCH_SIZE
+
+
+def record_offer_events(sender, *, changes: OffersChanged, **kwargs) -> None:
+    """Record the product's changes as price events, in the reconciler's transaction.
+
+    So the history and the offers it describes are committed together, or not at all.
+    """
+    offer_events_record(
+        product_id=changes.product_id,
+        appeared=changes.appeared,
+        changed=[change.after for change in changes.changed],
+        vanished=changes.vanished,
+        observed_at=changes.observed_at,
+    )
+
+
+class HourlyPrune:
+    """Delete price events past PRICE_HISTORY_DAYS (in small batches) at most once an hour per worker."""
+
+    def __init__(self):
+        self.last_run_at: datetime | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, sender, *, proceed: Callable[[], bool] | None = None, **kwargs) -> None:
+        now = timezone.now()
+        with self._lock:
+            if self.last_run_at is not None and now - self.last_run_at < PRUNE_EVERY:
+                return
+            self.last_run_at = now
+        cutoff = price_history_cutoff(now=now)
+        if cutoff is None:
+            return
+        try:
+            price_events_prune(older_than=cutoff, batch_size=PRUNE_BATCH_SIZE, proceed=proceed)
+        except DatabaseError as exc:
+            logger.warning("pruning price history failed: database unavailable (%s)", type(exc).__name__)
+
+
+prune_when_due = HourlyPrune()
