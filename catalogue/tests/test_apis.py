@@ -269,7 +269,7 @@ class TestWritesRacingADelete:
     @pytest.fixture
     def deleted_after_read(self, monkeypatch):
         """The view reads the product, then it is deleted (as by a DELETE answered meanwhile)."""
-        from catalogue.apis import ProductDetailApi
+        from api.products import ProductDetailApi
 
         read = ProductDetailApi.get_object
 
