@@ -1,13 +1,17 @@
 """Reads of the offer mirror and of the sync's health."""
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from aggregator.prepared import PreparedValuesQuery
-from offers_sync.models import Offer, SyncStatus
+from catalogue.models import Product
+from offers_sync.models import Offer, SyncRun, SyncStatus
+from offers_sync.schedule import InvalidSchedule, parse_schedule
 
 OFFER_API_FIELDS = ("id", "product_id", "price", "items_in_stock")
 
@@ -49,4 +53,79 @@ def last_sync_finished_at() -> datetime | None:
     """When a sync cycle last completed, or None before the first. Raises if the database is down."""
     return (
         SyncStatus.objects.filter(pk=SyncStatus.SINGLETON_ID).values_list("last_cycle_finished_at", flat=True).first()
+    )
+
+
+# -- the sync's state, for the metrics and the admin's sync status page ---------------------------
+# The sync state fields live on catalogue.Product today; these functions are the only place the
+# metrics and the status page read them.
+
+
+def sync_stale_before(now: datetime) -> datetime | None:
+    """Offers mirrored before this are stale (two schedule intervals ago); None when the sync is off."""
+    try:
+        schedule = parse_schedule(settings.SYNC_SCHEDULE)
+    except InvalidSchedule:
+        return None  # the worker refuses to start with it; the web just has no threshold
+    if schedule is None:
+        return None
+    return now - timedelta(seconds=2 * schedule.interval_after(now))
+
+
+def _stale(stale_before: datetime) -> Q:
+    # Registered, and mirrored before the threshold, or never mirrored though registered before it.
+    return Q(registered_at__isnull=False) & (
+        Q(offers_synced_at__lt=stale_before) | Q(offers_synced_at__isnull=True, registered_at__lt=stale_before)
+    )
+
+
+def sync_gauges(*, now: datetime | None = None) -> dict[str, Any]:
+    """The metrics' database gauges in two short queries.
+
+    `registered` and `pending` products (not yet accepted by the offers service), `stale` ones (see
+    `sync_stale_before`; 0 when the sync is off) and `last_success`, when a cycle last completed.
+    """
+    now = now or timezone.now()
+    stale_before = sync_stale_before(now)
+    counts = {
+        "registered": Count("pk", filter=Q(registered_at__isnull=False)),
+        "pending": Count("pk", filter=Q(registered_at__isnull=True)),
+    }
+    if stale_before is not None:
+        counts["stale"] = Count("pk", filter=_stale(stale_before))
+    gauges = {"stale": 0, **Product.objects.aggregate(**counts)}
+    return {**gauges, "last_success": last_sync_finished_at()}
+
+
+def products_stale(*, now: datetime, limit: int) -> list[Product]:
+    """Up to `limit` stale products, the longest unsynced first (none when the sync is off)."""
+    stale_before = sync_stale_before(now)
+    if stale_before is None:
+        return []
+    return list(
+        Product.objects.filter(_stale(stale_before))
+        .order_by("offers_synced_at", "registered_at")
+        .only("id", "name", "registered_at", "offers_synced_at", "last_sync_error", "last_sync_error_at")[:limit]
+    )
+
+
+def products_pending(*, limit: int) -> list[Product]:
+    """Up to `limit` products the offers service has not accepted yet, oldest first."""
+    return list(
+        Product.objects.filter(registered_at__isnull=True)
+        .order_by("created_at", "id")
+        .only("id", "name", "created_at", "registration_attempts", "next_registration_at")[:limit]
+    )
+
+
+def sync_runs_latest(*, limit: int) -> list[SyncRun]:
+    return list(SyncRun.objects.order_by("-started_at", "-id")[:limit])
+
+
+def sync_runs_since(since: datetime) -> list[SyncRun]:
+    """Every worker's cycles that started after `since`, oldest first (the status page's chart)."""
+    return list(
+        SyncRun.objects.filter(started_at__gte=since)
+        .order_by("started_at", "id")
+        .only("started_at", "outcome", "products_synced", "products_failed", "duration_seconds")
     )
