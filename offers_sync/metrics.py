@@ -38,88 +38,105 @@ if TYPE_CHECKING:  # offers_sync.sync imports the gateway, which imports this mo
 
 logger = logging.getLogger(__name__)
 
-REGISTRY = CollectorRegistry(auto_describe=True)
+class SyncMetrics:
+    """The worker's series, made on first use (`sync_metrics()`): a web process imports this module
+    too (through the gateway), and must not expose them at 0 beside its own."""
 
-CYCLES = Counter(
-    "aggregator_sync_cycles",
-    "Sync cycles of this worker by outcome: completed, stopped (early, at shutdown), skipped (no "
-    "access token), failed (database unavailable).",
-    ["outcome"],
-    registry=REGISTRY,
-)
-CYCLE_DURATION = Histogram(
-    "aggregator_sync_cycle_duration_seconds",
-    "Duration of this worker's cycles that ran (completed or stopped).",
-    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1800),
-    registry=REGISTRY,
-)
-PRODUCTS = Counter(
-    "aggregator_sync_products",
-    "Products handled by this worker's cycles: synced, failed (cached offers kept), unregistered "
-    "(the offers service no longer knows them).",
-    ["outcome"],
-    registry=REGISTRY,
-)
-OFFER_CHANGES = Counter(
-    "aggregator_sync_offer_changes",
-    "Offers this worker added, changed or removed in the mirror.",
-    ["kind"],
-    registry=REGISTRY,
-)
-UPSTREAM_REQUESTS = Counter(
-    "aggregator_upstream_requests",
-    "HTTP requests to the offers service by endpoint and status (the HTTP status, or timeout, error).",
-    ["endpoint", "status"],
-    registry=REGISTRY,
-)
-UPSTREAM_DURATION = Histogram(
-    "aggregator_upstream_request_duration_seconds",
-    "Duration of each HTTP request to the offers service (each attempt), by endpoint.",
-    ["endpoint"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-    registry=REGISTRY,
-)
-TOKEN_RENEWALS = Counter(
-    "aggregator_access_token_renewals",
-    "Requests for a new access token by outcome: renewed, another_still_valid, rejected (the "
-    "refresh token is wrong), failed.",
-    ["outcome"],
-    registry=REGISTRY,
-)
-LAST_SUCCESS = Gauge(
-    "aggregator_sync_last_success_timestamp_seconds",
-    "When this worker last completed a cycle (Unix time); 0 before its first.",
-    registry=REGISTRY,
-)
+    def __init__(self):
+        self.registry = registry = CollectorRegistry(auto_describe=True)
+        self.cycles = Counter(
+            "aggregator_sync_cycles",
+            "Sync cycles of this worker by outcome: completed, stopped (early, at shutdown), skipped (no "
+            "access token), failed (database unavailable).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.cycle_duration = Histogram(
+            "aggregator_sync_cycle_duration_seconds",
+            "Duration of this worker's cycles that ran (completed or stopped).",
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1800),
+            registry=registry,
+        )
+        self.products = Counter(
+            "aggregator_sync_products",
+            "Products handled by this worker's cycles: synced, failed (cached offers kept), unregistered "
+            "(the offers service no longer knows them).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.offer_changes = Counter(
+            "aggregator_sync_offer_changes",
+            "Offers this worker added, changed or removed in the mirror.",
+            ["kind"],
+            registry=registry,
+        )
+        self.upstream_requests = Counter(
+            "aggregator_upstream_requests",
+            "HTTP requests to the offers service by endpoint and status (the HTTP status, or timeout, error).",
+            ["endpoint", "status"],
+            registry=registry,
+        )
+        self.upstream_duration = Histogram(
+            "aggregator_upstream_request_duration_seconds",
+            "Duration of each HTTP request to the offers service (each attempt), by endpoint.",
+            ["endpoint"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=registry,
+        )
+        self.token_renewals = Counter(
+            "aggregator_access_token_renewals",
+            "Requests for a new access token by outcome: renewed, another_still_valid, rejected (the "
+            "refresh token is wrong), failed.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.last_success = Gauge(
+            "aggregator_sync_last_success_timestamp_seconds",
+            "When this worker last completed a cycle (Unix time); 0 before its first.",
+            registry=registry,
+        )
+        # Series that exist from the start at 0, so that rates and alert expressions see them before
+        # the first event (a counter that appears only when it first moves hides that move from rate()).
+        for outcome in ("completed", "stopped", "skipped", "failed"):
+            self.cycles.labels(outcome)
+        for outcome in ("synced", "failed", "unregistered"):
+            self.products.labels(outcome)
+        for kind in ("added", "changed", "removed"):
+            self.offer_changes.labels(kind)
+        for endpoint in ("auth", "register", "offers"):
+            self.upstream_duration.labels(endpoint)
+        for outcome in ("renewed", "another_still_valid", "rejected", "failed"):
+            self.token_renewals.labels(outcome)
 
-# Series that exist from the start at 0, so that rates and alert expressions see them before the
-# first event (a counter that appears only when it first moves hides that first move from rate()).
-for _outcome in ("completed", "stopped", "skipped", "failed"):
-    CYCLES.labels(_outcome)
-for _outcome in ("synced", "failed", "unregistered"):
-    PRODUCTS.labels(_outcome)
-for _kind in ("added", "changed", "removed"):
-    OFFER_CHANGES.labels(_kind)
-for _endpoint in ("auth", "register", "offers"):
-    UPSTREAM_DURATION.labels(_endpoint)
-for _outcome in ("renewed", "another_still_valid", "rejected", "failed"):
-    TOKEN_RENEWALS.labels(_outcome)
+
+_metrics: SyncMetrics | None = None
+_metrics_lock = threading.Lock()
+
+
+def sync_metrics() -> SyncMetrics:
+    global _metrics
+    if _metrics is None:
+        with _metrics_lock:
+            if _metrics is None:
+                _metrics = SyncMetrics()
+    return _metrics
 
 
 def cycle_ended(outcome: str, summary: CycleSummary | None = None) -> None:
     """Count one cycle; with its summary (it ran), its products, offer changes and duration too."""
-    CYCLES.labels(outcome).inc()
+    m = sync_metrics()
+    m.cycles.labels(outcome).inc()
     if summary is None:
         return
-    CYCLE_DURATION.observe(summary.duration_seconds)
-    PRODUCTS.labels("synced").inc(summary.products_synced)
-    PRODUCTS.labels("failed").inc(summary.products_failed)
-    PRODUCTS.labels("unregistered").inc(summary.products_unregistered)
-    OFFER_CHANGES.labels("added").inc(summary.offers_added)
-    OFFER_CHANGES.labels("changed").inc(summary.offers_changed)
-    OFFER_CHANGES.labels("removed").inc(summary.offers_removed)
+    m.cycle_duration.observe(summary.duration_seconds)
+    m.products.labels("synced").inc(summary.products_synced)
+    m.products.labels("failed").inc(summary.products_failed)
+    m.products.labels("unregistered").inc(summary.products_unregistered)
+    m.offer_changes.labels("added").inc(summary.offers_added)
+    m.offer_changes.labels("changed").inc(summary.offers_changed)
+    m.offer_changes.labels("removed").inc(summary.offers_removed)
     if outcome == "completed":
-        LAST_SUCCESS.set(time.time())
+        m.last_success.set(time.time())
 
 
 def upstream_endpoint(url: str) -> str:
@@ -157,24 +174,26 @@ class InstrumentedOffersServiceClient(OffersServiceClient):
                 status = "timeout"
                 raise
             finally:
-                UPSTREAM_DURATION.labels(endpoint).observe(time.perf_counter() - started)
-                UPSTREAM_REQUESTS.labels(endpoint, status).inc()
+                m = sync_metrics()
+                m.upstream_duration.labels(endpoint).observe(time.perf_counter() - started)
+                m.upstream_requests.labels(endpoint, status).inc()
 
         self.session.send = observed_send
 
     def issue_access_token(self, refresh_token: str) -> IssuedAccessToken:
+        renewals = sync_metrics().token_renewals
         try:
             issued = super().issue_access_token(refresh_token)
         except AccessTokenStillValid:
-            TOKEN_RENEWALS.labels("another_still_valid").inc()
+            renewals.labels("another_still_valid").inc()
             raise
         except RefreshTokenRejected:
-            TOKEN_RENEWALS.labels("rejected").inc()
+            renewals.labels("rejected").inc()
             raise
         except OffersServiceError:
-            TOKEN_RENEWALS.labels("failed").inc()
+            renewals.labels("failed").inc()
             raise
-        TOKEN_RENEWALS.labels("renewed").inc()
+        renewals.labels("renewed").inc()
         return issued
 
 
@@ -193,7 +212,7 @@ class _MetricsHandler(BaseHTTPRequestHandler):
         if not authorized(self.headers.get("Authorization")):
             body = b'{"detail": "Metrics need Authorization: Bearer <METRICS_TOKEN>."}'
             return self._answer(401, body, "application/json", {"WWW-Authenticate": 'Bearer realm="metrics"'})
-        return self._answer(200, exposition(REGISTRY), CONTENT_TYPE_LATEST)
+        return self._answer(200, exposition(sync_metrics().registry), CONTENT_TYPE_LATEST)
 
     def do_HEAD(self):  # noqa: N802
         self.do_GET()

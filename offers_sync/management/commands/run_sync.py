@@ -102,6 +102,7 @@ class Command(BaseCommand):
     def start_metrics_listener(self):
         if not settings.SYNC_METRICS_PORT:
             return None
+        metrics.sync_metrics()  # every series at 0 from the first scrape
         address, port = settings.SYNC_METRICS_ADDRESS, settings.SYNC_METRICS_PORT
         try:
             listener = metrics.start_metrics_server(address=address, port=port)
