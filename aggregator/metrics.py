@@ -67,17 +67,32 @@ class HttpMetricsMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
+        # (route, method, status) → the two series' children: `labels()` validates and locks on
+        # every call, a dict lookup does not. Bounded: routes, methods and statuses are few.
+        self._series: dict[tuple[str, str, int], tuple] = {}
 
     def __call__(self, request):
         started = time.perf_counter()
         response = self.get_response(request)
         elapsed = time.perf_counter() - started
         match = request.resolver_match
-        route = match.route if match is not None else "unmatched"
-        method = request.method if request.method in KNOWN_METHODS else "other"
-        HTTP_REQUESTS.labels(route, method, str(response.status_code)).inc()
-        HTTP_REQUEST_DURATION.labels(route, method).observe(elapsed)
+        key = (match.route if match is not None else "unmatched", request.method, response.status_code)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series_for(*key)
+        series[0].inc()
+        series[1].observe(elapsed)
         return response
+
+    def _series_for(self, route: str, method: str, status: int) -> tuple:
+        label_method = method if method in KNOWN_METHODS else "other"
+        series = (
+            HTTP_REQUESTS.labels(route, label_method, str(status)),
+            HTTP_REQUEST_DURATION.labels(route, label_method),
+        )
+        if method in KNOWN_METHODS:  # an invented method is not kept as a key either
+            self._series[(route, method, status)] = series
+        return series
 
 
 # -- exposition ---------------------------------------------------------------------------------
