@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -116,7 +116,7 @@ def exposition(registry: CollectorRegistry) -> bytes:
 def metrics_view(request):
     """GET /metrics: the web's metrics in the Prometheus text format (see the module doc)."""
     if not settings.METRICS_TOKEN:
-        return JsonResponse({"detail": "Not found."}, status=404)
+        raise Http404  # the same answer as any unknown path
     if request.method not in ("GET", "HEAD"):
         return JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405, headers={"Allow": "GET"})
     if not authorized(request.META.get("HTTP_AUTHORIZATION")):
