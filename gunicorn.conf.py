@@ -4,6 +4,9 @@ The defaults were measured on 2 cores with bench/api_bench.py (docs/performance.
 """
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # Sync workers, one per core: a request is one or two short queries, so the cores, not waits, are
@@ -30,6 +33,8 @@ limit_request_field_size = 8190
 # Logs to stdout/stderr, one line per event. The access log is off unless switched on: it cost
 # 0.1 ms of CPU per request, a tenth of a cached-offers request (7 % fewer requests/s), and Django
 # logs every 4xx and 5xx answer anyway (logger django.request).
+# The access log's line ends with the request's id (aggregator.log_context), as the app's lines do.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" request_id=%({x-request-id}o)s'
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "false").lower() in {"1", "true", "yes", "on"} else None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
@@ -37,6 +42,26 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 preload_app = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
+# Metrics (aggregator.metrics): every worker process writes its values to files in one directory,
+# which GET /metrics reads and sums (prometheus-client's multiprocess mode). A fresh directory per
+# server under /tmp (tmpfs in the containers), made before the app is loaded: prometheus-client
+# reads the variable when the app first records a value. A reload (HUP) keeps the directory.
+_METRICS_DIR_PREFIX = "aggregator-metrics-"
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=_METRICS_DIR_PREFIX)
+
+
+def child_exit(server, worker):
+    # A dead worker's counters stay in the sum (they are counts of what happened); its live gauges go.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    if directory.name.startswith(_METRICS_DIR_PREFIX):
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def on_starting(server):
@@ -57,8 +82,14 @@ def on_starting(server):
 if os.environ.get("LOG_FORMAT", "text").strip().lower() == "json":
     logconfig_dict = {
         "formatters": {"json": {"()": "aggregator.logging.JsonFormatter"}},
+        "filters": {"log_context": {"()": "aggregator.log_context.LogContextFilter"}},
         "handlers": {
-            "json_stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"}
+            "json_stdout": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+                "formatter": "json",
+                "filters": ["log_context"],
+            }
         },
         "root": {"level": "INFO", "handlers": ["json_stdout"]},
         "loggers": {

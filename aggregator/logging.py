@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 class JsonFormatter(logging.Formatter):
     # Attributes every LogRecord has; anything else was passed with `extra=` and is kept.
-    _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+    # `log_context` is the text formats' copy of the request or cycle id (aggregator.log_context).
+    _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "log_context"}
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {

@@ -40,8 +40,8 @@ _proxy_ssl_header = read_str("SECURE_PROXY_SSL_HEADER", "")
 if _proxy_ssl_header:
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
 SECURE_SSL_REDIRECT = read_bool("SECURE_SSL_REDIRECT", False)
-# Load balancers and container health checks probe over plain http inside the network.
-SECURE_REDIRECT_EXEMPT = [r"^health$"]
+# Load balancers, container health checks and Prometheus ask over plain http inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
 # A site that only speaks HTTPS has no reason to send its cookies over http.
 SESSION_COOKIE_SECURE = read_bool("SESSION_COOKIE_SECURE", SECURE_SSL_REDIRECT)
 CSRF_COOKIE_SECURE = read_bool("CSRF_COOKIE_SECURE", SECURE_SSL_REDIRECT)
@@ -69,6 +69,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every answer is counted and timed, and every log line has the request's id.
+    "aggregator.metrics.HttpMetricsMiddleware",
+    "aggregator.log_context.RequestIdMiddleware",
     "aggregator.middleware.RejectNulCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -223,6 +226,16 @@ PRICE_HISTORY_ENABLED = read_bool("PRICE_HISTORY_ENABLED", True)
 SYNC_HEARTBEAT_FILE = read_str("SYNC_HEARTBEAT_FILE", "/tmp/aggregator-sync-heartbeat")
 SYNC_HEARTBEAT_MAX_AGE = read_int("SYNC_HEARTBEAT_MAX_AGE", 60, minimum=5, maximum=86400)
 
+# One row per sync cycle of each worker (offers_sync.SyncRun), pruned hourly by the worker; 0 keeps them all.
+SYNC_RUNS_DAYS = read_int("SYNC_RUNS_DAYS", 30, minimum=0, maximum=36500)
+
+# Prometheus metrics (docs/operations.md, "Metrics"). GET /metrics on the web answers 404 unless
+# METRICS_TOKEN is set, and then only to `Authorization: Bearer <METRICS_TOKEN>`; each sync worker
+# serves its own on SYNC_METRICS_ADDRESS:SYNC_METRICS_PORT (no listener while the port is unset).
+METRICS_TOKEN = read_str("METRICS_TOKEN", "")
+SYNC_METRICS_PORT = read_int("SYNC_METRICS_PORT", 0, minimum=0, maximum=65535)
+SYNC_METRICS_ADDRESS = read_str("SYNC_METRICS_ADDRESS", "0.0.0.0")
+
 LOG_LEVEL = read_str("LOG_LEVEL", "INFO").upper()
 LOG_FORMAT = read_str("LOG_FORMAT", "text").lower()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -233,8 +246,11 @@ if LOG_FORMAT not in {"text", "json"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # Every line written while a request (or a sync cycle) is handled carries its id: a
+    # `request_id` (`cycle_id`) key in JSON, " request_id=…" after the message in text.
+    "filters": {"log_context": {"()": "aggregator.log_context.LogContextFilter"}},
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s%(log_context)s"},
         "json": {"()": "aggregator.logging.JsonFormatter"},
     },
     "handlers": {
@@ -242,6 +258,7 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": LOG_FORMAT,
+            "filters": ["log_context"],
         },
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},

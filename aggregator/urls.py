@@ -3,6 +3,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from aggregator.health import HealthApi
+from aggregator.metrics import metrics_view
 from api.products import ProductDetailApi, ProductListCreateApi
 from offers_sync.apis import ProductOffersApi
 from price_history.apis import PriceEventListApi, PriceTrendApi
@@ -15,6 +16,7 @@ urlpatterns = [
     path("products/<str:product_id>/offers/history", PriceEventListApi.as_view(), name="product-offer-history"),
     path("products/<str:product_id>/price-trend", PriceTrendApi.as_view(), name="product-price-trend"),
     path("health", HealthApi.as_view(), name="health"),
+    path("metrics", metrics_view, name="metrics"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),

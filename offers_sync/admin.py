@@ -1,17 +1,30 @@
-"""Admin for the offer mirror, and the sync's additions to the product admin.
+"""Admin for the offer mirror and the sync, and the sync's additions to the product admin.
 
 `ProductAdmin` here extends the catalogue's and takes its place: it shows the product's sync
 state and cached offers and adds the "register now" and "sync offers now" actions, which call the
-same functions as the worker.
+same functions as the worker. Besides: offers, the cycle history, and the sync status page.
 """
 
+from datetime import timedelta
+
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from catalogue import admin as catalogue_admin
 from catalogue.models import Product
+from offers_sync.charts import sync_runs_svg
 from offers_sync.gateway import offers_service_for_web
-from offers_sync.models import Offer, ProductSyncState, SyncStatus
+from offers_sync.models import Offer, ProductSyncState, SyncRun, SyncStatus
 from offers_sync.registration import product_register_now
+from offers_sync.selectors import (
+    products_pending,
+    products_stale,
+    sync_gauges,
+    sync_runs_latest,
+    sync_runs_since,
+    sync_stale_before,
+)
 from offers_sync.sync import OfferSyncer
 
 # Admin actions call the offers service while the admin waits; keep them to a sensible size.
@@ -25,6 +38,10 @@ SYNC_STATE_FIELDS = [
     "last_sync_error",
     "last_sync_error_at",
 ]
+# What the sync status page lists.
+LATEST_CYCLES = 20
+PRODUCTS_LISTED = 50
+CHART_PERIOD = timedelta(days=1)
 
 
 class ReadOnlyAdminMixin:
@@ -136,6 +153,61 @@ class OfferAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return request.user.is_staff
 
 
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "started_at",
+        "worker",
+        "tick",
+        "outcome",
+        "products_synced",
+        "products_failed",
+        "products_unregistered",
+        "products_registered",
+        "offers_added",
+        "offers_changed",
+        "offers_removed",
+        "duration",
+    ]
+    list_filter = ["outcome", "worker", "started_at"]
+    date_hierarchy = "started_at"
+    search_fields = ["=cycle_id", "worker"]
+    ordering = ["-started_at", "-id"]
+    show_full_result_count = False
+
+    @admin.display(description="duration (s)", ordering="duration_seconds")
+    def duration(self, run: SyncRun) -> str:
+        return f"{run.duration_seconds:.2f}"
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_staff
+
+
 @admin.register(SyncStatus)
 class SyncStatusAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "last_cycle_started_at", "last_cycle_finished_at", "last_cycle_summary"]
+    """One page instead of the singleton row: the last cycles, a chart of the last day, the products
+    that need attention (stale, or not yet registered)."""
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_staff
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            return super().changelist_view(request, extra_context)  # Django's own refusal
+        now = timezone.now()
+        since = now - CHART_PERIOD
+        status = SyncStatus.objects.filter(pk=SyncStatus.SINGLETON_ID).first()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Sync status",
+            "opts": self.model._meta,
+            "status": status,
+            "gauges": sync_gauges(now=now),
+            "stale_before": sync_stale_before(now),
+            "cycles": sync_runs_latest(limit=LATEST_CYCLES),
+            "chart": sync_runs_svg(sync_runs_since(since), since=since, until=now),
+            "stale": products_stale(now=now, limit=PRODUCTS_LISTED),
+            "pending": products_pending(limit=PRODUCTS_LISTED),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/offers_sync/sync_status.html", context)

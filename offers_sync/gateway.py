@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from offers_sync.client import OfferData, OffersServiceClient, wait_without_interruption
+from offers_sync.metrics import InstrumentedOffersServiceClient
 from offers_sync.tokens import DatabaseTokenSource
 
 
@@ -53,6 +54,7 @@ def offers_service_for_web() -> OffersService | None:
 def offers_service_for_worker(
     *, concurrency: int, wait: Callable[[float], bool] = wait_without_interruption
 ) -> OffersService:
-    client = OffersServiceClient(settings.OFFERS_SERVICE_URL, pool_size=concurrency, wait=wait)
+    # Counted and timed for the worker's metrics (offers_sync.metrics).
+    client = InstrumentedOffersServiceClient(settings.OFFERS_SERVICE_URL, pool_size=concurrency, wait=wait)
     tokens = DatabaseTokenSource(client, settings.OFFERS_REFRESH_TOKEN, max_wait_seconds=10.0, wait=wait)
     return OffersService(client=client, tokens=tokens)

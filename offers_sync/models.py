@@ -130,3 +130,51 @@ class SyncStatus(models.Model):
 
     def __str__(self) -> str:
         return f"last cycle finished {self.last_cycle_finished_at}"
+
+
+class SyncRun(models.Model):
+    """One sync cycle of one worker: when, how it ended, its counts and where its time went.
+
+    Written by the worker at the end of each cycle (also one that was skipped or failed), kept
+    SYNC_RUNS_DAYS and pruned hourly by the worker (offers_sync.history).
+    """
+
+    class Outcome(models.TextChoices):
+        COMPLETED = "completed"
+        STOPPED = "stopped", "stopped early (worker shutting down)"
+        SKIPPED = "skipped", "skipped (no access token)"
+        FAILED = "failed", "failed (database unavailable)"
+
+    # The id in the cycle's log lines (`cycle_id=…`).
+    cycle_id = models.CharField(max_length=32)
+    worker = models.CharField(max_length=100)
+    tick = models.DateTimeField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    # Why a cycle was skipped or failed; empty when it ran.
+    reason = models.CharField(max_length=500, blank=True, default="")
+    products_synced = models.PositiveIntegerField(default=0)
+    products_failed = models.PositiveIntegerField(default=0)
+    products_unregistered = models.PositiveIntegerField(default=0)
+    products_registered = models.PositiveIntegerField(default=0)
+    registrations_failed = models.PositiveIntegerField(default=0)
+    offers_added = models.PositiveIntegerField(default=0)
+    offers_changed = models.PositiveIntegerField(default=0)
+    offers_removed = models.PositiveIntegerField(default=0)
+    duration_seconds = models.FloatField(default=0.0)
+    seconds_claiming = models.FloatField(default=0.0)
+    seconds_waiting = models.FloatField(default=0.0)
+    seconds_reconciling = models.FloatField(default=0.0)
+    # {reason: number of products} for the products that failed this cycle.
+    failures = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [
+            # The admin lists newest first, the chart reads the last day, pruning deletes the oldest.
+            models.Index(fields=["started_at", "id"], name="sync_run_started_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.worker} {self.tick.isoformat(timespec='seconds')} {self.outcome}"

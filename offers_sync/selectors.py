@@ -1,15 +1,18 @@
 """Reads of the offer mirror, of products with their sync state and of the sync's health."""
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from aggregator.prepared import PreparedValuesQuery
 from catalogue.models import Product
 from catalogue.selectors import parse_product_id
-from offers_sync.models import Offer, SyncStatus
+from offers_sync.models import Offer, SyncRun, SyncStatus
+from offers_sync.schedule import InvalidSchedule, parse_schedule
 
 OFFER_API_FIELDS = ("id", "product_id", "price", "items_in_stock")
 
@@ -60,3 +63,91 @@ def product_with_sync_state_get(product_id: str | uuid.UUID) -> Product | None:
     if product_uuid is None:
         return None
     return Product.objects.select_related("sync_state").filter(pk=product_uuid).first()
+
+
+# -- the sync's state, for the metrics and the admin's sync status page ---------------------------
+# A product without a sync state row yet (inserted in bulk, before the worker's next cycle) reads
+# as pending.
+
+
+_STATUS_FIELDS = (
+    "registered_at",
+    "offers_synced_at",
+    "last_sync_error",
+    "last_sync_error_at",
+    "registration_attempts",
+    "next_registration_at",
+)
+
+
+def sync_stale_before(now: datetime) -> datetime | None:
+    """Offers mirrored before this are stale (two schedule intervals ago); None when the sync is off."""
+    try:
+        schedule = parse_schedule(settings.SYNC_SCHEDULE)
+    except InvalidSchedule:
+        return None  # the worker refuses to start with it; the web just has no threshold
+    if schedule is None:
+        return None
+    return now - timedelta(seconds=2 * schedule.interval_after(now))
+
+
+def _stale(stale_before: datetime) -> Q:
+    # Registered, and mirrored before the threshold, or never mirrored though registered before it.
+    return Q(sync_state__registered_at__isnull=False) & (
+        Q(sync_state__offers_synced_at__lt=stale_before)
+        | Q(sync_state__offers_synced_at__isnull=True, sync_state__registered_at__lt=stale_before)
+    )
+
+
+def sync_gauges(*, now: datetime | None = None) -> dict[str, Any]:
+    """The metrics' database gauges in two short queries.
+
+    `registered` and `pending` products (not yet accepted by the offers service), `stale` ones (see
+    `sync_stale_before`; 0 when the sync is off) and `last_success`, when a cycle last completed.
+    """
+    now = now or timezone.now()
+    stale_before = sync_stale_before(now)
+    counts = {
+        "registered": Count("pk", filter=Q(sync_state__registered_at__isnull=False)),
+        "pending": Count("pk", filter=Q(sync_state__registered_at__isnull=True)),
+    }
+    if stale_before is not None:
+        counts["stale"] = Count("pk", filter=_stale(stale_before))
+    gauges = {"stale": 0, **Product.objects.aggregate(**counts)}
+    return {**gauges, "last_success": last_sync_finished_at()}
+
+
+def products_stale(*, now: datetime, limit: int) -> list[Product]:
+    """Up to `limit` stale products, the longest unsynced first (none when the sync is off)."""
+    stale_before = sync_stale_before(now)
+    if stale_before is None:
+        return []
+    return list(
+        Product.objects.filter(_stale(stale_before))
+        .select_related("sync_state")
+        .order_by("sync_state__offers_synced_at", "sync_state__registered_at")
+        .only("id", "name", *(f"sync_state__{name}" for name in _STATUS_FIELDS))[:limit]
+    )
+
+
+def products_pending(*, limit: int) -> list[Product]:
+    """Up to `limit` products the offers service has not accepted yet, oldest first."""
+    return list(
+        Product.objects.filter(sync_state__registered_at__isnull=True)
+        .select_related("sync_state")
+        .order_by("created_at", "id")
+        .only("id", "name", "created_at", *(f"sync_state__{name}" for name in _STATUS_FIELDS))[:limit]
+    )
+
+
+def sync_runs_latest(*, limit: int) -> list[SyncRun]:
+    return list(SyncRun.objects.order_by("-started_at", "-id")[:limit])
+
+
+def sync_runs_since(since: datetime) -> list[SyncRun]:
+    """Every worker's cycles that started after `since`, oldest first (the status page's chart)."""
+    return list(
+        SyncRun.objects.filter(started_at__gte=since)
+        .order_by("started_at", "id")
+        .only("started_at", "outcome", "products_synced", "products_failed", "duration_seconds")
+    )

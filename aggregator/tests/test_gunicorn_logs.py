@@ -63,12 +63,23 @@ def test_json_log_format_makes_every_stdout_line_a_json_object(tmp_path):
     entries = [json.loads(line) for line in lines]  # fails on any line that is not JSON
     assert any(entry["logger"] == "gunicorn.error" and "Listening at" in entry["message"] for entry in entries)
     assert any(entry["logger"] == "gunicorn.access" and "GET /no-such-page" in entry["message"] for entry in entries)
+    # The request's id is in the app's line about it and in the access log's, and it is the same one.
+    ids = {
+        entry["logger"]: entry.get("request_id")
+        for entry in entries
+        if "/no-such-page" in entry["message"] and entry["logger"] in ("django.request", "gunicorn.access")
+    }
+    assert set(ids) == {"django.request", "gunicorn.access"}
+    assert ids["django.request"] == ids["gunicorn.access"] and len(ids["django.request"]) == 32
 
 
 @pytest.mark.e2e
 def test_text_log_format_keeps_the_plain_access_log(tmp_path):
     lines = serve_one_request("text", tmp_path)
     assert any('"GET /no-such-page HTTP/1.1" 404' in line and not line.startswith("{") for line in lines)
+    access = next(line for line in lines if '"GET /no-such-page HTTP/1.1" 404' in line)
+    app = next(line for line in lines if "Not Found: /no-such-page" in line)
+    assert " request_id=" in app and app.rsplit(" request_id=", 1)[1] == access.rsplit(" request_id=", 1)[1]
 
 
 @pytest.mark.e2e

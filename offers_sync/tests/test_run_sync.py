@@ -207,6 +207,8 @@ def test_an_unforeseen_cycle_error_is_logged_once_and_the_worker_goes_on(caplog)
     from offers_sync.management.commands.run_sync import Command
 
     class Exploding:
+        worker_name = "worker-1"
+
         def run_cycle(self, tick):
             raise RuntimeError("nobody saw this coming")
 

@@ -7,6 +7,9 @@ process exits 0. Offers-service faults, database outages and any unforeseen erro
 waited out; only misconfiguration stops the worker. `--once` exits 0 when the cycle completed,
 however many products failed in it.
 
+Each cycle is counted in the worker's metrics (served on SYNC_METRICS_PORT when set) and written
+to the cycle history (SyncRun), whatever its outcome; its log lines carry `cycle_id=…`.
+
 `--check` is a liveness probe for orchestrators: exit 0 when this container's worker beat its
 heartbeat file recently and completed a cycle recently enough for its schedule.
 """
@@ -26,8 +29,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
+from aggregator.log_context import bind_cycle_id, new_id
+from offers_sync import metrics
 from offers_sync.client import RefreshTokenRejected
 from offers_sync.gateway import is_configured, offers_service_for_worker
+from offers_sync.history import sync_run_record, sync_runs_cutoff, sync_runs_prune
+from offers_sync.models import SyncRun
 from offers_sync.schedule import InvalidSchedule, Schedule, parse_schedule
 from offers_sync.signals import worker_cycle_done
 from offers_sync.sync import CycleAborted, CycleSummary, OfferSyncer
@@ -35,11 +42,16 @@ from offers_sync.sync import CycleAborted, CycleSummary, OfferSyncer
 logger = logging.getLogger("offers_sync.worker")
 
 HEARTBEAT_EVERY_SECONDS = 5
+PRUNE_CYCLE_HISTORY_EVERY = timedelta(hours=1)
 DATABASE_RETRY_SECONDS = 5
 
 
 class Command(BaseCommand):
     help = "Mirror every registered product's offers from the offers service on SYNC_SCHEDULE."
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stop = threading.Event()
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="Run one cycle now, print a summary and exit.")
@@ -76,11 +88,32 @@ class Command(BaseCommand):
         )
         if options["once"]:
             return self.run_once(options["tick"] or timezone.now())
-        self.run_forever(schedule)
+        listener = self.start_metrics_listener()
+        try:
+            self.run_forever(schedule)
+        finally:
+            if listener is not None:
+                listener.shutdown()
+                listener.server_close()
 
     def on_signal(self, signum, frame):
         logger.info("received %s: finishing work in hand, then exiting", signal.Signals(signum).name)
         self.stop.set()
+
+    def start_metrics_listener(self):
+        if not settings.SYNC_METRICS_PORT:
+            return None
+        metrics.sync_metrics()  # every series at 0 from the first scrape
+        address, port = settings.SYNC_METRICS_ADDRESS, settings.SYNC_METRICS_PORT
+        try:
+            listener = metrics.start_metrics_server(address=address, port=port)
+        except OSError as exc:
+            raise CommandError(
+                f"configuration error: cannot listen for metrics on {address}:{port} "
+                f"(SYNC_METRICS_ADDRESS, SYNC_METRICS_PORT): {exc.strerror or exc}"
+            ) from None
+        logger.info("metrics on http://%s:%d/metrics", address or "0.0.0.0", port)
+        return listener
 
     def read_schedule(self) -> Schedule | None:
         try:
@@ -121,33 +154,64 @@ class Command(BaseCommand):
 
     def run_cycle(self, tick: datetime) -> CycleSummary | None:
         """Run one cycle, surviving everything but a rejected refresh token. None if it could not run."""
+        cycle_id = new_id()
+        bind_cycle_id(cycle_id)  # every log line until the cycle is recorded carries it
+        started_at = timezone.now()
+        summary, reason = None, ""
         close_old_connections()
         try:
             summary = self.syncer.run_cycle(tick)
+            outcome = SyncRun.Outcome.STOPPED if summary.stopped_early else SyncRun.Outcome.COMPLETED
         except RefreshTokenRejected:
+            self.cycle_ended(cycle_id, tick, started_at, SyncRun.Outcome.FAILED, reason="refresh token rejected")
+            bind_cycle_id(None)
             raise CommandError(
                 "configuration error: the offers service rejected OFFERS_REFRESH_TOKEN (401 at /auth)"
             ) from None
         except CycleAborted as exc:
             logger.warning("sync cycle for %s skipped: %s", tick.isoformat(timespec="seconds"), exc)
-            return None
+            outcome, reason = SyncRun.Outcome.SKIPPED, str(exc)
         except DatabaseError as exc:
             logger.warning("sync cycle for %s failed: database unavailable (%s)", tick.isoformat(), type(exc).__name__)
+            outcome, reason = SyncRun.Outcome.FAILED, f"database unavailable ({type(exc).__name__})"
             close_old_connections()
             self.stop.wait(DATABASE_RETRY_SECONDS)
-            return None
-        except Exception:
+        except Exception as exc:
             # Only misconfiguration stops the worker; anything else is this cycle's failure, told
             # once with its traceback, and the next tick runs.
             logger.exception("sync cycle for %s failed unexpectedly", tick.isoformat(timespec="seconds"))
-            return None
+            outcome, reason = SyncRun.Outcome.FAILED, f"unexpected failure ({type(exc).__name__})"
         finally:
             close_old_connections()
-        logger.info("sync cycle for %s finished: %s", tick.isoformat(timespec="seconds"), summary.describe())
+        if summary is not None:
+            logger.info("sync cycle for %s finished: %s", tick.isoformat(timespec="seconds"), summary.describe())
+        self.cycle_ended(cycle_id, tick, started_at, outcome, summary=summary, reason=reason)
+        bind_cycle_id(None)
+        if summary is None:
+            return None
         if not summary.stopped_early:
             self.last_cycle_finished_at = timezone.now()
         self.beat()
         return summary
+
+    def cycle_ended(self, cycle_id, tick, started_at, outcome, *, summary=None, reason="") -> None:
+        """Count the cycle in the metrics and write its history row (skipped if the database is down)."""
+        metrics.cycle_ended(outcome, summary)
+        try:
+            sync_run_record(
+                cycle_id=cycle_id,
+                worker=self.syncer.worker_name,
+                tick=tick,
+                started_at=started_at,
+                finished_at=timezone.now(),
+                outcome=outcome,
+                summary=summary,
+                reason=reason,
+            )
+        except DatabaseError as exc:
+            logger.warning("sync cycle not recorded in the history: database unavailable (%s)", type(exc).__name__)
+        finally:
+            close_old_connections()
 
     def after_cycle(self, summary: CycleSummary | None) -> None:
         """Give the subscribers of `worker_cycle_done` their turn for upkeep (pruning price history).
@@ -157,6 +221,7 @@ class Command(BaseCommand):
         """
         if self.stop.is_set():
             return
+        self.prune_cycle_history_when_due()
         results = worker_cycle_done.send_robust(sender=type(self), summary=summary, proceed=self.between_prune_batches)
         for receiver, result in results:
             if isinstance(result, Exception):
@@ -166,6 +231,20 @@ class Command(BaseCommand):
         """A long prune still beats the heartbeat (so --check sees the worker alive) and stops on SIGTERM."""
         self.beat()
         return not self.stop.is_set()
+
+    def prune_cycle_history_when_due(self) -> None:
+        """Once an hour, delete cycle rows past SYNC_RUNS_DAYS (the price history prunes itself)."""
+        now = timezone.now()
+        if getattr(self, "last_prune_at", None) and now - self.last_prune_at < PRUNE_CYCLE_HISTORY_EVERY:
+            return
+        self.last_prune_at = now
+        cutoff = sync_runs_cutoff(now=now)
+        if cutoff is None:
+            return
+        try:
+            sync_runs_prune(older_than=cutoff, should_stop=self.stop.is_set)
+        except DatabaseError as exc:
+            logger.warning("pruning the cycle history failed: database unavailable (%s)", type(exc).__name__)
 
     def wait_until(self, moment: datetime) -> bool:
         """Sleep until `moment` in short slices; False if asked to stop meanwhile."""

@@ -1,0 +1,204 @@
+"""Prometheus metrics of the web process, and what the web and the worker share to expose theirs.
+
+- `HttpMetricsMiddleware` counts and times every answer by route (the URL pattern, never the raw
+  path, so ids do not each make a series), method and status: one counter increment and one
+  histogram observation per request, nothing else on the request path.
+- `GET /metrics` (`metrics_view`) answers in the Prometheus text format. Under gunicorn the
+  processes' values are summed: gunicorn.conf.py points prometheus-client's multiprocess mode
+  (`PROMETHEUS_MULTIPROC_DIR`) at a fresh directory, where every worker process writes its values
+  and which the scrape reads. Outside gunicorn (tests, runserver) the process's own values are
+  shown. The sync gauges are read from the database at scrape time, at most every few seconds.
+- `/metrics` is not public: it answers 404 unless METRICS_TOKEN is set, and then only to
+  `Authorization: Bearer <METRICS_TOKEN>` (compared in constant time). The worker's listener
+  (offers_sync.metrics) uses the same rule through `authorized`.
+"""
+
+import hmac
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import Http404, HttpResponse, JsonResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+logger = logging.getLogger(__name__)
+
+# No `*_created` series beside every counter and histogram: they double the output and nothing
+# here reads them (the web's multiprocess mode has none anyway; this keeps the worker alike).
+disable_created_metrics()
+
+# Methods outside this set are counted as "other": a client cannot invent label values.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Scrapes within this many seconds of each other share one read of the database.
+SYNC_GAUGES_CACHE_SECONDS = 5.0
+
+_http_registry = CollectorRegistry(auto_describe=True)
+HTTP_REQUESTS = Counter(
+    "aggregator_http_requests",
+    "HTTP requests answered, by route (URL pattern), method and status.",
+    ["route", "method", "status"],
+    registry=_http_registry,
+)
+HTTP_REQUEST_DURATION = Histogram(
+    "aggregator_http_request_duration_seconds",
+    "Time from the first middleware to the answer, by route and method.",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=_http_registry,
+)
+
+
+class HttpMetricsMiddleware:
+    """Count and time every answer (first in MIDDLEWARE, so it sees every one)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        # (route, method, status) → the two series' children: `labels()` validates and locks on
+        # every call, a dict lookup does not. Bounded: routes, methods and statuses are few.
+        self._series: dict[tuple[str, str, int], tuple] = {}
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        elapsed = time.perf_counter() - started
+        match = request.resolver_match
+        key = (match.route if match is not None else "unmatched", request.method, response.status_code)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series_for(*key)
+        series[0].inc()
+        series[1].observe(elapsed)
+        return response
+
+    def _series_for(self, route: str, method: str, status: int) -> tuple:
+        label_method = method if method in KNOWN_METHODS else "other"
+        series = (
+            HTTP_REQUESTS.labels(route, label_method, str(status)),
+            HTTP_REQUEST_DURATION.labels(route, label_method),
+        )
+        if method in KNOWN_METHODS:  # an invented method is not kept as a key either
+            self._series[(route, method, status)] = series
+        return series
+
+
+# -- exposition ---------------------------------------------------------------------------------
+
+
+def authorized(authorization_header: str | None) -> bool:
+    """Does this `Authorization` header carry `Bearer <METRICS_TOKEN>`? False when no token is set."""
+    expected = settings.METRICS_TOKEN
+    if not expected or not authorization_header:
+        return False
+    scheme, _, given = authorization_header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"), expected.encode())
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)
+
+
+def metrics_view(request):
+    """GET /metrics: the web's metrics in the Prometheus text format (see the module doc)."""
+    if not settings.METRICS_TOKEN:
+        raise Http404  # the same answer as any unknown path
+    if request.method not in ("GET", "HEAD"):
+        return JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405, headers={"Allow": "GET"})
+    if not authorized(request.META.get("HTTP_AUTHORIZATION")):
+        return JsonResponse(
+            {"detail": "Metrics need Authorization: Bearer <METRICS_TOKEN>."},
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    return HttpResponse(exposition(_web_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+_registries: dict[str, CollectorRegistry] = {}
+
+
+def _web_registry() -> CollectorRegistry:
+    # The multiprocess directory is fixed for the life of the process (set before it started).
+    mode = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or ""
+    registry = _registries.get(mode)
+    if registry is None:
+        if mode:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+        else:
+            registry = CollectorRegistry()
+            registry.register(_RegistryCollector(_http_registry))
+        registry.register(SyncGaugesCollector())
+        _registries[mode] = registry
+    return registry
+
+
+class _RegistryCollector(Collector):
+    def __init__(self, registry: CollectorRegistry):
+        self.registry = registry
+
+    def collect(self):
+        return self.registry.collect()
+
+
+class SyncGaugesCollector(Collector):
+    """`aggregator_products{state}`, `aggregator_products_stale`, `aggregator_sync_last_success_timestamp_seconds`.
+
+    Read from the database at scrape time (offers_sync.selectors.sync_gauges) and kept for a few
+    seconds per process. With the database down the gauges are left out; the scrape still answers.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._cached: tuple[float, dict] | None = None
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        values = self._values()
+        if values is None:
+            return
+        products = GaugeMetricFamily(
+            "aggregator_products", "Products by registration with the offers service.", labels=["state"]
+        )
+        products.add_metric(["registered"], values["registered"])
+        products.add_metric(["pending"], values["pending"])
+        yield products
+        yield GaugeMetricFamily(
+            "aggregator_products_stale",
+            "Registered products whose offers were last mirrored more than two schedule intervals ago.",
+            value=values["stale"],
+        )
+        if values["last_success"] is not None:
+            yield GaugeMetricFamily(
+                "aggregator_sync_last_success_timestamp_seconds",
+                "When a sync cycle last completed (Unix time), as recorded in the database by any worker.",
+                value=values["last_success"].timestamp(),
+            )
+
+    def _values(self) -> dict | None:
+        from offers_sync.selectors import sync_gauges  # the web's urls import this module early
+
+        with self._lock:
+            now = time.monotonic()
+            if self._cached is not None and now - self._cached[0] < SYNC_GAUGES_CACHE_SECONDS:
+                return self._cached[1]
+            try:
+                values = sync_gauges()
+            except DatabaseError as exc:
+                logger.warning("metrics: sync gauges left out, database unavailable (%s)", type(exc).__name__)
+                return None
+            self._cached = (now, values)
+            return values

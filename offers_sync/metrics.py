@@ -1,0 +1,247 @@
+"""Prometheus metrics of a sync worker, served at http://<worker>:$SYNC_METRICS_PORT/metrics.
+
+Cycle, product and offer counts come from the CycleSummary each cycle returns (`cycle_ended`).
+Calls to the offers service are counted and timed where they leave the process, the client's
+`requests` session (`InstrumentedOffersServiceClient`), so the client itself stays HTTP only; token
+renewals are counted around the client's /auth call, whatever the token source does with them.
+
+Each worker process has its own values (a worker is one process); Prometheus adds them up across
+workers. The listener takes the web's rule (aggregator.metrics.authorized): nothing is served
+unless METRICS_TOKEN is set, and then only to `Authorization: Bearer <METRICS_TOKEN>`.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+
+from aggregator.metrics import authorized, exposition
+from offers_sync.client import (
+    AccessTokenStillValid,
+    IssuedAccessToken,
+    OffersServiceClient,
+    OffersServiceError,
+    RefreshTokenRejected,
+)
+
+if TYPE_CHECKING:  # offers_sync.sync imports the gateway, which imports this module
+    from offers_sync.sync import CycleSummary
+
+logger = logging.getLogger(__name__)
+
+class SyncMetrics:
+    """The worker's series, made on first use (`sync_metrics()`): a web process imports this module
+    too (through the gateway), and must not expose them at 0 beside its own."""
+
+    def __init__(self):
+        self.registry = registry = CollectorRegistry(auto_describe=True)
+        self.cycles = Counter(
+            "aggregator_sync_cycles",
+            "Sync cycles of this worker by outcome: completed, stopped (early, at shutdown), skipped (no "
+            "access token), failed (database unavailable).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.cycle_duration = Histogram(
+            "aggregator_sync_cycle_duration_seconds",
+            "Duration of this worker's cycles that ran (completed or stopped).",
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1800),
+            registry=registry,
+        )
+        self.products = Counter(
+            "aggregator_sync_products",
+            "Products handled by this worker's cycles: synced, failed (cached offers kept), unregistered "
+            "(the offers service no longer knows them).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.offer_changes = Counter(
+            "aggregator_sync_offer_changes",
+            "Offers this worker added, changed or removed in the mirror.",
+            ["kind"],
+            registry=registry,
+        )
+        self.upstream_requests = Counter(
+            "aggregator_upstream_requests",
+            "HTTP requests to the offers service by endpoint and status (the HTTP status, or timeout, error).",
+            ["endpoint", "status"],
+            registry=registry,
+        )
+        self.upstream_duration = Histogram(
+            "aggregator_upstream_request_duration_seconds",
+            "Duration of each HTTP request to the offers service (each attempt), by endpoint.",
+            ["endpoint"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=registry,
+        )
+        self.token_renewals = Counter(
+            "aggregator_access_token_renewals",
+            "Requests for a new access token by outcome: renewed, another_still_valid, rejected (the "
+            "refresh token is wrong), failed.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.last_success = Gauge(
+            "aggregator_sync_last_success_timestamp_seconds",
+            "When this worker last completed a cycle (Unix time); 0 before its first.",
+            registry=registry,
+        )
+        # Series that exist from the start at 0, so that rates and alert expressions see them before
+        # the first event (a counter that appears only when it first moves hides that move from rate()).
+        for outcome in ("completed", "stopped", "skipped", "failed"):
+            self.cycles.labels(outcome)
+        for outcome in ("synced", "failed", "unregistered"):
+            self.products.labels(outcome)
+        for kind in ("added", "changed", "removed"):
+            self.offer_changes.labels(kind)
+        for endpoint in ("auth", "register", "offers"):
+            self.upstream_duration.labels(endpoint)
+        for outcome in ("renewed", "another_still_valid", "rejected", "failed"):
+            self.token_renewals.labels(outcome)
+
+
+_metrics: SyncMetrics | None = None
+_metrics_lock = threading.Lock()
+
+
+def sync_metrics() -> SyncMetrics:
+    global _metrics
+    if _metrics is None:
+        with _metrics_lock:
+            if _metrics is None:
+                _metrics = SyncMetrics()
+    return _metrics
+
+
+def cycle_ended(outcome: str, summary: CycleSummary | None = None) -> None:
+    """Count one cycle; with its summary (it ran), its products, offer changes and duration too."""
+    m = sync_metrics()
+    m.cycles.labels(outcome).inc()
+    if summary is None:
+        return
+    m.cycle_duration.observe(summary.duration_seconds)
+    m.products.labels("synced").inc(summary.products_synced)
+    m.products.labels("failed").inc(summary.products_failed)
+    m.products.labels("unregistered").inc(summary.products_unregistered)
+    m.offer_changes.labels("added").inc(summary.offers_added)
+    m.offer_changes.labels("changed").inc(summary.offers_changed)
+    m.offer_changes.labels("removed").inc(summary.offers_removed)
+    if outcome == "completed":
+        m.last_success.set(time.time())
+
+
+def upstream_endpoint(url: str) -> str:
+    """The contract's endpoint a URL belongs to: auth, register, offers (other for anything else)."""
+    path = urlsplit(url).path.rstrip("/")
+    if path.endswith("/auth"):
+        return "auth"
+    if path.endswith("/products/register"):
+        return "register"
+    if path.endswith("/offers"):
+        return "offers"
+    return "other"
+
+
+class InstrumentedOffersServiceClient(OffersServiceClient):
+    """The offers service client, with every HTTP request and token renewal counted.
+
+    Requests are observed at the session's `send`, below the client's retry loop: each attempt is
+    one request with its own status and duration, as the offers service saw it.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        send = self.session.send
+
+        def observed_send(request, **send_kwargs):
+            endpoint = upstream_endpoint(request.url)
+            started = time.perf_counter()
+            status = "error"
+            try:
+                response = send(request, **send_kwargs)
+                status = str(response.status_code)
+                return response
+            except requests.Timeout:
+                status = "timeout"
+                raise
+            finally:
+                m = sync_metrics()
+                m.upstream_duration.labels(endpoint).observe(time.perf_counter() - started)
+                m.upstream_requests.labels(endpoint, status).inc()
+
+        self.session.send = observed_send
+
+    def issue_access_token(self, refresh_token: str) -> IssuedAccessToken:
+        renewals = sync_metrics().token_renewals
+        try:
+            issued = super().issue_access_token(refresh_token)
+        except AccessTokenStillValid:
+            renewals.labels("another_still_valid").inc()
+            raise
+        except RefreshTokenRejected:
+            renewals.labels("rejected").inc()
+            raise
+        except OffersServiceError:
+            renewals.labels("failed").inc()
+            raise
+        renewals.labels("renewed").inc()
+        return issued
+
+
+# -- the listener ---------------------------------------------------------------------------------
+
+
+class _MetricsHandler(BaseHTTPRequestHandler):
+    # A client that stops sending is dropped instead of holding a thread.
+    timeout = 10
+    server_version = "aggregator-sync-metrics"
+    sys_version = ""
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        if urlsplit(self.path).path != "/metrics" or not settings.METRICS_TOKEN:
+            return self._answer(404, b'{"detail": "Not found."}', "application/json")
+        if not authorized(self.headers.get("Authorization")):
+            body = b'{"detail": "Metrics need Authorization: Bearer <METRICS_TOKEN>."}'
+            return self._answer(401, body, "application/json", {"WWW-Authenticate": 'Bearer realm="metrics"'})
+        return self._answer(200, exposition(sync_metrics().registry), CONTENT_TYPE_LATEST)
+
+    def do_HEAD(self):  # noqa: N802
+        self.do_GET()
+
+    def _answer(self, status: int, body: bytes, content_type: str, headers: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, format, *args):  # noqa: A002 - http.server's signature
+        logger.debug("metrics listener: " + format, *args)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+def start_metrics_server(*, address: str, port: int) -> ThreadingHTTPServer:
+    """Serve /metrics on address:port from a daemon thread; `shutdown()` the result to stop. Raises OSError."""
+    server_class = _Server6 if ":" in address else _Server
+    server = server_class((address, port), _MetricsHandler)
+    threading.Thread(target=server.serve_forever, name="metrics-listener", daemon=True).start()
+    return server
