@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from aggregator import metrics
 from catalogue.models import Product
 from offers_sync.models import SyncStatus
+from offers_sync.tests.factories import make_product
 
 TOKEN = "scrape-token-for-tests"
 
@@ -104,12 +105,10 @@ def test_sync_gauges_count_products_from_the_database(scrape, settings):
     settings.SYNC_SCHEDULE = "*/30 * * * * *"  # stale: last mirrored more than 60 s ago
     now = timezone.now()
     Product.objects.create(name="pending")
-    Product.objects.create(name="fresh", registered_at=now - timedelta(hours=1), offers_synced_at=now)
-    Product.objects.create(
-        name="stale", registered_at=now - timedelta(hours=1), offers_synced_at=now - timedelta(minutes=5)
-    )
-    Product.objects.create(name="never synced", registered_at=now - timedelta(hours=1))
-    Product.objects.create(name="just registered", registered_at=now)
+    make_product("fresh", registered_at=now - timedelta(hours=1), offers_synced_at=now)
+    make_product("stale", registered_at=now - timedelta(hours=1), offers_synced_at=now - timedelta(minutes=5))
+    make_product("never synced", registered_at=now - timedelta(hours=1))
+    make_product("just registered", registered_at=now)
     finished = now - timedelta(seconds=42)
     SyncStatus.objects.update_or_create(pk=SyncStatus.SINGLETON_ID, defaults={"last_cycle_finished_at": finished})
     scraped = scrape()

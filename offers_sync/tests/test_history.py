@@ -12,6 +12,7 @@ from offers_sync.history import sync_run_record, sync_runs_cutoff, sync_runs_pru
 from offers_sync.management.commands.run_sync import Command
 from offers_sync.models import SyncRun
 from offers_sync.sync import CycleSummary
+from offers_sync.tests.factories import make_product
 
 pytestmark = pytest.mark.django_db
 
@@ -73,11 +74,11 @@ def test_the_sync_status_page_reads_like_a_summary(staff_client, settings):
     now = timezone.now()
     run_at(now - timedelta(hours=2), products_synced=40, products_failed=2, duration_seconds=3.5)
     run_at(now - timedelta(minutes=1), outcome="skipped", worker="w2")
-    stale = Product.objects.create(
-        name="Stale teapot", registered_at=now - timedelta(days=1), offers_synced_at=now - timedelta(hours=1)
+    stale = make_product(
+        "Stale teapot", registered_at=now - timedelta(days=1), offers_synced_at=now - timedelta(hours=1)
     )
     pending = Product.objects.create(name="Pending kettle")
-    Product.objects.create(name="Fresh mug", registered_at=now - timedelta(days=1), offers_synced_at=now)
+    make_product("Fresh mug", registered_at=now - timedelta(days=1), offers_synced_at=now)
 
     response = staff_client.get("/admin/offers_sync/syncstatus/")
     assert response.status_code == 200

@@ -18,14 +18,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aggregator.log_context import LogContextFilter
 from aggregator.logging import JsonFormatter
-from catalogue.models import Product
 from offers_sync.fake_service import FakeOffersService
 from offers_sync.gateway import OffersService
 from offers_sync.management.commands.run_sync import Command
 from offers_sync.metrics import InstrumentedOffersServiceClient, start_metrics_server, sync_metrics, upstream_endpoint
 from offers_sync.models import SyncRun
 from offers_sync.sync import OfferSyncer
-from offers_sync.tests.factories import StaticTokens, make_access_token, store_token
+from offers_sync.tests.factories import StaticTokens, make_access_token, make_product, store_token
 from offers_sync.tokens import DatabaseTokenSource
 
 BASE = "http://offers.test"
@@ -83,7 +82,7 @@ def captured_log():
 @responses.activate
 def test_a_cycle_moves_the_counters_and_is_recorded_with_its_log_id(tmp_path, captured_log):
     store_token(token=make_access_token(), expires_at=timezone.now() + timedelta(minutes=5))
-    synced, failing, forgotten = (Product.objects.create(name=n, registered_at=timezone.now()) for n in "abc")
+    synced, failing, forgotten = (make_product(n, registered_at=timezone.now()) for n in "abc")
     answers = {
         str(synced.id): (200, [{"id": str(uuid.uuid4()), "price": 5, "items_in_stock": 1} for _ in range(2)]),
         str(failing.id): (500, {"detail": "boom"}),
@@ -128,7 +127,7 @@ def test_a_cycle_moves_the_counters_and_is_recorded_with_its_log_id(tmp_path, ca
 def test_a_cycle_without_an_access_token_is_counted_and_recorded_as_skipped(tmp_path):
     store_token(token="", expires_at=None, refresh_claimed_until=None, auth_blocked_until=None)
     responses.add(responses.POST, f"{BASE}/api/v1/auth", status=503, json={"detail": "down"})
-    Product.objects.create(name="waiting", registered_at=timezone.now())
+    make_product("waiting", registered_at=timezone.now())
     delta = Delta()
     assert command_with(instrumented_service(), tmp_path).run_cycle(TICK) is None
     assert delta.of("aggregator_sync_cycles_total", outcome="skipped") == 1
@@ -179,7 +178,7 @@ def test_a_slow_offers_service_shows_in_the_latency_histogram():
     [
         (f"{BASE}/api/v1/auth", "auth"),
         (f"{BASE}/api/v1/products/register", "register"),
-        (f"{BASE}/api/v1/products/{uuid.uuid4()}/offers?x=1", "offers"),
+        (f"{BASE}/api/v1/products/e8af3994-b5db-4158-b57d-25ec37812580/offers?x=1", "offers"),
         (f"{BASE}/somewhere/else", "other"),
     ],
 )
