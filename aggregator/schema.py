@@ -17,6 +17,18 @@ ValidationErrorSerializer = inline_serializer(
     },
 )
 
+BulkErrorSerializer = inline_serializer(
+    name="BulkValidationError",
+    fields={
+        "errors": serializers.ListField(
+            child=serializers.DictField(),
+            required=False,
+            help_text='Each bad item: its `index` and its field errors, e.g. `{"index": 3, "name": ["…"]}`.',
+        ),
+        "detail": serializers.CharField(required=False, help_text="The body is not an array of 1 to 1,000 items."),
+    },
+)
+
 ERROR_RESPONSES = {
     400: OpenApiResponse(ValidationErrorSerializer, description="Invalid query parameter."),
     404: OpenApiResponse(ErrorSerializer, description="No such product (or a malformed id)."),

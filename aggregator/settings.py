@@ -141,9 +141,12 @@ REST_FRAMEWORK = {
 # Throttling (docs/robustness.md): 429 with Retry-After past these rates; "off" (or empty) disables
 # one. Reads with a token are never throttled. Counters are per process unless THROTTLE_CACHE_URL
 # names a shared cache (e.g. dbcache://aggregator_throttle after `manage.py createcachetable`).
+# Writes allow a consumer's normal work: bursts of creates, bulk loads (a bulk request counts once).
+DEFAULT_ANON_READ_RATE = "600/minute"
+DEFAULT_WRITE_RATE = "3000/minute"
 THROTTLE_RATES = {
-    "anon_read": read_rate("THROTTLE_ANON_READ_RATE", "600/minute"),
-    "write": read_rate("THROTTLE_WRITE_RATE", "120/minute"),
+    "anon_read": read_rate("THROTTLE_ANON_READ_RATE", DEFAULT_ANON_READ_RATE),
+    "write": read_rate("THROTTLE_WRITE_RATE", DEFAULT_WRITE_RATE),
 }
 # How many proxies in front of the app append to X-Forwarded-For; 0 trusts only the socket's address.
 THROTTLE_TRUSTED_PROXIES = read_int("THROTTLE_TRUSTED_PROXIES", 0, minimum=0, maximum=10)

@@ -3,12 +3,14 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from aggregator.health import HealthApi
-from catalogue.apis import ProductDetailApi, ProductListCreateApi
+from catalogue.apis import ProductBulkCreateApi, ProductDetailApi, ProductListCreateApi
 from offers_sync.apis import ProductOffersApi
 from price_history.apis import PriceEventListApi, PriceTrendApi
 
 urlpatterns = [
     path("products", ProductListCreateApi.as_view(), name="product-list"),
+    # Before the detail path, which would otherwise take "bulk" for a product id.
+    path("products/bulk", ProductBulkCreateApi.as_view(), name="product-bulk-create"),
     path("products/<str:product_id>", ProductDetailApi.as_view(), name="product-detail"),
     path("products/<str:product_id>/offers", ProductOffersApi.as_view(), name="product-offers"),
     # <str:> stops at "/", so these do not collide with the paths above.

@@ -7,7 +7,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from aggregator.pagination import KeysetLinkPagination
-from aggregator.schema import ERROR_RESPONSES, WRITE_ERROR_RESPONSES
+from aggregator.schema import ERROR_RESPONSES, WRITE_ERROR_RESPONSES, BulkErrorSerializer
 from catalogue.models import NAME_MAX_LENGTH, Product
 from catalogue.selectors import parse_product_id, product_get, product_list, product_values_get
 from catalogue.serializers import (
@@ -17,7 +17,16 @@ from catalogue.serializers import (
     product_representation,
     product_values,
 )
-from catalogue.services import product_create, product_delete, product_update
+from catalogue.services import (
+    BULK_CREATE_MAX,
+    BulkValidationError,
+    product_create,
+    product_delete,
+    product_update,
+    products_bulk_create,
+)
+
+BULK_ERROR_RESPONSES = {code: answer for code, answer in WRITE_ERROR_RESPONSES.items() if code not in {400, 404}}
 
 
 class ProductPagination(KeysetLinkPagination):
@@ -116,6 +125,57 @@ class ProductDetailApi(generics.GenericAPIView):
     def delete(self, request, product_id):
         product_delete(product=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        summary="Create up to 1,000 products at once",
+        description=(
+            f"A JSON array of 1 to {BULK_CREATE_MAX} `{{name, description?}}` objects, checked by the same rules as "
+            "`POST /products`. Valid as a whole or not at all: a `400` names every bad item by its index and "
+            "writes nothing; else `201` with the created products, in the order sent. The products are "
+            "registered with the offers service in the background by the sync worker (`registered: false` "
+            "until then). One bulk request counts once against the write rate limit."
+        ),
+        request=ProductInputSerializer(many=True),
+        responses={201: ProductOutputSerializer(many=True), 400: BulkErrorSerializer, **BULK_ERROR_RESPONSES},
+    ),
+)
+class ProductBulkCreateApi(generics.GenericAPIView):
+    serializer_class = ProductOutputSerializer
+
+    def post(self, request):
+        items = request.data
+        if not isinstance(items, list) or not 1 <= len(items) <= BULK_CREATE_MAX:
+            raise ValidationError({"detail": f"Expected a JSON array of 1 to {BULK_CREATE_MAX} products."})
+        serializer = ProductInputSerializer(data=items, many=True)
+        if not serializer.is_valid():
+            raise BulkInvalid(_indexed(serializer.errors))
+        try:
+            products = products_bulk_create(items=[dict(item) for item in serializer.validated_data])
+        except BulkValidationError as exc:
+            raise BulkInvalid(_indexed(exc.errors)) from None
+        return Response([_representation(product) for product in products], status=status.HTTP_201_CREATED)
+
+
+class BulkInvalid(ValidationError):
+    """400 `{"errors": [{"index": 3, "name": ["…"]}, …]}`, the indexes kept as numbers.
+
+    ValidationError turns every leaf of its detail into a string; the indexes are set afterwards.
+    """
+
+    def __init__(self, errors: list[dict]):
+        super().__init__()
+        detail = ValidationError(errors).detail
+        for item, original in zip(detail, errors, strict=True):
+            item["index"] = original["index"]
+        self.detail = {"errors": detail}
+
+
+def _indexed(errors) -> list[dict]:
+    """A list serializer's errors ({index: field errors}, or a list with {} for good items) as the bulk answer's."""
+    by_index = errors.items() if isinstance(errors, dict) else enumerate(errors)
+    return [{"index": index, **item_errors} for index, item_errors in sorted(by_index) if item_errors]
 
 
 def _representation(product: Product) -> dict:

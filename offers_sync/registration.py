@@ -85,6 +85,15 @@ def product_registration_failed(*, product_id: uuid.UUID, reason: str) -> None:
     )
 
 
+def products_schedule_registration(*, products: list[Product], **kwargs) -> None:
+    """`catalogue.signals.products_created` receiver: bulk-created products are due for registration now.
+
+    The worker registers them in its next cycles (REGISTRATIONS_PER_CYCLE at a time); no call to
+    the offers service is made while the creating request waits.
+    """
+    Product.objects.filter(pk__in=[product.pk for product in products]).update(next_registration_at=timezone.now())
+
+
 def products_claim_due_registrations(*, now: datetime, limit: int) -> list[PendingProduct]:
     """Claim pending products whose next try is due, pushing their next try back (backoff).
 
