@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "catalogue",
     "offers_sync",
     "price_history",
+    "idempotency",
 ]
 
 MIDDLEWARE = [

@@ -25,6 +25,7 @@ from catalogue.services import (
     product_update,
     products_bulk_create,
 )
+from idempotency.services import respond_idempotently
 
 BULK_ERROR_RESPONSES = {code: answer for code, answer in WRITE_ERROR_RESPONSES.items() if code not in {400, 404}}
 
@@ -69,6 +70,9 @@ class ProductListCreateApi(generics.GenericAPIView):
         return self.get_paginated_response([product_representation(row) for row in page])
 
     def post(self, request):
+        return respond_idempotently(request, lambda: self._create(request))
+
+    def _create(self, request) -> Response:
         data = _validated(request, partial=False)
         product = product_create(**data)
         return Response(
@@ -145,6 +149,9 @@ class ProductBulkCreateApi(generics.GenericAPIView):
     serializer_class = ProductOutputSerializer
 
     def post(self, request):
+        return respond_idempotently(request, lambda: self._create(request))
+
+    def _create(self, request) -> Response:
         items = request.data
         if not isinstance(items, list) or not 1 <= len(items) <= BULK_CREATE_MAX:
             raise ValidationError({"detail": f"Expected a JSON array of 1 to {BULK_CREATE_MAX} products."})
