@@ -77,3 +77,35 @@ def document_nul_refusal(result, generator, request, public):
                 if schema.get("type") == "string" and "pattern" not in schema and "format" not in schema:
                     schema["pattern"] = NO_NUL_PATTERN
     return result
+
+
+# The reads that answer with an ETag and honour If-None-Match (aggregator.conditional).
+CONDITIONAL_GET_PATHS = ("/products", "/products/{product_id}", "/products/{product_id}/offers")
+
+
+def document_conditional_get(result, generator, request, public):
+    """drf-spectacular post-processing hook: ETag on the 200s of the conditional reads, If-None-Match, 304."""
+    for path in CONDITIONAL_GET_PATHS:
+        operation = result.get("paths", {}).get(path, {}).get("get")
+        if operation is None:
+            continue
+        operation.setdefault("parameters", []).append(
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "description": "ETags the client has (a list, `*`, weak tags allowed): `304` if one matches.",
+                "schema": {"type": "string"},
+            }
+        )
+        responses = operation.setdefault("responses", {})
+        responses["200"].setdefault("headers", {})["ETag"] = {
+            "description": "Tag of this exact answer; send it back in If-None-Match.",
+            "required": True,
+            "schema": {"type": "string"},
+        }
+        responses["304"] = {
+            "description": "Not modified: the answer is the one whose ETag was sent. No body.",
+            "headers": {"ETag": {"required": True, "schema": {"type": "string"}}},
+        }
+    return result

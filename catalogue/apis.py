@@ -6,6 +6,7 @@ from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from aggregator.conditional import ConditionalGetMixin
 from aggregator.pagination import KeysetLinkPagination
 from aggregator.schema import ERROR_RESPONSES, WRITE_ERROR_RESPONSES, BulkErrorSerializer
 from catalogue.models import NAME_MAX_LENGTH, Product
@@ -25,6 +26,7 @@ from catalogue.services import (
     product_update,
     products_bulk_create,
 )
+from idempotency.schema import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENCY_RESPONSES
 from idempotency.services import respond_idempotently
 
 BULK_ERROR_RESPONSES = {code: answer for code, answer in WRITE_ERROR_RESPONSES.items() if code not in {400, 404}}
@@ -54,10 +56,11 @@ class ProductPagination(KeysetLinkPagination):
         summary="Create a product",
         description="Creates the product and registers it with the offers service. A client-sent `id` is ignored.",
         request=ProductInputSerializer,
-        responses={201: ProductOutputSerializer, **WRITE_ERROR_RESPONSES},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={201: ProductOutputSerializer, **WRITE_ERROR_RESPONSES, **IDEMPOTENCY_RESPONSES},
     ),
 )
-class ProductListCreateApi(generics.GenericAPIView):
+class ProductListCreateApi(ConditionalGetMixin, generics.GenericAPIView):
     pagination_class = ProductPagination
     serializer_class = ProductOutputSerializer
 
@@ -100,7 +103,7 @@ class ProductListCreateApi(generics.GenericAPIView):
         responses={204: OpenApiResponse(description="Deleted."), **WRITE_ERROR_RESPONSES},
     ),
 )
-class ProductDetailApi(generics.GenericAPIView):
+class ProductDetailApi(ConditionalGetMixin, generics.GenericAPIView):
     serializer_class = ProductOutputSerializer
 
     def get_object(self) -> Product:
@@ -141,8 +144,23 @@ class ProductDetailApi(generics.GenericAPIView):
             "registered with the offers service in the background by the sync worker (`registered: false` "
             "until then). One bulk request counts once against the write rate limit."
         ),
-        request=ProductInputSerializer(many=True),
-        responses={201: ProductOutputSerializer(many=True), 400: BulkErrorSerializer, **BULK_ERROR_RESPONSES},
+        # A plain schema: drf-spectacular has no way to give a serializer list minItems and maxItems. The
+        # item is the single create's request component.
+        request={
+            "application/json": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": BULK_CREATE_MAX,
+                "items": {"$ref": "#/components/schemas/ProductInputRequest"},
+            }
+        },
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            201: ProductOutputSerializer(many=True),
+            400: BulkErrorSerializer,
+            **BULK_ERROR_RESPONSES,
+            **IDEMPOTENCY_RESPONSES,
+        },
     ),
 )
 class ProductBulkCreateApi(generics.GenericAPIView):
@@ -182,7 +200,12 @@ class BulkInvalid(ValidationError):
 def _indexed(errors) -> list[dict]:
     """A list serializer's errors ({index: field errors}, or a list with {} for good items) as the bulk answer's."""
     by_index = errors.items() if isinstance(errors, dict) else enumerate(errors)
-    return [{"index": index, **item_errors} for index, item_errors in sorted(by_index) if item_errors]
+    # An item that is not an object at all (null) has a list of messages rather than field errors.
+    return [
+        {"index": index, **(item_errors if isinstance(item_errors, dict) else {"non_field_errors": item_errors})}
+        for index, item_errors in sorted(by_index)
+        if item_errors
+    ]
 
 
 def _representation(product: Product) -> dict:

@@ -37,7 +37,8 @@ HEADER = "Idempotency-Key"
 KEY_LIFETIME = timedelta(hours=24)
 KEY_MAX_LENGTH = 255
 # Visible ASCII, no spaces: UUIDs, ULIDs, base64 and hex all fit; nothing a proxy might rewrite.
-_KEY = re.compile(rf"[\x21-\x7e]{{1,{KEY_MAX_LENGTH}}}")
+KEY_PATTERN = rf"^[\x21-\x7e]{{1,{KEY_MAX_LENGTH}}}$"
+_KEY = re.compile(KEY_PATTERN)
 # Headers of the first answer that a replay repeats.
 _REPLAYED_HEADERS = ("Location",)
 # Expired records deleted per request that stores one: pruning keeps pace with use, never a big delete.
@@ -61,7 +62,7 @@ def respond_idempotently(request, perform: Callable[[], Response]) -> Response:
     raw = request.headers.get(HEADER)
     if raw is None:
         return perform()
-    if not _KEY.fullmatch(raw):
+    if not _KEY.fullmatch(raw):  # $ alone would let a final newline through
         raise ValidationError(
             {HEADER: [f"Must be 1 to {KEY_MAX_LENGTH} visible ASCII characters (no spaces), e.g. a UUID."]}
         )

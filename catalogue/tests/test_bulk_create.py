@@ -38,15 +38,23 @@ def test_created_products_are_left_for_the_worker_to_register(auth_client):
 
 
 def test_one_bad_item_fails_the_whole_request_naming_every_bad_item(auth_client):
-    items = [{"name": "ok"}, {"name": ""}, {"name": "fine", "description": 5}, {"name": "x" * 256}, "not an object"]
+    items = [
+        {"name": "ok"},
+        {"name": ""},
+        {"name": "fine", "description": 5},
+        {"name": "x" * 256},
+        "not an object",
+        None,
+    ]
     response = bulk(auth_client, items)
     assert response.status_code == 400
     errors = response.json()["errors"]
-    assert [e["index"] for e in errors] == [1, 2, 3, 4]
+    assert [e["index"] for e in errors] == [1, 2, 3, 4, 5]
     assert set(errors[0]) == {"index", "name"}
     assert set(errors[1]) == {"index", "description"}
     assert set(errors[2]) == {"index", "name"}
     assert "non_field_errors" in errors[3]
+    assert "non_field_errors" in errors[4]
     assert Product.objects.count() == 0
 
 
