@@ -71,6 +71,7 @@ TREND_EXAMPLE = {
     "since": "2025-03-01T00:00:00Z",
     "until": "2025-03-31T23:59:59.999999Z",
     "interval": None,
+    "history_starts_at": None,
     "start": {"at": "2025-03-01T00:00:00Z", "best_price": 12990, "average_price": 13990.0, "offers_in_stock": 2},
     "end": {"at": "2025-03-31T23:59:59.999999Z", "best_price": 11990, "average_price": 12740.0, "offers_in_stock": 2},
     "best_price": {"start": 12990, "end": 11990, "change_percent": -7.7, "reason": None},
@@ -83,13 +84,13 @@ TREND_EXAMPLE = {
     ],
 }
 
-TREND_TOO_LITTLE_HISTORY_EXAMPLE = {
+TREND_HISTORY_STARTS_LATER_EXAMPLE = {
     **TREND_EXAMPLE,
-    "start": {"at": "2025-03-01T00:00:00Z", "best_price": None, "average_price": None, "offers_in_stock": 0},
-    "best_price": {"start": None, "end": 11990, "change_percent": None, "reason": "no_history_at_start"},
-    "average_price": {"start": None, "end": 12740.0, "change_percent": None, "reason": "no_history_at_start"},
+    "history_starts_at": "2025-03-05T09:00:30Z",
+    "start": {"at": "2025-03-05T09:00:30Z", "best_price": 11990, "average_price": 13490.0, "offers_in_stock": 2},
+    "best_price": {"start": 11990, "end": 11990, "change_percent": 0.0, "reason": None},
+    "average_price": {"start": 13490.0, "end": 12740.0, "change_percent": -5.56, "reason": None},
     "points": [
-        {"at": "2025-03-01T00:00:00Z", "best_price": None, "average_price": None, "offers_in_stock": 0},
         {"at": "2025-03-05T09:00:30Z", "best_price": 11990, "average_price": 13490.0, "offers_in_stock": 2},
         {"at": "2025-03-13T08:00:00Z", "best_price": 11990, "average_price": 12740.0, "offers_in_stock": 2},
     ],
@@ -140,9 +141,11 @@ class PriceTrendApi(APIView):
             "The best (lowest in-stock) price and the average in-stock price at the start and at the end "
             "of the period, their change in percent (a rise is positive, a fall negative), and the points "
             "in between. The period defaults to the 30 days up to now; a date in `since` means its first "
-            "moment (UTC), in `until` its last; a datetime without an offset is UTC. When there is too "
-            "little history (nothing recorded by the start, or nothing in stock at either end) a change "
-            "is `null` and `reason` says why. Prices are in minor currency units."
+            "moment (UTC), in `until` its last; a datetime without an offset is UTC. When the product's "
+            "history begins inside the period, the trend starts at its first recorded event instead "
+            "(`history_starts_at` says when; `start`, the first point and the changes are taken there). "
+            "When there is too little history (nothing recorded by `until`, or nothing in stock at either "
+            "end) a change is `null` and `reason` says why. Prices are in minor currency units."
         ),
         parameters=[PriceTrendQuerySerializer],
         responses={
@@ -150,7 +153,7 @@ class PriceTrendApi(APIView):
                 PriceTrendOutputSerializer,
                 examples=[
                     OpenApiExample("Prices fell", value=TREND_EXAMPLE),
-                    OpenApiExample("History starts within the period", value=TREND_TOO_LITTLE_HISTORY_EXAMPLE),
+                    OpenApiExample("History starts within the period", value=TREND_HISTORY_STARTS_LATER_EXAMPLE),
                 ],
             ),
             **ERROR_RESPONSES,

@@ -27,7 +27,7 @@ NONE_IN_STOCK_AT_START = "none_in_stock_at_start"
 NONE_IN_STOCK_AT_END = "none_in_stock_at_end"
 ZERO_PRICE_AT_START = "zero_price_at_start"
 CHANGE_REASONS = {
-    NO_HISTORY_AT_START: "Nothing was recorded for the product at or before the start of the period.",
+    NO_HISTORY_AT_START: "Nothing was recorded for the product by the end of the period.",
     NONE_IN_STOCK_AT_START: "No offer was in stock at the start of the period (sold out or gone).",
     NONE_IN_STOCK_AT_END: "No offer was in stock at the end of the period (sold out or gone).",
     ZERO_PRICE_AT_START: "The price at the start was 0, so a change in percent is undefined.",
@@ -118,6 +118,8 @@ class PriceTrend:
     best_price: PriceChange
     average_price: PriceChange
     points: list[PriceSnapshot]
+    # When the period began before anything was recorded: the first event, where the trend starts.
+    history_starts_at: datetime | None = None
 
 
 class _Book:
@@ -161,13 +163,31 @@ def price_trend_get(
 ) -> PriceTrend:
     """The product's prices at `since` and at `until`, their change, and the points in between.
 
+    When nothing was recorded by `since` but something was within the period, the trend starts at
+    the first event instead (`history_starts_at`): `start`, the first point and the changes in
+    percent are taken there. Only a product with no event at all by `until` has no history.
+
     Without `interval`, the first point is the state at `since` and each further point is a moment
     in the period at which the best price, the average price or the number of offers in stock
     changed. With `interval`, the points are the state at `since` and then at every multiple of the
     interval since the Unix epoch (whole UTC hours or days) up to `until`.
     """
+    requested_since = since
     book = _Book()
+    history_starts_at = None
     start_rows = _latest_event_per_offer(product_id=product_id, at=since)
+    if not start_rows:
+        # Nothing recorded by `since`: start at the first event in the period, if there is one, as
+        # the admin chart does; `since` stays as asked and `history_starts_at` says where it began.
+        history_starts_at = (
+            PriceEvent.objects.filter(product_id=product_id, observed_at__gt=since, observed_at__lte=until)
+            .order_by("observed_at", "id")
+            .values_list("observed_at", flat=True)
+            .first()
+        )
+        if history_starts_at is not None:
+            since = history_starts_at
+            start_rows = _latest_event_per_offer(product_id=product_id, at=since)
     for offer_id, kind, price, items_in_stock in start_rows:
         book.apply(offer_id, kind, price, items_in_stock)
     start = book.snapshot(since)
@@ -183,7 +203,7 @@ def price_trend_get(
     has_history = bool(start_rows)
     return PriceTrend(
         product_id=product_id,
-        since=since,
+        since=requested_since,
         until=until,
         interval=interval,
         start=start,
@@ -191,6 +211,7 @@ def price_trend_get(
         best_price=_change(start.best_price, end.best_price, has_history=has_history),
         average_price=_change(start.average_price, end.average_price, has_history=has_history),
         points=points,
+        history_starts_at=history_starts_at,
     )
 
 

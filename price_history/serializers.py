@@ -163,7 +163,14 @@ class PriceTrendOutputSerializer(serializers.Serializer):
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
     interval = serializers.ChoiceField(choices=sorted(INTERVALS), allow_null=True)
-    start = PriceSnapshotSerializer(help_text="The offers in stock at since.")
+    history_starts_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text=(
+            "Set when nothing was recorded for the product by since: the moment of its first recorded event, "
+            "where the trend (start, points, changes) begins instead. Null when history covers since."
+        ),
+    )
+    start = PriceSnapshotSerializer(help_text="The offers in stock at since (or at history_starts_at when set).")
     end = PriceSnapshotSerializer(help_text="The offers in stock at until.")
     best_price = PriceChangeSerializer()
     average_price = PriceChangeSerializer()
@@ -184,6 +191,7 @@ def price_trend_data(trend: PriceTrend) -> dict:
         "since": _timestamp(trend.since),
         "until": _timestamp(trend.until),
         "interval": interval_name,
+        "history_starts_at": None if trend.history_starts_at is None else _timestamp(trend.history_starts_at),
         "start": _snapshot_data(trend.start),
         "end": _snapshot_data(trend.end),
         "best_price": _change_data(trend.best_price),
