@@ -88,12 +88,24 @@ class KeysetLinkPagination(BasePagination):
         try:
             padded = raw + "=" * (-len(raw) % 4)
             value, pk = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-            position = datetime.fromisoformat(value)
-            if position.tzinfo is None or not isinstance(pk, str):
+            if not isinstance(value, str) or not isinstance(pk, str):
                 raise ValueError("not a cursor of this endpoint")
-            return position, self.parse_id(pk)
+            return self.parse_value(value), self.parse_id(pk)
         except (ValueError, TypeError, binascii.Error, UnicodeError):
             raise ValidationError({self.cursor_query_param: ["Invalid cursor."]}) from None
+
+    def parse_value(self, raw: str):
+        """The ordering half of a cursor (an aware datetime here; subclasses ordering on another type differ).
+
+        Raise ValueError for anything that is not such a value: the client gets a 400.
+        """
+        position = datetime.fromisoformat(raw)
+        if position.tzinfo is None:
+            raise ValueError("not a cursor of this endpoint")
+        return position
+
+    def encode_value(self, value) -> str:
+        return value.isoformat()
 
     def parse_id(self, raw: str):
         """The id half of a cursor, as the rows' primary key type (UUIDs here; subclasses may differ)."""
@@ -102,5 +114,5 @@ class KeysetLinkPagination(BasePagination):
     def _encode(self, row) -> str:
         value = row[self.ordering_field] if isinstance(row, dict) else getattr(row, self.ordering_field)
         pk = row["id"] if isinstance(row, dict) else row.pk
-        raw = json.dumps([value.isoformat(), str(pk)]).encode()
+        raw = json.dumps([self.encode_value(value), str(pk)]).encode()
         return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from aggregator.health import HealthApi
 from catalogue.apis import ProductBulkCreateApi, ProductDetailApi, ProductListCreateApi
 from offers_sync.apis import ProductOffersApi
-from price_history.apis import PriceEventListApi, PriceTrendApi
+from price_history.apis import PriceEventChangesApi, PriceEventListApi, PriceTrendApi
 
 urlpatterns = [
     path("products", ProductListCreateApi.as_view(), name="product-list"),
@@ -16,6 +16,7 @@ urlpatterns = [
     # <str:> stops at "/", so these do not collide with the paths above.
     path("products/<str:product_id>/offers/history", PriceEventListApi.as_view(), name="product-offer-history"),
     path("products/<str:product_id>/price-trend", PriceTrendApi.as_view(), name="product-price-trend"),
+    path("offers/changes", PriceEventChangesApi.as_view(), name="offer-changes"),
     path("health", HealthApi.as_view(), name="health"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -11,8 +11,10 @@ from aggregator.params import validated_query
 from aggregator.schema import ERROR_RESPONSES
 from catalogue.models import Product
 from catalogue.selectors import product_get
-from price_history.selectors import price_event_list, price_trend_get
+from price_history.selectors import CHANGE_FEED_FIELDS, price_event_changes, price_event_list, price_trend_get
 from price_history.serializers import (
+    PriceEventChangeSerializer,
+    PriceEventChangesQuerySerializer,
     PriceEventOutputSerializer,
     PriceEventQuerySerializer,
     PriceTrendOutputSerializer,
@@ -30,6 +32,36 @@ class PriceEventPagination(KeysetLinkPagination):
         if not (raw.isascii() and raw.isdigit()):
             raise ValueError("not an event id")
         return int(raw)
+
+
+class PriceEventChangesPagination(PriceEventPagination):
+    """The changes feed pages on (xact_id, id), and every page links the next, also an empty one.
+
+    A consumer polls by following `next` forever: after the last event it points just past it, and
+    on an empty first page it is the request itself.
+    """
+
+    ordering_field = "xact_id"
+
+    def parse_value(self, raw: str) -> int:
+        if not (raw.isascii() and raw.isdigit()):
+            raise ValueError("not a transaction id")
+        return int(raw)
+
+    def encode_value(self, value) -> str:
+        return str(value)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        rows = super().paginate_queryset(queryset, request, view)
+        if self.next_cursor is None:
+            self.next_cursor = self._encode(rows[-1]) if rows else request.query_params.get(self.cursor_query_param)
+        return rows
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        if not response.has_header("Link"):
+            response["Link"] = f'<{self.request.build_absolute_uri()}>; rel="next"'
+        return response
 
 
 def _product_or_404(product_id: str) -> Product:
@@ -132,6 +164,37 @@ class PriceEventListApi(generics.GenericAPIView):
             offer_id=filters.get("offer"),
         )
         return self.get_paginated_response(self.paginate_queryset(events))
+
+
+FEED_ERROR_RESPONSES = {code: answer for code, answer in ERROR_RESPONSES.items() if code != 404}
+
+
+class PriceEventChangesApi(generics.GenericAPIView):
+    pagination_class = PriceEventChangesPagination
+    serializer_class = PriceEventChangeSerializer
+
+    @extend_schema(
+        summary="Every product's price events, in the order they were committed",
+        description=(
+            "A changes feed for mirroring: every recorded price event of every product, oldest first, at most "
+            '`limit` per page. Every page, also an empty or short one, has a `Link: <…>; rel="next"` header: '
+            "follow it forever to see each event exactly once, including events of slow transactions that "
+            "committed after later ones (an event is served only once every transaction that could still add an "
+            "earlier one has ended). `since` starts at a time instead of the oldest event kept."
+        ),
+        parameters=[PriceEventChangesQuerySerializer],
+        responses={
+            200: PriceEventChangeSerializer(many=True),
+            **{c: r for c, r in ERROR_RESPONSES.items() if c != 404},
+        },
+    )
+    def get(self, request):
+        # Not validated_query, which reads a blank value as no filter: a poller's `since=` is a mistake.
+        query = PriceEventChangesQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        filters = query.validated_data
+        rows = self.paginate_queryset(price_event_changes(since=filters.get("since")))
+        return self.get_paginated_response([{field: row[field] for field in CHANGE_FEED_FIELDS} for row in rows])
 
 
 class PriceTrendApi(APIView):

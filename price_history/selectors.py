@@ -14,12 +14,16 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import NamedTuple
 
+from django.db import connection
 from django.db.models import BigIntegerField, CharField, F, Func, Q, QuerySet, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, RowNumber
 
 from price_history.models import PriceEvent
 
 EVENT_API_FIELDS = ("id", "offer_id", "kind", "price", "items_in_stock", "observed_at")
+
+CHANGE_FEED_FIELDS = ("id", "product_id", "offer_id", "kind", "price", "items_in_stock", "observed_at")
 
 # Why a change in percent is null.
 NO_HISTORY_AT_START = "no_history_at_start"
@@ -152,6 +156,23 @@ class _Book:
 
     def snapshot(self, at: datetime) -> PriceSnapshot:
         return PriceSnapshot(at, *self.state())
+
+
+def price_event_changes(*, since: datetime | None = None) -> QuerySet:
+    """Every product's price events in commit order, as `.values()` rows with `xact_id` (the feed's key).
+
+    On PostgreSQL ids are handed out at insert, not at commit, so a slow transaction can commit an
+    event with a lower id after a higher one was read. Events are therefore ordered by the id of
+    the transaction that wrote them, and only events of transactions older than every transaction
+    still running are served (`pg_snapshot_xmin`): no event can later appear before what was served.
+    SQLite has a single writer whose ids are in commit order already (every `xact_id` is 0).
+    """
+    events = PriceEvent.objects.all()
+    if since is not None:
+        events = events.filter(observed_at__gte=since)
+    if connection.vendor == "postgresql":
+        events = events.filter(xact_id__lt=RawSQL("pg_snapshot_xmin(pg_current_snapshot())::text::bigint", []))
+    return events.values(*CHANGE_FEED_FIELDS, "xact_id")
 
 
 def price_trend_get(

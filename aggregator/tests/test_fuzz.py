@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 
 from aggregator.pagination import KeysetLinkPagination
 from catalogue.models import Product
+from price_history.apis import PriceEventChangesPagination
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +72,11 @@ def with_real_cursor(case, product: Product):
     """A paging cursor is an opaque position the API hands out in its Link header, so a made-up
     one is a documented 400, not a "valid" input. Schema-valid cases get a real one instead."""
     if case.query and "cursor" in case.query and case.meta.generation.mode is GenerationMode.POSITIVE:
-        case.query = {**case.query, "cursor": KeysetLinkPagination()._encode(product)}
+        if case.operation.path == "/offers/changes":
+            cursor = PriceEventChangesPagination()._encode({"xact_id": 0, "id": 0})
+        else:
+            cursor = KeysetLinkPagination()._encode(product)
+        case.query = {**case.query, "cursor": cursor}
     return case
 
 
