@@ -1,8 +1,11 @@
 from django.contrib import admin, messages
 from django.db import transaction
 from django.utils import timezone
+from import_export.admin import ImportExportModelAdmin
+from import_export.formats.base_formats import CSV, XLSX
 
 from catalogue.models import Product
+from catalogue.resources import ProductResource
 from catalogue.services import product_delete
 from offers_sync.admin import OfferInline
 from offers_sync.gateway import offers_service_for_web
@@ -25,7 +28,11 @@ SYNC_STATE_FIELDS = [
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ImportExportModelAdmin):
+    # CSV and XLSX import/export (django-import-export): imported products are left for the worker.
+    resource_classes = [ProductResource]
+    import_formats = [CSV, XLSX]
+    export_formats = [CSV, XLSX]
     list_display = ["name", "id", "registered", "offers_synced_at", "last_sync_error", "created_at"]
     list_filter = [("registered_at", admin.EmptyFieldListFilter)]
     search_fields = ["name"]
