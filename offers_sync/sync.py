@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 # Batches claimed ahead of the one being reconciled, so fetch threads never run dry.
 BATCHES_IN_FLIGHT = 3
-REGISTRATIONS_PER_CYCLE = 500
+REGISTRATIONS_PER_CYCLE = 2000
 
 
 class CycleAborted(Exception):
