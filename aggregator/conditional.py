@@ -45,4 +45,7 @@ class ConditionalGetMixin:
         for name in _KEPT_ON_304:
             if response.has_header(name):
                 not_modified[name] = response[name]
+        # A 304 may carry Content-Length only as the size of the 200 it stands for (RFC 9110 §8.6);
+        # left unset, Django's CommonMiddleware would write 0.
+        not_modified["Content-Length"] = str(len(response.content))
         return not_modified

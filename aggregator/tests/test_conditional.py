@@ -41,6 +41,7 @@ def test_every_read_has_an_etag_and_a_matching_if_none_match_is_304(api_client, 
         assert again.status_code == 304, path
         assert again.content == b""
         assert again["ETag"] == etag
+        assert again["Content-Length"] == str(len(first.content))  # the 200's, never a made-up 0
         if first.has_header("Link"):
             assert again["Link"] == first["Link"]
 
