@@ -72,3 +72,11 @@ def test_xlsx_round_trip():
     dataset = tablib.Dataset().load(xlsx, format="xlsx")
     ProductResource().import_data(dataset, dry_run=False, raise_errors=True)
     assert Product.objects.filter(name="Kettle").count() == 2
+
+
+def test_the_preview_shows_the_rows_before_anything_is_written(admin_client):
+    upload = io.BytesIO(csv_of([("Preview me", "a description")]))
+    upload.name = "products.csv"
+    preview = admin_client.post("/admin/catalogue/product/import/", {"import_file": upload, "format": 0, "resource": 0})
+    assert "Preview me" in preview.content.decode()
+    assert Product.objects.count() == 0
