@@ -97,17 +97,27 @@ class KeysetLinkPagination(BasePagination):
             if not (isinstance(decoded, list) and len(decoded) == 2 and all(isinstance(v, str) for v in decoded)):
                 raise ValueError("not a cursor of this endpoint")
             value, pk = decoded
-            position = datetime.fromisoformat(value)
-            if position.tzinfo is None:
-                raise ValueError("not a cursor of this endpoint")
-            # In UTC here, not in the database driver: a moment whose UTC form leaves the calendar
-            # (year 1 at +01:00, year 9999 at -01:00) is then refused the same on every database.
-            return position.astimezone(UTC), self.parse_id(pk)
+            return self.parse_value(value), self.parse_id(pk)
         except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error, UnicodeError):
             raise self._invalid_cursor() from None
 
     def _invalid_cursor(self) -> ValidationError:
         return ValidationError({self.cursor_query_param: ["Invalid cursor."]})
+
+    def parse_value(self, raw: str):
+        """The ordering half of a cursor (an aware datetime here; subclasses ordering on another type differ).
+
+        Raise ValueError for anything that is not such a value: the client gets a 400.
+        """
+        position = datetime.fromisoformat(raw)
+        if position.tzinfo is None:
+            raise ValueError("not a cursor of this endpoint")
+        # In UTC here, not in the database driver: a moment whose UTC form leaves the calendar
+        # (year 1 at +01:00, year 9999 at -01:00) is then refused the same on every database.
+        return position.astimezone(UTC)
+
+    def encode_value(self, value) -> str:
+        return value.isoformat()
 
     def parse_id(self, raw: str):
         """The id half of a cursor, as the rows' primary key type (UUIDs here; subclasses may differ).
@@ -119,5 +129,5 @@ class KeysetLinkPagination(BasePagination):
     def _encode(self, row) -> str:
         value = row[self.ordering_field] if isinstance(row, dict) else getattr(row, self.ordering_field)
         pk = row["id"] if isinstance(row, dict) else row.pk
-        raw = json.dumps([value.isoformat(), str(pk)]).encode()
+        raw = json.dumps([self.encode_value(value), str(pk)]).encode()
         return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")

@@ -17,6 +17,18 @@ ValidationErrorSerializer = inline_serializer(
     },
 )
 
+BulkErrorSerializer = inline_serializer(
+    name="BulkValidationError",
+    fields={
+        "errors": serializers.ListField(
+            child=serializers.DictField(),
+            required=False,
+            help_text='Each bad item: its `index` and its field errors, e.g. `{"index": 3, "name": ["…"]}`.',
+        ),
+        "detail": serializers.CharField(required=False, help_text="The body is not an array of 1 to 1,000 items."),
+    },
+)
+
 ERROR_RESPONSES = {
     400: OpenApiResponse(ValidationErrorSerializer, description="Invalid query parameter."),
     404: OpenApiResponse(ErrorSerializer, description="No such product (or a malformed id)."),
@@ -64,4 +76,36 @@ def document_nul_refusal(result, generator, request, public):
                 schema = parameter.get("schema", {})
                 if schema.get("type") == "string" and "pattern" not in schema and "format" not in schema:
                     schema["pattern"] = NO_NUL_PATTERN
+    return result
+
+
+# The reads that answer with an ETag and honour If-None-Match (aggregator.conditional).
+CONDITIONAL_GET_PATHS = ("/products", "/products/{product_id}", "/products/{product_id}/offers")
+
+
+def document_conditional_get(result, generator, request, public):
+    """drf-spectacular post-processing hook: ETag on the 200s of the conditional reads, If-None-Match, 304."""
+    for path in CONDITIONAL_GET_PATHS:
+        operation = result.get("paths", {}).get(path, {}).get("get")
+        if operation is None:
+            continue
+        operation.setdefault("parameters", []).append(
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "description": "ETags the client has (a list, `*`, weak tags allowed): `304` if one matches.",
+                "schema": {"type": "string"},
+            }
+        )
+        responses = operation.setdefault("responses", {})
+        responses["200"].setdefault("headers", {})["ETag"] = {
+            "description": "Tag of this exact answer; send it back in If-None-Match.",
+            "required": True,
+            "schema": {"type": "string"},
+        }
+        responses["304"] = {
+            "description": "Not modified: the answer is the one whose ETag was sent. No body.",
+            "headers": {"ETag": {"required": True, "schema": {"type": "string"}}},
+        }
     return result

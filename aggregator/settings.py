@@ -62,10 +62,12 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "import_export",
     "aggregator",
     "catalogue",
     "offers_sync",
     "price_history",
+    "idempotency",
 ]
 
 MIDDLEWARE = [
@@ -146,9 +148,12 @@ REST_FRAMEWORK = {
 # Throttling (docs/robustness.md): 429 with Retry-After past these rates; "off" (or empty) disables
 # one. Reads with a token are never throttled. Counters are per process unless THROTTLE_CACHE_URL
 # names a shared cache (e.g. dbcache://aggregator_throttle after `manage.py createcachetable`).
+# Writes allow a consumer's normal work: bursts of creates, bulk loads (a bulk request counts once).
+DEFAULT_ANON_READ_RATE = "600/minute"
+DEFAULT_WRITE_RATE = "3000/minute"
 THROTTLE_RATES = {
-    "anon_read": read_rate("THROTTLE_ANON_READ_RATE", "600/minute"),
-    "write": read_rate("THROTTLE_WRITE_RATE", "120/minute"),
+    "anon_read": read_rate("THROTTLE_ANON_READ_RATE", DEFAULT_ANON_READ_RATE),
+    "write": read_rate("THROTTLE_WRITE_RATE", DEFAULT_WRITE_RATE),
 }
 
 # Client addresses, failed authentications, the admin's lockout (docs/robustness.md#security).
@@ -209,6 +214,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "aggregator.schema.document_retry_after",
         "aggregator.schema.document_nul_refusal",
+        "aggregator.schema.document_conditional_get",
     ],
 }
 

@@ -4,17 +4,20 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from aggregator.health import HealthApi
 from aggregator.metrics import metrics_view
-from api.products import ProductDetailApi, ProductListCreateApi
+from api.products import ProductBulkCreateApi, ProductDetailApi, ProductListCreateApi
 from offers_sync.apis import ProductOffersApi
-from price_history.apis import PriceEventListApi, PriceTrendApi
+from price_history.apis import PriceEventChangesApi, PriceEventListApi, PriceTrendApi
 
 urlpatterns = [
     path("products", ProductListCreateApi.as_view(), name="product-list"),
+    # Before the detail path, which would otherwise take "bulk" for a product id.
+    path("products/bulk", ProductBulkCreateApi.as_view(), name="product-bulk-create"),
     path("products/<str:product_id>", ProductDetailApi.as_view(), name="product-detail"),
     path("products/<str:product_id>/offers", ProductOffersApi.as_view(), name="product-offers"),
     # <str:> stops at "/", so these do not collide with the paths above.
     path("products/<str:product_id>/offers/history", PriceEventListApi.as_view(), name="product-offer-history"),
     path("products/<str:product_id>/price-trend", PriceTrendApi.as_view(), name="product-price-trend"),
+    path("offers/changes", PriceEventChangesApi.as_view(), name="offer-changes"),
     path("health", HealthApi.as_view(), name="health"),
     path("metrics", metrics_view, name="metrics"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),

@@ -12,14 +12,26 @@ from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from aggregator.conditional import ConditionalGetMixin
 from aggregator.pagination import KeysetLinkPagination
-from aggregator.schema import ERROR_RESPONSES, WRITE_ERROR_RESPONSES
+from aggregator.schema import ERROR_RESPONSES, WRITE_ERROR_RESPONSES, BulkErrorSerializer
 from api.serializers import PRODUCT_VALUES_FIELDS, ProductOutputSerializer, product_representation, product_values
 from catalogue.models import NAME_MAX_LENGTH, Product
 from catalogue.selectors import parse_product_id, product_list, product_values_get
 from catalogue.serializers import ProductInputSerializer
-from catalogue.services import product_create, product_delete, product_update
+from catalogue.services import (
+    BULK_CREATE_MAX,
+    BulkValidationError,
+    product_create,
+    product_delete,
+    product_update,
+    products_bulk_create,
+)
+from idempotency.schema import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENCY_RESPONSES
+from idempotency.services import respond_idempotently
 from offers_sync.selectors import product_with_sync_state_get
+
+BULK_ERROR_RESPONSES = {code: answer for code, answer in WRITE_ERROR_RESPONSES.items() if code not in {400, 404}}
 
 
 class ProductPagination(KeysetLinkPagination):
@@ -46,10 +58,11 @@ class ProductPagination(KeysetLinkPagination):
         summary="Create a product",
         description="Creates the product and registers it with the offers service. A client-sent `id` is ignored.",
         request=ProductInputSerializer,
-        responses={201: ProductOutputSerializer, **WRITE_ERROR_RESPONSES},
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={201: ProductOutputSerializer, **WRITE_ERROR_RESPONSES, **IDEMPOTENCY_RESPONSES},
     ),
 )
-class ProductListCreateApi(generics.GenericAPIView):
+class ProductListCreateApi(ConditionalGetMixin, generics.GenericAPIView):
     pagination_class = ProductPagination
     serializer_class = ProductOutputSerializer
 
@@ -62,6 +75,9 @@ class ProductListCreateApi(generics.GenericAPIView):
         return self.get_paginated_response([product_representation(row) for row in page])
 
     def post(self, request):
+        return respond_idempotently(request, lambda: self._create(request))
+
+    def _create(self, request) -> Response:
         data = _validated(request, partial=False)
         product = product_create(**data)
         return Response(
@@ -89,7 +105,7 @@ class ProductListCreateApi(generics.GenericAPIView):
         responses={204: OpenApiResponse(description="Deleted."), **WRITE_ERROR_RESPONSES},
     ),
 )
-class ProductDetailApi(generics.GenericAPIView):
+class ProductDetailApi(ConditionalGetMixin, generics.GenericAPIView):
     serializer_class = ProductOutputSerializer
 
     def get_object(self) -> Product:
@@ -126,6 +142,80 @@ class ProductDetailApi(generics.GenericAPIView):
         except Product.DoesNotExist:
             raise Http404 from None  # deleted since get_object() read it
         return Response(_representation(product))
+
+
+@extend_schema_view(
+    post=extend_schema(
+        summary="Create up to 1,000 products at once",
+        description=(
+            f"A JSON array of 1 to {BULK_CREATE_MAX} `{{name, description?}}` objects, checked by the same rules as "
+            "`POST /products`. Valid as a whole or not at all: a `400` names every bad item by its index and "
+            "writes nothing; else `201` with the created products, in the order sent. The products are "
+            "registered with the offers service in the background by the sync worker (`registered: false` "
+            "until then). One bulk request counts once against the write rate limit."
+        ),
+        # A plain schema: drf-spectacular has no way to give a serializer list minItems and maxItems. The
+        # item is the single create's request component.
+        request={
+            "application/json": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": BULK_CREATE_MAX,
+                "items": {"$ref": "#/components/schemas/ProductInputRequest"},
+            }
+        },
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            201: ProductOutputSerializer(many=True),
+            400: BulkErrorSerializer,
+            **BULK_ERROR_RESPONSES,
+            **IDEMPOTENCY_RESPONSES,
+        },
+    ),
+)
+class ProductBulkCreateApi(generics.GenericAPIView):
+    serializer_class = ProductOutputSerializer
+
+    def post(self, request):
+        return respond_idempotently(request, lambda: self._create(request))
+
+    def _create(self, request) -> Response:
+        items = request.data
+        if not isinstance(items, list) or not 1 <= len(items) <= BULK_CREATE_MAX:
+            raise ValidationError({"detail": f"Expected a JSON array of 1 to {BULK_CREATE_MAX} products."})
+        serializer = ProductInputSerializer(data=items, many=True)
+        if not serializer.is_valid():
+            raise BulkInvalid(_indexed(serializer.errors))
+        try:
+            products = products_bulk_create(items=[dict(item) for item in serializer.validated_data])
+        except BulkValidationError as exc:
+            raise BulkInvalid(_indexed(exc.errors)) from None
+        return Response([_representation(product) for product in products], status=status.HTTP_201_CREATED)
+
+
+class BulkInvalid(ValidationError):
+    """400 `{"errors": [{"index": 3, "name": ["…"]}, …]}`, the indexes kept as numbers.
+
+    ValidationError turns every leaf of its detail into a string; the indexes are set afterwards.
+    """
+
+    def __init__(self, errors: list[dict]):
+        super().__init__()
+        detail = ValidationError(errors).detail
+        for item, original in zip(detail, errors, strict=True):
+            item["index"] = original["index"]
+        self.detail = {"errors": detail}
+
+
+def _indexed(errors) -> list[dict]:
+    """A list serializer's errors ({index: field errors}, or a list with {} for good items) as the bulk answer's."""
+    by_index = errors.items() if isinstance(errors, dict) else enumerate(errors)
+    # An item that is not an object at all (null) has a list of messages rather than field errors.
+    return [
+        {"index": index, **(item_errors if isinstance(item_errors, dict) else {"non_field_errors": item_errors})}
+        for index, item_errors in sorted(by_index)
+        if item_errors
+    ]
 
 
 def _representation(product: Product) -> dict:

@@ -63,10 +63,13 @@ class Endpoint:
     method: str
     path: str  # {id} is replaced by a product id, a different one per request
     target: str = ""
+    # Sent with If-None-Match: the product's current ETag, so every answer is a 304.
+    conditional: bool = False
 
 
 ENDPOINTS = [
     Endpoint("offers", "GET", "/products/{id}/offers", "≥ 1,200 req/s, p99 ≤ 50 ms"),
+    Endpoint("offers-304", "GET", "/products/{id}/offers", "beside offers: 304s per second", conditional=True),
     Endpoint("list", "GET", "/products", "≥ 400 req/s"),
     Endpoint("detail", "GET", "/products/{id}"),
     # Last: it adds products, and the reads above should see exactly the seeded catalogue.
@@ -150,6 +153,32 @@ def wait_until_healthy(base_url: str, server: subprocess.Popen, deadline_s: floa
     sys.exit("bench: gunicorn did not answer /health in time")
 
 
+# How many products' ETags the 304 run rotates through (fetched once before it).
+CONDITIONAL_IDS = 2000
+
+
+def write_etags(base_url: str, endpoint: Endpoint, ids_file: Path, etags_file: Path) -> None:
+    """`id etag` lines for the conditional run: each product's current ETag for the endpoint."""
+    lines = []
+    for product_id in ids_file.read_text().split()[:CONDITIONAL_IDS]:
+        url = f"{base_url}{endpoint.path.replace('{id}', product_id)}"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            lines.append(f"{product_id} {response.headers['ETag']}")
+    etags_file.write_text("\n".join(lines) + "\n")
+
+
+def check_conditional(base_url: str, endpoint: Endpoint, etags_file: Path) -> None:
+    product_id, etag = etags_file.read_text().split("\n", 1)[0].split(" ", 1)
+    path = endpoint.path.replace("{id}", product_id)
+    request = urllib.request.Request(f"{base_url}{path}", headers={"If-None-Match": etag})
+    try:
+        urllib.request.urlopen(request, timeout=5)
+    except urllib.error.HTTPError as error:
+        if error.code == 304:
+            return
+    sys.exit(f"bench: {path} with its ETag did not answer 304; not benchmarking it")
+
+
 def check_endpoint(base_url: str, endpoint: Endpoint, product_id: str, token: str) -> None:
     """One request by hand, so a misconfiguration fails loudly instead of benchmarking 404s."""
     path = endpoint.path.replace("{id}", product_id)
@@ -222,6 +251,7 @@ def wrk(base_url: str, endpoint: Endpoint, *, threads: int, connections: int, du
         "--",
         endpoint.method,
         endpoint.path,
+        *(["conditional"] if endpoint.conditional else []),
     ]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = process.stdout.read()
@@ -233,7 +263,7 @@ def wrk(base_url: str, endpoint: Endpoint, *, threads: int, connections: int, du
     line = next(x for x in output.splitlines() if x.startswith("BENCH_RESULT "))
     raw = json.loads(line.removeprefix("BENCH_RESULT "))
     raw["cpu_s"] = usage.ru_utime + usage.ru_stime
-    return raw, " ".join(command[:-3]) + "\n" + output
+    return raw, " ".join(command[: command.index("--")]) + "\n" + output
 
 
 def measure(base_url: str, endpoint: Endpoint, server_pid: int, args, env: dict) -> tuple[Result, str]:
@@ -269,7 +299,7 @@ def measure(base_url: str, endpoint: Endpoint, server_pid: int, args, env: dict)
     seconds = raw["duration_us"] / 1e6
     errors = {k.removeprefix("errors_"): v for k, v in raw.items() if k.startswith("errors_") and v}
     result = Result(
-        endpoint=f"{endpoint.method} {endpoint.path}",
+        endpoint=endpoint_name(endpoint),
         requests_per_s=round(raw["requests"] / seconds, 1),
         p50_ms=raw["p50_us"] / 1000,
         p90_ms=raw["p90_us"] / 1000,
@@ -286,8 +316,13 @@ def measure(base_url: str, endpoint: Endpoint, server_pid: int, args, env: dict)
     return result, text
 
 
+def endpoint_name(endpoint: Endpoint) -> str:
+    name = f"{endpoint.method} {endpoint.path}"
+    return f"{name} (If-None-Match: 304)" if endpoint.conditional else name
+
+
 def markdown(results: list[Result], meta: dict) -> str:
-    targets = {f"{e.method} {e.path}": e.target for e in ENDPOINTS}
+    targets = {endpoint_name(e): e.target for e in ENDPOINTS}
     lines = [
         f"API benchmark, {meta['started']} (commit {meta['commit']}, {meta['label'] or 'no label'})",
         "",
@@ -423,8 +458,14 @@ def main() -> int:
         server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=server_output, stderr=subprocess.STDOUT)
         try:
             wait_until_healthy(base_url, server)
+            etags_file = RESULTS / "api-etags.txt"
+            load_env["BENCH_ETAGS_FILE"] = str(etags_file)
             for endpoint in endpoints:
-                check_endpoint(base_url, endpoint, first_id, token)
+                if endpoint.conditional:
+                    write_etags(base_url, endpoint, ids_file, etags_file)
+                    check_conditional(base_url, endpoint, etags_file)
+                else:
+                    check_endpoint(base_url, endpoint, first_id, token)
             load_before = [round(x, 2) for x in os.getloadavg()]
             for endpoint in endpoints:
                 log(f"{endpoint.method} {endpoint.path}: {args.warmup}s warm-up, {args.duration}s measured")

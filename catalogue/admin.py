@@ -6,13 +6,20 @@ price_history adds its panel), so nothing here names them.
 """
 
 from django.contrib import admin
+from import_export.admin import ImportExportModelAdmin
+from import_export.formats.base_formats import CSV, XLSX
 
 from catalogue.models import Product
+from catalogue.resources import ProductResource
 from catalogue.services import product_delete
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ImportExportModelAdmin):
+    # CSV and XLSX import/export (django-import-export): imported products are left for the worker.
+    resource_classes = [ProductResource]
+    import_formats = [CSV, XLSX]
+    export_formats = [CSV, XLSX]
     list_display = ["name", "id", "created_at"]
     search_fields = ["name"]
     ordering = ["-created_at"]

@@ -2,10 +2,12 @@
 
 import logging
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from catalogue.models import Product
+from catalogue.signals import products_created
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +25,46 @@ def product_create(*, name: str, description: str | None = None) -> Product:
     product.save()
     logger.info("product created", extra={"product_id": str(product.id)})
     return product
+
+
+# The most products one bulk create takes (POST /products/bulk, the admin's import per batch).
+BULK_CREATE_MAX = 1000
+
+
+class BulkValidationError(Exception):
+    """Some items of a bulk create are invalid; nothing was written.
+
+    `errors` maps each bad item's index to its field errors ({"name": ["…"]}).
+    """
+
+    def __init__(self, errors: dict[int, dict[str, list[str]]]):
+        super().__init__(f"{len(errors)} invalid item(s)")
+        self.errors = errors
+
+
+@transaction.atomic
+def products_bulk_create(*, items: list[dict]) -> list[Product]:
+    """Create every product in `items` ({name, description?}) in one transaction, in order, or none.
+
+    The model's own validation runs on each, as for a single create; any failure raises
+    BulkValidationError naming every bad item. Nothing is registered here: the products are
+    announced with `products_created` and the sync worker registers them in the background.
+    """
+    if not 1 <= len(items) <= BULK_CREATE_MAX:
+        raise ValueError(f"a bulk create takes 1 to {BULK_CREATE_MAX} items")
+    products = [Product(name=item["name"], description=item.get("description")) for item in items]
+    errors = {}
+    for index, product in enumerate(products):
+        try:
+            product.full_clean(validate_unique=False)
+        except ValidationError as exc:
+            errors[index] = exc.message_dict
+    if errors:
+        raise BulkValidationError(errors)
+    Product.objects.bulk_create(products)
+    products_created.send(sender=Product, products=products)
+    logger.info("products created in bulk", extra={"count": len(products)})
+    return products
 
 
 @transaction.atomic

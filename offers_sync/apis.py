@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from aggregator.conditional import ConditionalGetMixin
 from aggregator.params import validated_query
 from aggregator.schema import ERROR_RESPONSES
 from catalogue.selectors import parse_product_id, product_exists
@@ -12,7 +13,7 @@ from offers_sync.selectors import offer_list_for_product, offer_rows_for_product
 from offers_sync.serializers import OfferFilterSerializer, OfferOutputSerializer
 
 
-class ProductOffersApi(APIView):
+class ProductOffersApi(ConditionalGetMixin, APIView):
     @extend_schema(
         summary="List a product's cached offers, cheapest first",
         parameters=[OfferFilterSerializer],

@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 # Batches claimed ahead of the one being reconciled, so fetch threads never run dry.
 BATCHES_IN_FLIGHT = 3
-REGISTRATIONS_PER_CYCLE = 500
+REGISTRATIONS_PER_CYCLE = 2000
 # Products inserted in bulk get their sync state from the worker: each cycle looks at those created
 # lately (cheap, through an index), and the whole catalogue is checked at start and every hour
 # (for rows stamped long before they were committed, or by another clock).

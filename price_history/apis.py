@@ -11,8 +11,10 @@ from aggregator.params import validated_query
 from aggregator.schema import ERROR_RESPONSES
 from catalogue.models import Product
 from catalogue.selectors import product_get
-from price_history.selectors import price_event_list, price_trend_get
+from price_history.selectors import CHANGE_FEED_FIELDS, price_event_changes, price_event_list, price_trend_get
 from price_history.serializers import (
+    PriceEventChangeSerializer,
+    PriceEventChangesQuerySerializer,
     PriceEventOutputSerializer,
     PriceEventQuerySerializer,
     PriceTrendOutputSerializer,
@@ -31,6 +33,36 @@ class PriceEventPagination(KeysetLinkPagination):
         if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) >= 2**63:
             raise ValueError("not an event id")
         return int(raw)
+
+
+class PriceEventChangesPagination(PriceEventPagination):
+    """The changes feed pages on (xact_id, id), and every page links the next, also an empty one.
+
+    A consumer polls by following `next` forever: after the last event it points just past it, and
+    on an empty first page it is the request itself.
+    """
+
+    ordering_field = "xact_id"
+
+    def parse_value(self, raw: str) -> int:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) >= 2**63:
+            raise ValueError("not a transaction id")
+        return int(raw)
+
+    def encode_value(self, value) -> str:
+        return str(value)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        rows = super().paginate_queryset(queryset, request, view)
+        if self.next_cursor is None:
+            self.next_cursor = self._encode(rows[-1]) if rows else request.query_params.get(self.cursor_query_param)
+        return rows
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        if not response.has_header("Link"):
+            response["Link"] = f'<{self.request.build_absolute_uri()}>; rel="next"'
+        return response
 
 
 def _product_or_404(product_id: str) -> Product:
@@ -72,6 +104,7 @@ TREND_EXAMPLE = {
     "since": "2025-03-01T00:00:00Z",
     "until": "2025-03-31T23:59:59.999999Z",
     "interval": None,
+    "history_starts_at": None,
     "start": {"at": "2025-03-01T00:00:00Z", "best_price": 12990, "average_price": 13990.0, "offers_in_stock": 2},
     "end": {"at": "2025-03-31T23:59:59.999999Z", "best_price": 11990, "average_price": 12740.0, "offers_in_stock": 2},
     "best_price": {"start": 12990, "end": 11990, "change_percent": -7.7, "reason": None},
@@ -84,13 +117,13 @@ TREND_EXAMPLE = {
     ],
 }
 
-TREND_TOO_LITTLE_HISTORY_EXAMPLE = {
+TREND_HISTORY_STARTS_LATER_EXAMPLE = {
     **TREND_EXAMPLE,
-    "start": {"at": "2025-03-01T00:00:00Z", "best_price": None, "average_price": None, "offers_in_stock": 0},
-    "best_price": {"start": None, "end": 11990, "change_percent": None, "reason": "no_history_at_start"},
-    "average_price": {"start": None, "end": 12740.0, "change_percent": None, "reason": "no_history_at_start"},
+    "history_starts_at": "2025-03-05T09:00:30Z",
+    "start": {"at": "2025-03-05T09:00:30Z", "best_price": 11990, "average_price": 13490.0, "offers_in_stock": 2},
+    "best_price": {"start": 11990, "end": 11990, "change_percent": 0.0, "reason": None},
+    "average_price": {"start": 13490.0, "end": 12740.0, "change_percent": -5.56, "reason": None},
     "points": [
-        {"at": "2025-03-01T00:00:00Z", "best_price": None, "average_price": None, "offers_in_stock": 0},
         {"at": "2025-03-05T09:00:30Z", "best_price": 11990, "average_price": 13490.0, "offers_in_stock": 2},
         {"at": "2025-03-13T08:00:00Z", "best_price": 11990, "average_price": 12740.0, "offers_in_stock": 2},
     ],
@@ -134,6 +167,37 @@ class PriceEventListApi(generics.GenericAPIView):
         return self.get_paginated_response(self.paginate_queryset(events))
 
 
+FEED_ERROR_RESPONSES = {code: answer for code, answer in ERROR_RESPONSES.items() if code != 404}
+
+
+class PriceEventChangesApi(generics.GenericAPIView):
+    pagination_class = PriceEventChangesPagination
+    serializer_class = PriceEventChangeSerializer
+
+    @extend_schema(
+        summary="Every product's price events, in the order they were committed",
+        description=(
+            "A changes feed for mirroring: every recorded price event of every product, oldest first, at most "
+            '`limit` per page. Every page, also an empty or short one, has a `Link: <…>; rel="next"` header: '
+            "follow it forever to see each event exactly once, including events of slow transactions that "
+            "committed after later ones (an event is served only once every transaction that could still add an "
+            "earlier one has ended). `since` starts at a time instead of the oldest event kept."
+        ),
+        parameters=[PriceEventChangesQuerySerializer],
+        responses={
+            200: PriceEventChangeSerializer(many=True),
+            **{c: r for c, r in ERROR_RESPONSES.items() if c != 404},
+        },
+    )
+    def get(self, request):
+        # Not validated_query, which reads a blank value as no filter: a poller's `since=` is a mistake.
+        query = PriceEventChangesQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        filters = query.validated_data
+        rows = self.paginate_queryset(price_event_changes(since=filters.get("since")))
+        return self.get_paginated_response([{field: row[field] for field in CHANGE_FEED_FIELDS} for row in rows])
+
+
 class PriceTrendApi(APIView):
     @extend_schema(
         summary="A product's price trend over a period",
@@ -141,9 +205,11 @@ class PriceTrendApi(APIView):
             "The best (lowest in-stock) price and the average in-stock price at the start and at the end "
             "of the period, their change in percent (a rise is positive, a fall negative), and the points "
             "in between. The period defaults to the 30 days up to now; a date in `since` means its first "
-            "moment (UTC), in `until` its last; a datetime without an offset is UTC. When there is too "
-            "little history (nothing recorded by the start, or nothing in stock at either end) a change "
-            "is `null` and `reason` says why. Prices are in minor currency units."
+            "moment (UTC), in `until` its last; a datetime without an offset is UTC. When the product's "
+            "history begins inside the period, the trend starts at its first recorded event instead "
+            "(`history_starts_at` says when; `start`, the first point and the changes are taken there). "
+            "When there is too little history (nothing recorded by `until`, or nothing in stock at either "
+            "end) a change is `null` and `reason` says why. Prices are in minor currency units."
         ),
         parameters=[PriceTrendQuerySerializer],
         responses={
@@ -151,7 +217,7 @@ class PriceTrendApi(APIView):
                 PriceTrendOutputSerializer,
                 examples=[
                     OpenApiExample("Prices fell", value=TREND_EXAMPLE),
-                    OpenApiExample("History starts within the period", value=TREND_TOO_LITTLE_HISTORY_EXAMPLE),
+                    OpenApiExample("History starts within the period", value=TREND_HISTORY_STARTS_LATER_EXAMPLE),
                 ],
             ),
             **ERROR_RESPONSES,

@@ -1,8 +1,25 @@
 """What offers cost over time: one row per observed change of an offer, written by the sync."""
 
 from django.db import models
+from django.db.models import BigIntegerField, Func
 
 from catalogue.models import Product
+
+
+class CurrentTransactionId(Func):
+    """The writing transaction's id on PostgreSQL (64-bit, never wraps); 0 elsewhere.
+
+    Used as the database default of `PriceEvent.xact_id`, so every insert gets it with no extra query.
+    SQLite has one writer at a time, so there the ids alone are in commit order.
+    """
+
+    output_field = BigIntegerField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return "0", []
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return "(pg_current_xact_id()::text::bigint)", []
 
 
 class PriceEvent(models.Model):
@@ -26,6 +43,9 @@ class PriceEvent(models.Model):
     price = models.BigIntegerField(help_text="In minor currency units.")
     items_in_stock = models.BigIntegerField()
     observed_at = models.DateTimeField(help_text="When the sync saw the change.")
+    # The changes feed (GET /offers/changes) walks events in (xact_id, id) order and serves only
+    # events of transactions that have ended, so a slow transaction's events are never skipped.
+    xact_id = models.BigIntegerField(db_default=CurrentTransactionId(), editable=False)
 
     class Meta:
         indexes = [
@@ -35,6 +55,8 @@ class PriceEvent(models.Model):
             # per offer, read in this order without a sort), ?offer= on the history (scanned backwards)
             # and retention's check for a newer event of the same offer.
             models.Index(fields=["product", "offer_id", "-observed_at", "-id"], name="priceevent_product_offer_idx"),
+            # The changes feed pages on (xact_id, id).
+            models.Index(fields=["xact_id", "id"], name="priceevent_xact_idx"),
             # Retention deletes the oldest events, across products.
             models.Index(fields=["observed_at"], name="priceevent_observed_idx"),
         ]

@@ -14,12 +14,16 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import NamedTuple
 
+from django.db import connection
 from django.db.models import BigIntegerField, CharField, F, Func, Q, QuerySet, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, RowNumber
 
 from price_history.models import PriceEvent
 
 EVENT_API_FIELDS = ("id", "offer_id", "kind", "price", "items_in_stock", "observed_at")
+
+CHANGE_FEED_FIELDS = ("id", "product_id", "offer_id", "kind", "price", "items_in_stock", "observed_at")
 
 # Why a change in percent is null.
 NO_HISTORY_AT_START = "no_history_at_start"
@@ -27,7 +31,7 @@ NONE_IN_STOCK_AT_START = "none_in_stock_at_start"
 NONE_IN_STOCK_AT_END = "none_in_stock_at_end"
 ZERO_PRICE_AT_START = "zero_price_at_start"
 CHANGE_REASONS = {
-    NO_HISTORY_AT_START: "Nothing was recorded for the product at or before the start of the period.",
+    NO_HISTORY_AT_START: "Nothing was recorded for the product by the end of the period.",
     NONE_IN_STOCK_AT_START: "No offer was in stock at the start of the period (sold out or gone).",
     NONE_IN_STOCK_AT_END: "No offer was in stock at the end of the period (sold out or gone).",
     ZERO_PRICE_AT_START: "The price at the start was 0, so a change in percent is undefined.",
@@ -118,6 +122,8 @@ class PriceTrend:
     best_price: PriceChange
     average_price: PriceChange
     points: list[PriceSnapshot]
+    # When the period began before anything was recorded: the first event, where the trend starts.
+    history_starts_at: datetime | None = None
 
 
 class _Book:
@@ -152,6 +158,23 @@ class _Book:
         return PriceSnapshot(at, *self.state())
 
 
+def price_event_changes(*, since: datetime | None = None) -> QuerySet:
+    """Every product's price events in commit order, as `.values()` rows with `xact_id` (the feed's key).
+
+    On PostgreSQL ids are handed out at insert, not at commit, so a slow transaction can commit an
+    event with a lower id after a higher one was read. Events are therefore ordered by the id of
+    the transaction that wrote them, and only events of transactions older than every transaction
+    still running are served (`pg_snapshot_xmin`): no event can later appear before what was served.
+    SQLite has a single writer whose ids are in commit order already (every `xact_id` is 0).
+    """
+    events = PriceEvent.objects.all()
+    if since is not None:
+        events = events.filter(observed_at__gte=since)
+    if connection.vendor == "postgresql":
+        events = events.filter(xact_id__lt=RawSQL("pg_snapshot_xmin(pg_current_snapshot())::text::bigint", []))
+    return events.values(*CHANGE_FEED_FIELDS, "xact_id")
+
+
 def price_trend_get(
     *,
     product_id: uuid.UUID,
@@ -161,13 +184,31 @@ def price_trend_get(
 ) -> PriceTrend:
     """The product's prices at `since` and at `until`, their change, and the points in between.
 
+    When nothing was recorded by `since` but something was within the period, the trend starts at
+    the first event instead (`history_starts_at`): `start`, the first point and the changes in
+    percent are taken there. Only a product with no event at all by `until` has no history.
+
     Without `interval`, the first point is the state at `since` and each further point is a moment
     in the period at which the best price, the average price or the number of offers in stock
     changed. With `interval`, the points are the state at `since` and then at every multiple of the
     interval since the Unix epoch (whole UTC hours or days) up to `until`.
     """
+    requested_since = since
     book = _Book()
+    history_starts_at = None
     start_rows = _latest_event_per_offer(product_id=product_id, at=since)
+    if not start_rows:
+        # Nothing recorded by `since`: start at the first event in the period, if there is one, as
+        # the admin chart does; `since` stays as asked and `history_starts_at` says where it began.
+        history_starts_at = (
+            PriceEvent.objects.filter(product_id=product_id, observed_at__gt=since, observed_at__lte=until)
+            .order_by("observed_at", "id")
+            .values_list("observed_at", flat=True)
+            .first()
+        )
+        if history_starts_at is not None:
+            since = history_starts_at
+            start_rows = _latest_event_per_offer(product_id=product_id, at=since)
     for offer_id, kind, price, items_in_stock in start_rows:
         book.apply(offer_id, kind, price, items_in_stock)
     start = book.snapshot(since)
@@ -183,7 +224,7 @@ def price_trend_get(
     has_history = bool(start_rows)
     return PriceTrend(
         product_id=product_id,
-        since=since,
+        since=requested_since,
         until=until,
         interval=interval,
         start=start,
@@ -191,6 +232,7 @@ def price_trend_get(
         best_price=_change(start.best_price, end.best_price, has_history=has_history),
         average_price=_change(start.average_price, end.average_price, has_history=has_history),
         points=points,
+        history_starts_at=history_starts_at,
     )
 
 

@@ -94,6 +94,38 @@ class PriceEventQuerySerializer(serializers.Serializer):
         return attrs
 
 
+class SinceAnyMomentField(MomentField):
+    """A MomentField that takes any valid datetime: before 1970 is the beginning (no event is older),
+    and past 9998 an empty feed, rather than a 400 for a question with a plain answer."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        moment = self._parse(_SPACE_FOR_PLUS.sub(r"\g<head>+\g<offset>", data.strip()))
+        return min(max(moment, EARLIEST), LATEST)
+
+
+class PriceEventChangesQuerySerializer(serializers.Serializer):
+    """Filters of GET /offers/changes."""
+
+    since = SinceAnyMomentField(
+        edge="start",
+        required=False,
+        help_text="Start at events observed at or after this (default: the oldest kept): ISO 8601 datetime or date.",
+    )
+
+
+class PriceEventChangeSerializer(serializers.ModelSerializer):
+    """Describes the changes feed's items; the view renders `.values()` rows of the same shape."""
+
+    product_id = serializers.UUIDField()
+
+    class Meta:
+        model = PriceEvent
+        fields = ["id", "product_id", "offer_id", "kind", "price", "items_in_stock", "observed_at"]
+        read_only_fields = fields
+
+
 class PriceTrendQuerySerializer(serializers.Serializer):
     """Parameters of GET /products/{id}/price-trend; fills in the default period (the last 30 days)."""
 
@@ -163,7 +195,14 @@ class PriceTrendOutputSerializer(serializers.Serializer):
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
     interval = serializers.ChoiceField(choices=sorted(INTERVALS), allow_null=True)
-    start = PriceSnapshotSerializer(help_text="The offers in stock at since.")
+    history_starts_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text=(
+            "Set when nothing was recorded for the product by since: the moment of its first recorded event, "
+            "where the trend (start, points, changes) begins instead. Null when history covers since."
+        ),
+    )
+    start = PriceSnapshotSerializer(help_text="The offers in stock at since (or at history_starts_at when set).")
     end = PriceSnapshotSerializer(help_text="The offers in stock at until.")
     best_price = PriceChangeSerializer()
     average_price = PriceChangeSerializer()
@@ -184,6 +223,7 @@ def price_trend_data(trend: PriceTrend) -> dict:
         "since": _timestamp(trend.since),
         "until": _timestamp(trend.until),
         "interval": interval_name,
+        "history_starts_at": None if trend.history_starts_at is None else _timestamp(trend.history_starts_at),
         "start": _snapshot_data(trend.start),
         "end": _snapshot_data(trend.end),
         "best_price": _change_data(trend.best_price),

@@ -7,6 +7,7 @@ import pytest
 from django.core.cache import caches
 
 from aggregator.config import ConfigError, read_rate
+from aggregator.settings import DEFAULT_ANON_READ_RATE, DEFAULT_WRITE_RATE
 from aggregator.throttling import THROTTLE_CACHE, AnonReadThrottle, FailedAuthenticationThrottle, WriteThrottle
 from catalogue.models import Product
 
@@ -276,3 +277,34 @@ class TestConfiguration:
         assert result.returncode == 1
         assert result.stderr.strip().startswith(f"configuration error: {variable}")
         assert "Traceback" not in result.stderr
+
+
+class TestDefaults:
+    """With the shipped rates, a consumer's normal work is not throttled (the test settings turn them off)."""
+
+    @pytest.fixture
+    def default_rates(self, settings, monkeypatch):
+        from aggregator import config
+
+        monkeypatch.delenv("THROTTLE_ANON_READ_RATE", raising=False)
+        monkeypatch.delenv("THROTTLE_WRITE_RATE", raising=False)
+        caches[THROTTLE_CACHE].clear()
+        settings.THROTTLE_RATES = {
+            "anon_read": config.read_rate("THROTTLE_ANON_READ_RATE", DEFAULT_ANON_READ_RATE),
+            "write": config.read_rate("THROTTLE_WRITE_RATE", DEFAULT_WRITE_RATE),
+        }
+        yield
+        caches[THROTTLE_CACHE].clear()
+
+    def test_a_burst_of_creates_and_bulk_loads_is_not_throttled(self, default_rates, clock, auth_client):
+        for i in range(300):
+            assert auth_client.post("/products", {"name": f"P{i}"}, format="json").status_code == 201
+        for _ in range(10):
+            response = auth_client.post("/products/bulk", [{"name": "x"}] * 1000, format="json")
+            assert response.status_code == 201  # a bulk request counts once
+        assert Product.objects.count() == 10_300
+
+    def test_anonymous_reads_are_still_limited_per_address(self, default_rates, clock, api_client):
+        statuses = [api_client.get("/products").status_code for _ in range(601)]
+        assert statuses[:600] == [200] * 600
+        assert_throttled(api_client.get("/products"))

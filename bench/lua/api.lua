@@ -4,7 +4,8 @@
 --
 -- PATH_TEMPLATE may contain {id}, replaced by the next id from $BENCH_IDS_FILE (one a line); each
 -- wrk thread starts at a different place in the list. POST sends a small JSON product with
--- `Authorization: Token $BENCH_TOKEN`. done() prints one machine-readable line for the runner.
+-- `Authorization: Token $BENCH_TOKEN`. With a third argument `conditional`, ids and ETags come from
+-- $BENCH_ETAGS_FILE and each GET sends `If-None-Match`. done() prints one machine-readable line for the runner.
 
 local ids = {}
 local counter = 0
@@ -12,6 +13,7 @@ local method = "GET"
 local template = "/"
 local headers = {}
 local thread_count = 0
+local etags = {}
 
 function setup(thread)
   thread:set("thread_index", thread_count)
@@ -21,7 +23,14 @@ end
 function init(args)
   method = args[1] or "GET"
   template = args[2] or "/"
-  if string.find(template, "{id}", 1, true) then
+  if args[3] == "conditional" then
+    -- "id etag" lines: each request sends the product's current ETag, so each answer is a 304.
+    for line in io.lines(os.getenv("BENCH_ETAGS_FILE")) do
+      local id, etag = string.match(line, "^(%S+) (.+)$")
+      ids[#ids + 1] = id
+      etags[#etags + 1] = etag
+    end
+  elseif string.find(template, "{id}", 1, true) then
     for line in io.lines(os.getenv("BENCH_IDS_FILE")) do
       ids[#ids + 1] = line
     end
@@ -37,8 +46,12 @@ end
 function request()
   counter = counter + 1
   local path = template
+  local index = (counter % math.max(#ids, 1)) + 1
   if #ids > 0 then
-    path = string.gsub(template, "{id}", ids[(counter % #ids) + 1], 1)
+    path = string.gsub(template, "{id}", ids[index], 1)
+  end
+  if #etags > 0 then
+    return wrk.format("GET", path, {["If-None-Match"] = etags[index]})
   end
   if method == "POST" then
     local body = string.format('{"name": "Created by the benchmark %d-%d", "description": "A product."}',

@@ -63,6 +63,13 @@ def random_history(record):
 def test_replay_matches_the_definition(product, random_history, window):
     since, until = (T0 + timedelta(days=d) for d in window)
     trend = price_trend_get(product_id=product.id, since=since, until=until)
+    # A period that begins before the history starts at its first event.
+    first = min(at for at, *_ in random_history)
+    if first > since:
+        assert trend.history_starts_at == first
+        since = first
+    else:
+        assert trend.history_starts_at is None
 
     for snapshot, t in [(trend.start, since), (trend.end, until), *((p, p.at) for p in trend.points)]:
         assert (snapshot.best_price, snapshot.average_price, snapshot.offers_in_stock) == _state_at(random_history, t)

@@ -87,10 +87,50 @@ class TestTooLittleHistory:
             {"at": "2025-03-02T00:00:00Z", "best_price": None, "average_price": None, "offers_in_stock": 0}
         ]
 
-    def test_history_starting_inside_the_period(self, api_client, product, record, offer_ids):
-        record(T0 + timedelta(days=4), appeared=[(offer_ids[0], 100, 1)])
+    def test_no_history_by_until_even_with_later_events(self, api_client, product, record, offer_ids):
+        record(T0 + timedelta(days=20), appeared=[(offer_ids[0], 100, 1)])  # after the period
         body = _trend(api_client, product)
-        assert _ends(body, "best_price") == (None, 100, None, "no_history_at_start")
+        assert _ends(body, "best_price") == (None, None, None, "no_history_at_start")
+        assert body["history_starts_at"] is None
+
+
+class TestHistoryStartingInsideThePeriod:
+    def test_the_trend_starts_at_the_first_event_and_says_so(self, api_client, product, record, offer_ids):
+        record(T0 + timedelta(days=4), appeared=[(offer_ids[0], 100, 1), (offer_ids[1], 300, 1)])
+        record(T0 + timedelta(days=6), changed=[(offer_ids[0], 80, 1)])
+        body = _trend(api_client, product)
+        assert body["since"] == "2025-03-02T00:00:00Z"  # as asked
+        assert body["history_starts_at"] == "2025-03-05T00:00:00Z"
+        assert body["start"] == {
+            "at": "2025-03-05T00:00:00Z",
+            "best_price": 100,
+            "average_price": 200.0,
+            "offers_in_stock": 2,
+        }
+        assert _ends(body, "best_price") == (100, 80, -20.0, None)
+        assert _ends(body, "average_price") == (200.0, 190.0, -5.0, None)
+        assert [p["at"] for p in body["points"]] == ["2025-03-05T00:00:00Z", "2025-03-07T00:00:00Z"]
+
+    def test_sampled_points_start_there_too(self, api_client, product, record, offer_ids):
+        record(T0 + timedelta(days=4), appeared=[(offer_ids[0], 100, 1)])
+        body = _trend(api_client, product, interval="day")
+        assert body["history_starts_at"] == "2025-03-05T00:00:00Z"
+        assert body["points"][0]["at"] == "2025-03-05T00:00:00Z"
+        assert all(p["best_price"] == 100 for p in body["points"])
+
+    def test_a_product_tracked_for_two_days_has_a_trend_by_default(self, api_client, product, record, offer_ids):
+        from django.utils import timezone
+
+        now = timezone.now()
+        record(now - timedelta(days=2), appeared=[(offer_ids[0], 100, 1)])
+        record(now - timedelta(days=1), changed=[(offer_ids[0], 110, 1)])
+        body = api_client.get(f"/products/{product.id}/price-trend").json()
+        assert body["history_starts_at"] is not None
+        assert _ends(body, "best_price") == (100, 110, 10.0, None)
+
+    def test_history_covering_the_start_is_not_flagged(self, api_client, product, record, offer_ids):
+        record(T0, appeared=[(offer_ids[0], 100, 1)])
+        assert _trend(api_client, product)["history_starts_at"] is None
 
     def test_sold_out_at_start(self, api_client, product, record, offer_ids):
         record(T0, appeared=[(offer_ids[0], 100, 0)])

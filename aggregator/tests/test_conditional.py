@@ -1,0 +1,111 @@
+"""ETag and If-None-Match on the product and offers reads, as a polling consumer uses them."""
+
+import uuid
+
+import pytest
+
+from catalogue.models import Product
+from offers_sync.client import OfferData
+from offers_sync.models import Offer
+from offers_sync.reconcile import offers_reconcile
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def product():
+    product = Product.objects.create(name="Kettle")
+    Offer.objects.create(id=uuid.uuid4(), product=product, price=100, items_in_stock=1)
+    Offer.objects.create(id=uuid.uuid4(), product=product, price=200, items_in_stock=0)
+    return product
+
+
+def paths(product):
+    return [
+        f"/products/{product.id}",
+        f"/products/{product.id}/offers",
+        f"/products/{product.id}/offers?in_stock=true",
+        f"/products/{product.id}/offers?min_price=150",
+        "/products",
+        "/products?limit=1",
+    ]
+
+
+def test_every_read_has_an_etag_and_a_matching_if_none_match_is_304(api_client, product):
+    for path in paths(product):
+        first = api_client.get(path)
+        assert first.status_code == 200, path
+        etag = first["ETag"]
+        assert etag.startswith('"') and etag.endswith('"')
+        again = api_client.get(path, HTTP_IF_NONE_MATCH=etag)
+        assert again.status_code == 304, path
+        assert again.content == b""
+        assert again["ETag"] == etag
+        assert again["Content-Length"] == str(len(first.content))  # the 200's, never a made-up 0
+        if first.has_header("Link"):
+            assert again["Link"] == first["Link"]
+
+
+@pytest.mark.parametrize(
+    "header",
+    ['"nope", {etag}', "{etag}, \"nope\"", "W/{etag}", '"a",W/{etag} , "b"', "*", " * "],
+    ids=["list-last", "list-first", "weak", "weak-in-list", "star", "star-spaced"],
+)
+def test_if_none_match_lists_weak_tags_and_star(api_client, product, header):
+    path = f"/products/{product.id}/offers"
+    etag = api_client.get(path)["ETag"]
+    assert api_client.get(path, HTTP_IF_NONE_MATCH=header.format(etag=etag)).status_code == 304
+
+
+@pytest.mark.parametrize("header", ['"other"', 'W/"other"', "garbage", '"unterminated', ",", ""])
+def test_a_tag_that_does_not_match_gets_the_full_answer(api_client, product, header):
+    response = api_client.get(f"/products/{product.id}/offers", HTTP_IF_NONE_MATCH=header)
+    assert response.status_code == 200
+    assert len(response.json()) == 2
+
+
+def test_head_has_the_same_etag_and_no_body(api_client, product):
+    path = f"/products/{product.id}/offers"
+    get = api_client.get(path)
+    head = api_client.head(path)
+    assert head.status_code == 200
+    assert head["ETag"] == get["ETag"]
+    assert head.content == b""
+    assert api_client.head(path, HTTP_IF_NONE_MATCH=get["ETag"]).status_code == 304
+
+
+def test_the_offers_etag_changes_exactly_when_the_offers_do(api_client, product):
+    path = f"/products/{product.id}/offers"
+    etag = api_client.get(path)["ETag"]
+    reported = [OfferData(id=o.id, price=o.price, items_in_stock=o.items_in_stock) for o in product.offers.all()]
+    offers_reconcile(product_id=product.id, reported=reported)  # a sync that finds nothing new
+    Product.objects.filter(pk=product.id).update(offers_synced_at="2030-01-01T00:00:00Z")
+    assert api_client.get(path, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    reported[0] = OfferData(id=reported[0].id, price=reported[0].price - 1, items_in_stock=reported[0].items_in_stock)
+    offers_reconcile(product_id=product.id, reported=reported)
+    changed = api_client.get(path, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
+
+
+def test_a_changed_product_or_page_gets_a_new_etag(api_client, auth_client, product):
+    detail, listing = f"/products/{product.id}", "/products"
+    tags = {path: api_client.get(path)["ETag"] for path in (detail, listing)}
+    auth_client.patch(detail, {"description": "new"}, format="json")
+    for path, etag in tags.items():
+        response = api_client.get(path, HTTP_IF_NONE_MATCH=etag)
+        assert response.status_code == 200, path
+        assert response["ETag"] != etag
+
+
+def test_errors_have_no_etag_and_are_never_304(api_client):
+    response = api_client.get(f"/products/{uuid.uuid4()}", HTTP_IF_NONE_MATCH="*")
+    assert response.status_code == 404
+    assert not response.has_header("ETag")
+    assert api_client.get("/products?limit=0", HTTP_IF_NONE_MATCH="*").status_code == 400
+
+
+def test_other_preconditions_do_not_change_a_read(api_client, product):
+    path = f"/products/{product.id}"
+    response = api_client.get(path, HTTP_IF_MATCH='"nope"', HTTP_IF_UNMODIFIED_SINCE="Sat, 01 Jan 2000 00:00:00 GMT")
+    assert response.status_code == 200
