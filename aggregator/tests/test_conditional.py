@@ -6,7 +6,7 @@ import pytest
 
 from catalogue.models import Product
 from offers_sync.client import OfferData
-from offers_sync.models import Offer
+from offers_sync.models import Offer, ProductSyncState
 from offers_sync.reconcile import offers_reconcile
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +79,7 @@ def test_the_offers_etag_changes_exactly_when_the_offers_do(api_client, product)
     etag = api_client.get(path)["ETag"]
     reported = [OfferData(id=o.id, price=o.price, items_in_stock=o.items_in_stock) for o in product.offers.all()]
     offers_reconcile(product_id=product.id, reported=reported)  # a sync that finds nothing new
-    Product.objects.filter(pk=product.id).update(offers_synced_at="2030-01-01T00:00:00Z")
+    ProductSyncState.objects.filter(pk=product.id).update(offers_synced_at="2030-01-01T00:00:00Z")
     assert api_client.get(path, HTTP_IF_NONE_MATCH=etag).status_code == 304
     reported[0] = OfferData(id=reported[0].id, price=reported[0].price - 1, items_in_stock=reported[0].items_in_stock)
     offers_reconcile(product_id=product.id, reported=reported)

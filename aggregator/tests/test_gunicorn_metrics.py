@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from aggregator.tests.live import collected_static_root
 from aggregator.tests.test_gunicorn_logs import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -40,6 +41,7 @@ def test_two_gunicorn_workers_report_the_sum_of_their_requests(tmp_path):
         "METRICS_TOKEN": TOKEN,
         "THROTTLE_ANON_READ_RATE": "off",
         "ALLOWED_HOSTS": "127.0.0.1",
+        "STATIC_ROOT": collected_static_root(),
         # gunicorn.conf.py makes the processes' shared metrics directory under it.
         "TMPDIR": str(tmp_path),
     }
