@@ -5,6 +5,7 @@ when present; real environment variables win over it. A bad value stops the proc
 a one-line message that names the variable (see `aggregator.config`).
 """
 
+import importlib.util
 from datetime import timedelta
 from pathlib import Path
 
@@ -67,6 +68,14 @@ INSTALLED_APPS = [
     "offers_sync",
     "price_history",
 ]
+# Development tools (the fake offers service and `manage.py run_fake_offers`, docs/development.md):
+# for `make run`, the tests and the benchmarks. Images leave the package out, so asking for it
+# there stops the start with a message instead of an import traceback.
+DEV_TOOLS = read_bool("DEV_TOOLS", False)
+if DEV_TOOLS:
+    if importlib.util.find_spec("devtools") is None:
+        raise ConfigError("DEV_TOOLS is true, but this installation has no devtools package (images leave it out)")
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "aggregator.middleware.RejectNulCharactersMiddleware",
