@@ -165,9 +165,9 @@ THROTTLE_RATES = {
 TRUSTED_PROXY_NETWORKS = read_networks("TRUSTED_PROXY_NETWORKS")
 TRUSTED_PROXY_HOPS = read_int("TRUSTED_PROXY_HOPS", 1, minimum=1, maximum=10)
 REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_HOPS if TRUSTED_PROXY_NETWORKS else 0
-# The former setting trusted X-Forwarded-For from any connection. 0 meant what the default means
-# now and is accepted; a hop count stops the start, rather than be taken without the proxies'
-# addresses (every client would count as the proxy) or beside the new settings (which wins?).
+# THROTTLE_TRUSTED_PROXIES (X-Forwarded-For believed from any connection) is not read. 0, no proxy,
+# is accepted; a hop count stops the start, rather than be taken without the proxies' addresses
+# (every client would count as the proxy) or beside TRUSTED_PROXY_* (which would win?).
 if read_int("THROTTLE_TRUSTED_PROXIES", 0, minimum=0, maximum=10):
     raise ConfigError(
         "THROTTLE_TRUSTED_PROXIES is replaced by TRUSTED_PROXY_NETWORKS (the proxies' addresses or "
