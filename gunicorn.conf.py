@@ -21,18 +21,18 @@ threads = int(os.environ.get("WEB_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
-# Recycle workers now and then so a slow leak cannot grow without bound. Not too often: at 1,600
-# requests/s a worker reached 10,000 every 12 s, and each restart (new process, new database
-# connection) put p99 of GET /products/{id} at 118 ms instead of 32 ms.
+# Recycle workers now and then so a slow leak cannot grow without bound. Not too often: a busy
+# worker reaches a low limit within seconds, and each restart (new process, new database
+# connection) shows in the requests that wait for it, at p99.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "100000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "10000"))
 # Refuse oversized request lines and headers early (bytes / count).
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
-# Logs to stdout/stderr, one line per event. The access log is off unless switched on: it cost
-# 0.1 ms of CPU per request, a tenth of a cached-offers request (7 % fewer requests/s), and Django
-# logs every 4xx and 5xx answer anyway (logger django.request).
+# Logs to stdout/stderr, one line per event. The access log is off unless switched on: it costs a
+# measurable share of a cheap request's CPU (docs/performance.md, Gunicorn), and Django logs every
+# 4xx and 5xx answer anyway (logger django.request).
 # The access log's line ends with the request's id (aggregator.log_context), as the app's lines do.
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" request_id=%({x-request-id}o)s'
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "false").lower() in {"1", "true", "yes", "on"} else None

@@ -5,6 +5,7 @@ when present; real environment variables win over it. A bad value stops the proc
 a one-line message that names the variable (see `aggregator.config`).
 """
 
+import importlib.util
 from datetime import timedelta
 from pathlib import Path
 
@@ -69,6 +70,14 @@ INSTALLED_APPS = [
     "price_history",
     "idempotency",
 ]
+# Development tools (the fake offers service and `manage.py run_fake_offers`, docs/development.md):
+# for `make run`, the tests and the benchmarks. Images leave the package out, so asking for it
+# there stops the start with a message instead of an import traceback.
+DEV_TOOLS = read_bool("DEV_TOOLS", False)
+if DEV_TOOLS:
+    if importlib.util.find_spec("devtools") is None:
+        raise ConfigError("DEV_TOOLS is true, but this installation has no devtools package (images leave it out)")
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     # First, so that every answer is counted and timed, and every log line has the request's id.
@@ -164,9 +173,9 @@ THROTTLE_RATES = {
 TRUSTED_PROXY_NETWORKS = read_networks("TRUSTED_PROXY_NETWORKS")
 TRUSTED_PROXY_HOPS = read_int("TRUSTED_PROXY_HOPS", 1, minimum=1, maximum=10)
 REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_HOPS if TRUSTED_PROXY_NETWORKS else 0
-# The former setting trusted X-Forwarded-For from any connection. 0 meant what the default means
-# now and is accepted; a hop count stops the start, rather than be taken without the proxies'
-# addresses (every client would count as the proxy) or beside the new settings (which wins?).
+# THROTTLE_TRUSTED_PROXIES (X-Forwarded-For believed from any connection) is not read. 0, no proxy,
+# is accepted; a hop count stops the start, rather than be taken without the proxies' addresses
+# (every client would count as the proxy) or beside TRUSTED_PROXY_* (which would win?).
 if read_int("THROTTLE_TRUSTED_PROXIES", 0, minimum=0, maximum=10):
     raise ConfigError(
         "THROTTLE_TRUSTED_PROXIES is replaced by TRUSTED_PROXY_NETWORKS (the proxies' addresses or "

@@ -6,6 +6,8 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 # The tests stand up their own fake offers service where they need one.
 os.environ["OFFERS_SERVICE_URL"] = ""
 os.environ["OFFERS_REFRESH_TOKEN"] = ""
+# The fake offers service (devtools); in os.environ so that the processes tests start have it too.
+os.environ["DEV_TOOLS"] = "true"
 
 from aggregator.settings import *  # noqa: E402,F403
 from aggregator.settings import BASE_DIR, DATABASES  # noqa: E402

@@ -54,7 +54,7 @@ def main() -> None:
     fake = subprocess.Popen(
         [PYTHON, "manage.py", "run_fake_offers", "--port", str(port), "--refresh-token", REFRESH_TOKEN,
          "--latency-ms", "20", "--jitter-ms", "10", "--seed", "1", "--churn-interval", "0"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env={**env, "DEV_TOOLS": "true"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         wait_for_port(port)

@@ -27,7 +27,7 @@ REFRESH_TOKEN = "bench-refresh-token"
 
 
 def start_fake(extra: list[str]) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-only"}
+    env = {**os.environ, "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-only", "DEV_TOOLS": "true"}
     command = [sys.executable, "manage.py", "run_fake_offers", "--port", "0", "--auto-register", "--seed", "1"]
     command += ["--refresh-token", REFRESH_TOKEN, *extra]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -176,7 +176,7 @@ def main() -> None:  # noqa: PLR0915 (one story, told in order)
             PYTHON, "manage.py", "run_fake_offers", "--port", str(fake_port), "--refresh-token", REFRESH_TOKEN,
             "--latency-ms", "150", "--jitter-ms", "20", "--churn-interval", "8", "--seed", str(args.seed),
         ]  # fmt: skip
-        processes.append(Process("fake", fake_command, env, work))
+        processes.append(Process("fake", fake_command, {**env, "DEV_TOOLS": "true"}, work))
         control = Control(f"http://127.0.0.1:{fake_port}")
         wait_for(lambda: control.call("GET", "/_control/state"), timeout=30, what="the fake offers service")
         web = start_web(env, web_port, work, workers=2)

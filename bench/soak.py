@@ -10,7 +10,7 @@ process with its offers churning. Traffic: `--rate` requests/s (creates, renames
 deletes, list/detail/offers reads, a share of them anonymous) from `--clients` threads.
 
 Faults are switched on and off in phases: 5xx errors, 429s, timeouts longer than the client's,
-malformed bodies, hostile answers (offers_sync.fake_hostile: redirects to another origin, resets,
+malformed bodies, hostile answers (devtools.fake_hostile: redirects to another origin, resets,
 oversized or deeply nested bodies, numbers past 64 bits, foreign offer ids...), all at once, and
 access-token expiry (POST /_control/expire-token). After the
 traffic, faults off and churn paused, it waits for the worker to register and sync every product
@@ -242,7 +242,7 @@ def main() -> None:  # noqa: PLR0915 (one story, told in order)
             PYTHON, "manage.py", "run_fake_offers", "--port", str(fake_port), "--refresh-token", REFRESH_TOKEN,
             "--latency-ms", "20", "--jitter-ms", "10", "--churn-interval", "15", "--seed", str(args.seed),
         ]  # fmt: skip
-        processes.append(Process("fake", fake_command, env, work))
+        processes.append(Process("fake", fake_command, {**env, "DEV_TOOLS": "true"}, work))
         control = Control(f"http://127.0.0.1:{fake_port}")
         wait_for(lambda: control.call("GET", "/_control/state"), timeout=30, what="the fake offers service")
         web = start_web(env, web_port, work, workers=WEB_WORKERS)

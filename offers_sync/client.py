@@ -181,8 +181,8 @@ class OffersServiceClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update({"Accept": "application/json", "User-Agent": "aggregator-offers-sync/1"})
-        # requests looks up proxy variables and .netrc again on every call (about a fifth of its
-        # cost per call here); read the environment's proxy and CA settings once instead.
+        # requests looks up proxy variables and .netrc again on every call, a share of its cost
+        # per call worth saving; read the environment's proxy and CA settings once instead.
         self.session.trust_env = False
         self.session.proxies = requests.utils.get_environ_proxies(self.base_url)
         self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True

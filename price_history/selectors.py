@@ -39,7 +39,7 @@ CHANGE_REASONS = {
 
 _VANISHED = PriceEvent.Kind.VANISHED.value
 # The replay only needs offer ids as dictionary keys: as text they skip building a UUID object per
-# row, which was a third of the time on SQLite.
+# row, a large share of the replay's time on SQLite.
 _OFFER_KEY = Cast("offer_id", output_field=CharField())
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICROSECOND = timedelta(microseconds=1)

@@ -1,8 +1,9 @@
 """Run the whole service locally in one terminal: web, sync worker and (when needed) a fake offers service.
 
 `make run` calls this. When OFFERS_SERVICE_URL is unset, it starts the project's fake offers
-service on port 8001 and points the web process and the worker at it. Ctrl-C (or SIGTERM) stops
-all of them; if one of them exits, the others are stopped too.
+service (`manage.py run_fake_offers`, from the development-only devtools app) on port 8001 and
+points the web process and the worker at it. Ctrl-C (or SIGTERM) stops all of them; if one of
+them exits, the others are stopped too.
 """
 
 import os
@@ -45,7 +46,10 @@ def main() -> int:
 
     children = []
     for name, command in processes:
-        children.append((name, subprocess.Popen(command, cwd=ROOT, env=env)))
+        # The fake is the development-only devtools app, which DEV_TOOLS installs (an .env written
+        # before that variable existed lacks it).
+        child_env = {**env, "DEV_TOOLS": "true"} if name == "fake-offers" else env
+        children.append((name, subprocess.Popen(command, cwd=ROOT, env=child_env)))
         if name == "fake-offers":
             time.sleep(0.5)  # let it bind before the others first call it
     print(f"run: serving on http://localhost:{env.get('PORT', '8000')} (Ctrl-C stops everything)")

@@ -28,7 +28,7 @@ from aggregator.tests.live import (
     start_worker,
     wait_for,
 )
-from offers_sync.fake_service import FakeOffersService
+from devtools.fake_service import FakeOffersService
 
 REFRESH_TOKEN = "outage-refresh-token"
 PRODUCTS = 12

@@ -19,7 +19,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from catalogue.models import Product
-from offers_sync.fake_service import FakeOffersService
+from devtools.fake_service import FakeOffersService
 from offers_sync.models import AccessToken, Offer, ProductSyncState
 
 pytestmark = pytest.mark.django_db
@@ -147,7 +147,7 @@ class TestSecretsStayInside:
         secrets = {REFRESH_TOKEN, *access_tokens}
         # The access token's payload holds the refresh token; base64 of it must not leak either.
         secrets.add(base64.urlsafe_b64encode(REFRESH_TOKEN.encode()).decode().rstrip("="))
-        ours = [record for record in caplog.records if not record.name.startswith("offers_sync.fake_service")]
+        ours = [record for record in caplog.records if not record.name.startswith("devtools.fake_service")]
         assert any("new access token" in record.getMessage() for record in ours)
         log_text = "\n".join(f"{record.getMessage()} {record.exc_text or ''}" for record in ours)
 

@@ -17,7 +17,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from offers_sync.fake_service import FakeOffersService
+from devtools.fake_service import FakeOffersService
 from offers_sync.models import Offer, ProductSyncState, SyncStatus
 
 ROOT = Path(__file__).resolve().parents[2]

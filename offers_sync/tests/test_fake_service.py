@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from offers_sync.fake_service import ANOTHER_IS_VALID, FakeOffersService, encode_jwt
+from devtools.fake_service import ANOTHER_IS_VALID, FakeOffersService, encode_jwt
 
 pytestmark = pytest.mark.e2e
 

@@ -1,6 +1,6 @@
 """A hostile offers service, over real HTTP: each answer costs at most its own product.
 
-The project's fake offers service gives the hostile answers (offers_sync.fake_hostile); the
+The project's fake offers service gives the hostile answers (devtools.fake_hostile); the
 worker runs as `manage.py run_sync`, as an operator runs it.
 """
 
@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from offers_sync.fake_hostile import HOSTILE_KINDS
-from offers_sync.fake_service import FakeOffersService
+from devtools.fake_hostile import HOSTILE_KINDS
+from devtools.fake_service import FakeOffersService
 from offers_sync.models import ProductSyncState, SyncStatus
 from offers_sync.tests.test_end_to_end import (
     REFRESH_TOKEN,

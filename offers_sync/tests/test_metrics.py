@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aggregator.log_context import LogContextFilter
 from aggregator.logging import JsonFormatter
-from offers_sync.fake_service import FakeOffersService
+from devtools.fake_service import FakeOffersService
 from offers_sync.gateway import OffersService
 from offers_sync.management.commands.run_sync import Command
 from offers_sync.metrics import InstrumentedOffersServiceClient, start_metrics_server, sync_metrics, upstream_endpoint

@@ -33,7 +33,7 @@ Faults (rates 0..1, drawn per call to register or offers, in this order, first o
   timeout_rate     holds the call for timeout_seconds, then answers it normally (too late).
   malformed_rate   offers calls only: 200 with a broken body (invalid JSON; a list in which one
                    offer lacks a price, has a non-integer price or a non-UUID id; or an object).
-  hostile_rate     register and offers calls: a hostile answer (offers_sync.fake_hostile): a 307
+  hostile_rate     register and offers calls: a hostile answer (devtools.fake_hostile): a 307
                    to another origin (the trap), a connection reset, a body over 4 MiB; for
                    offers also numbers past 64 bits or past a signed BIGINT, negative stock, a
                    bool price, a float stock, JSON nested 200,000 deep, another product's offer
@@ -93,7 +93,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 from urllib.parse import unquote, urlsplit
 
-from offers_sync import fake_hostile
+from devtools import fake_hostile
 
 logger = logging.getLogger(__name__)
 

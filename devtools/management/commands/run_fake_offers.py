@@ -1,7 +1,7 @@
 """`python manage.py run_fake_offers`: serve the project's fake offers service until SIGINT/SIGTERM.
 
 For local runs (`make run` starts it when OFFERS_SERVICE_URL is unset), soak runs and benchmarks.
-The service itself, with its rules and its control API, is `offers_sync.fake_service`.
+The service itself, with its rules and its control API, is `devtools.fake_service`.
 """
 
 import logging
@@ -11,7 +11,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from offers_sync.fake_service import DEFAULT_REFRESH_TOKEN, FakeOffersService
+from devtools.fake_service import DEFAULT_REFRESH_TOKEN, FakeOffersService
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Command(BaseCommand):
             type=_rate,
             default=0.0,
             help="share of register/offers calls with a hostile answer (redirects, resets, huge or deep bodies, "
-            "numbers past 64 bits, foreign offer ids...; see offers_sync.fake_hostile)",
+            "numbers past 64 bits, foreign offer ids...; see devtools.fake_hostile)",
         )
         parser.add_argument(
             "--auto-register", action="store_true", help="register unknown products on their first offers read"
