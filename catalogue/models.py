@@ -3,7 +3,11 @@
 import uuid
 from datetime import UTC, datetime
 
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
+from django.db.models.functions import Upper
+
+from aggregator.postgres import PostgresOnlyGinIndex
 
 NAME_MAX_LENGTH = 255
 DESCRIPTION_MAX_LENGTH = 10_000
@@ -56,6 +60,9 @@ class Product(models.Model):
                 name="product_pending_reg_idx",
                 condition=models.Q(registered_at__isnull=True),
             ),
+            # ?search= (name__icontains, `UPPER(name) LIKE UPPER('%…%')`) on PostgreSQL: trigrams of
+            # the same expression, so the planner can use it. Other databases scan.
+            PostgresOnlyGinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="product_name_trgm_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,35 @@
+"""Trigram index for ?search= on PostgreSQL, built without blocking writes; nothing on other databases.
+
+Not atomic: `CREATE INDEX CONCURRENTLY` cannot run in a transaction. It waits for transactions
+already running on the table, then builds while products are created and updated (at 1,000,000
+products, see docs/performance.md). `CREATE EXTENSION pg_trgm` is skipped when the extension is
+installed; otherwise the database user needs the CREATE privilege on the database (pg_trgm is a
+trusted extension, so the database's owner has it), see docs/operations.md.
+"""
+
+import django.contrib.postgres.indexes
+import django.db.models.functions.text
+from django.db import migrations
+
+import aggregator.postgres
+
+
+class Migration(migrations.Migration):
+    atomic = False
+
+    dependencies = [
+        ("catalogue", "0002_sync_claims"),
+    ]
+
+    operations = [
+        aggregator.postgres.CreateExtensionOnPostgres("pg_trgm"),
+        aggregator.postgres.AddIndexConcurrentlyOnPostgres(
+            model_name="product",
+            index=aggregator.postgres.PostgresOnlyGinIndex(
+                django.contrib.postgres.indexes.OpClass(
+                    django.db.models.functions.text.Upper("name"), name="gin_trgm_ops"
+                ),
+                name="product_name_trgm_idx",
+            ),
+        ),
+    ]
