@@ -1,5 +1,10 @@
-from django.contrib import admin
+import uuid
 
+from django.contrib import admin
+from django.db.models import Q
+
+from aggregator.large_admin import LargeTableAdminMixin
+from catalogue.selectors import product_list
 from offers_sync.models import Offer, SyncStatus
 
 
@@ -25,13 +30,42 @@ class OfferInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Offer)
-class OfferAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OfferAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "product", "price", "items_in_stock", "updated_at"]
     list_select_related = ["product"]
-    search_fields = ["=id", "product__name"]
+    # A product's offers together, cheapest first: the order of the (product, price, id) index.
+    ordering = ["product_id", "price", "id"]
+    sortable_by = []
+    search_fields = ["id", "product__name"]  # shows the search box; the search itself is below
+    search_help_text = "An offer's or a product's id, or part of a product's name."
+
+    def get_search_results(self, request, queryset, search_term):
+        return offers_matching(queryset, search_term), False
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_staff
+
+
+def offers_matching(queryset, search_term: str):
+    """The offers with this id or of this product id, or of the products whose name contains the term.
+
+    Each a lookup an index serves (primary key, product, the name's trigram index); Django's
+    default would OR them across a join and upper-case every id, which reads every offer.
+    """
+    term = search_term.strip()
+    if not term:
+        return queryset
+    as_uuid = parse_uuid(term)
+    if as_uuid is not None:
+        return queryset.filter(Q(pk=as_uuid) | Q(product_id=as_uuid))
+    return queryset.filter(product__in=product_list(search=term))
+
+
+def parse_uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
 
 
 @admin.register(SyncStatus)
