@@ -67,7 +67,7 @@ class LargeTablePaginator(Paginator):
         return min(self.max_pages, max(1, math.ceil(max(self.count - self.orphans, 0) / self.per_page)))
 
     def describe_count(self, opts) -> str:
-        """"1,000 products", "about 1,000,000 products" or "more than 10,000 products"."""
+        """ "1,000 products", "about 1,000,000 products" or "more than 10,000 products"."""
         name = opts.verbose_name if self.count == 1 else opts.verbose_name_plural
         if self.count_is_estimate:
             return _("about %(count)s %(name)s") % {"count": f"{self.count:,}", "name": name}

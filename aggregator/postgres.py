@@ -10,6 +10,7 @@ does for most column changes).
 
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.operations import AddIndexConcurrently, CreateExtension
+from django.db.migrations.operations import RunSQL
 
 
 def _is_postgresql(schema_editor) -> bool:
@@ -55,3 +56,15 @@ class CreateExtensionOnPostgres(CreateExtension):
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         pass
+
+
+class RunSQLOnPostgres(RunSQL):
+    """SQL for PostgreSQL only; nothing on other databases."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if _is_postgresql(schema_editor):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if _is_postgresql(schema_editor):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
