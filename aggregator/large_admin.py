@@ -77,7 +77,7 @@ class LargeTablePaginator(Paginator):
 
     def describe_limit(self) -> str:
         """Why the page links stop, when they do."""
-        if not (self.count_is_estimate or self.count_is_lower_bound):
+        if self.count <= self.pageable_rows:
             return ""
         return ngettext(
             "Only the first page is offered: search, filter or sort to reach the others.",

@@ -16,13 +16,14 @@ and the slowest of those writes. Loading needs a superuser (it skips foreign-key
 `session_replication_role`, the rows being consistent by construction).
 
 Then, in this process through Django's test client (routing, views, queries, rendering; no HTTP
-server), with DEBUG off: each case RUNS times after a warm-up, median and slowest wall time,
-plus `EXPLAIN (ANALYZE, BUFFERS)` of every query the case ran (sessions and users aside). For
+server), with DEBUG off: each case RUNS times after a warm-up, median and slowest wall time, this
+process's CPU per request, and `EXPLAIN (ANALYZE, BUFFERS)` of every query the case ran (sessions
+and users aside) with their total execution time. For
 comparison, what the replaced behaviour ran: the search without the index, a full COUNT(*) of
 each table and the OFFSET of the product list's page 5,000. Last, the sync's claim of a batch
-(`products_claim_for_tick`), at the start of a cycle and half-way through, inside a transaction
-rolled back. The report (Markdown) is printed and written to bench/results/; the database is
-dropped unless --keep-db.
+(`products_claim_for_tick`, rolled back), at the start of a cycle and half-way through it (half
+the products claimed and committed just before, not yet vacuumed). The report (Markdown) is
+printed and written to bench/results/; the database is dropped unless --keep-db.
 """
 
 import argparse
@@ -36,6 +37,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
@@ -286,6 +288,11 @@ def cases(sample: dict) -> list[Case]:
         Case("API list, first page (100)", "/products"),
         Case("API list, a page from the middle", sample["middle_list_page"]),
         Case(f"API search, one match in the middle of a name (`duct {n:07d}`)", f"/products?search=duct%20{n:07d}"),
+        Case(
+            f"API search, one match, every name's word (`Product {n + 1:07d}`)",
+            f"/products?search=Product%20{n + 1:07d}",
+        ),
+        Case("API search, a whole name", "/products?search=" + quote(sample["whole_name"])),
         Case("API search, no match (`zzzz`)", "/products?search=zzzz"),
         Case("API search, 0.25 % match (`steel kettle`)", "/products?search=steel%20kettle"),
         Case("API search, 2.5 % match, other case (`KETTLE`)", "/products?search=KETTLE"),
@@ -348,6 +355,7 @@ def measure(url: str, runs: int) -> tuple[list[dict], list[tuple[str, str]], dic
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, override_settings
 
+    from catalogue.models import Product
     from offers_sync.models import Offer
 
     # The admin's pages name static files; without collectstatic, by their plain names.
@@ -379,6 +387,9 @@ def measure(url: str, runs: int) -> tuple[list[dict], list[tuple[str, str]], dic
     ).group(1)
     sample = {
         "middle_number": middle,
+        "whole_name": Product.objects.filter(name__icontains=f"product {middle - 1:07d}").values_list(
+            "name", flat=True
+        )[0],
         "middle_list_page": next_of(f"/products?limit=100&cursor={_cursor_at(middle)}"),
         "kettle_next_page": next_of("/products?search=kettle"),
         "offer_id": offer["id"],
@@ -392,11 +403,12 @@ def measure(url: str, runs: int) -> tuple[list[dict], list[tuple[str, str]], dic
         client = admin if case.admin else api
         for _ in range(2):
             client.get(case.path)
-        times = []
+        times, cpu = [], []
         for _ in range(runs):
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             response = client.get(case.path)
             times.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - started_cpu) * 1000)
         assert response.status_code == case.status, (case.path, response.status_code)
         with CaptureQueriesContext(connection) as queries:
             client.get(case.path)
@@ -408,15 +420,19 @@ def measure(url: str, runs: int) -> tuple[list[dict], list[tuple[str, str]], dic
                 "case": case.title,
                 "median_ms": statistics.median(times),
                 "max_ms": max(times),
+                "app_cpu_ms": statistics.median(cpu),
                 "queries": len(statements),
                 "summary": _summary(case, response),
             }
         )
+        database_ms = 0.0
         for statement in statements:
             with connection.cursor() as cursor:
                 cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}")
                 plan = "\n".join(row[0] for row in cursor.fetchall())
+            database_ms += float(re.search(r"Execution Time: ([\d.]+) ms", plan).group(1))
             explains.append((case.title, f"{statement}\n\n{plan}"))
+        rows[-1]["database_ms"] = database_ms
         log(f"{case.title}: {rows[-1]['median_ms']:.1f} ms median, {rows[-1]['max_ms']:.1f} max, {rows[-1]['summary']}")
     return rows, explains, sizes
 
@@ -508,19 +524,25 @@ def claim_plans(url: str) -> list[tuple[str, str]]:
             ("Claim of a batch of 64, start of a cycle (nothing claimed for this tick)", f"{statement}\n\n{plan}")
         )
         conn.rollback()
-        # Half the products claimed for this tick already, their old index entries not yet vacuumed.
+        # Half the products claimed for this tick and committed, as workers do batch by batch; their
+        # old index entries wait for vacuum, and the claim's index scan steps over them.
         started = time.monotonic()
         conn.execute(
+            # The products the claims would have taken, in the claim's own order.
             "UPDATE catalogue_product SET sync_claimed_for = %s, sync_claimed_by = 'other' "
-            "WHERE id IN (SELECT id FROM catalogue_product ORDER BY sync_claimed_for, id "
-            "LIMIT (SELECT count(*) / 2 FROM catalogue_product))",
-            [tick],
+            "WHERE id IN (SELECT id FROM catalogue_product WHERE registered_at IS NOT NULL AND sync_claimed_for < %s "
+            "ORDER BY sync_claimed_for LIMIT (SELECT count(*) / 2 FROM catalogue_product))",
+            [tick, tick],
         )
-        log(f"half the products claimed in {time.monotonic() - started:.0f} s (rolled back)")
+        conn.commit()
+        log(f"half the products claimed in {time.monotonic() - started:.0f} s")
         for attempt in ("first claim after", "second claim after"):
             plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}"))
             plans.append((f"Claim of a batch of 64, half-way through a cycle, {attempt}", f"{statement}\n\n{plan}"))
-        conn.rollback()
+            conn.rollback()
+        # Back to unclaimed, so that a --reuse-db run starts from the same state.
+        conn.execute("UPDATE catalogue_product SET sync_claimed_for = '1970-01-01T00:00:00Z', sync_claimed_by = ''")
+        conn.commit()
     return plans
 
 
@@ -538,9 +560,17 @@ def report(*, sizes, build_timings, rows, comparison_rows, explains, load_before
             f"| {k} | {v:,.1f} |" if isinstance(v, float) else f"| {k} | {v:,} |" for k, v in build_timings.items()
         ]
         lines += ["", "(seconds unless stated)", ""]
-    lines += ["| case | median ms | slowest ms | queries | what it showed |", "|---|---:|---:|---:|---|"]
     lines += [
-        f"| {r['case']} | {r['median_ms']:.1f} | {r['max_ms']:.1f} | {r['queries']} | {r['summary']} |" for r in rows
+        "Wall time of a request in this process (median and slowest), its CPU here (routing, view, rendering),",
+        "and the database's execution time of its queries (EXPLAIN ANALYZE, sessions and users aside):",
+        "",
+        "| case | median ms | slowest ms | app CPU ms | DB ms | queries | what it showed |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    lines += [
+        f"| {r['case']} | {r['median_ms']:.1f} | {r['max_ms']:.1f} | {r['app_cpu_ms']:.1f} | {r['database_ms']:.1f} "
+        f"| {r['queries']} | {r['summary']} |"
+        for r in rows
     ]
     lines += [
         "",
