@@ -540,9 +540,11 @@ def claim_plans(url: str) -> list[tuple[str, str]]:
             plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}"))
             plans.append((f"Claim of a batch of 64, half-way through a cycle, {attempt}", f"{statement}\n\n{plan}"))
             conn.rollback()
-        # Back to unclaimed, so that a --reuse-db run starts from the same state.
+        # Back to unclaimed and vacuumed, so that a --reuse-db run starts from the same state.
         conn.execute("UPDATE catalogue_product SET sync_claimed_for = '1970-01-01T00:00:00Z', sync_claimed_by = ''")
         conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE catalogue_product")
     return plans
 
 
