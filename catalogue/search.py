@@ -38,11 +38,14 @@ def name_contains_all(queryset: QuerySet, parts: list[str]) -> QuerySet:
     indexed, checked = [], []
     for part in parts:
         words = [word for word in WORD.findall(part) if len(word) >= 3]  # shorter ones make no trigram
-        rarest = min(words, key=lambda word: (_share(word, sample), -len(word)), default=None)
-        if rarest is None or len(words) == 1 and rarest == part or not sample:
+        if not words or not sample:
             indexed.append(part)
-        elif _share(rarest, sample) > COMMON_SHARE:
-            checked.append(part)  # nothing rare to look up: see below
+            continue
+        rarest = min(words, key=lambda word: (_share(word, sample), -len(word)))
+        if _share(rarest, sample) > COMMON_SHARE:
+            checked.append(part)  # nothing rare to look up in it: see below
+        elif words == [part]:
+            indexed.append(part)
         else:
             # One rare word finds few rows; the others' trigrams would only add posting lists to read.
             indexed.append(rarest)
