@@ -455,12 +455,13 @@ def _summary(case: Case, response) -> str:
     if case.status != 200:
         return f"answered {response.status_code}"
     if not case.admin:
-        return f"{len(response.json())} products" + (", Link next" if "Link" in response.headers else "")
+        found = len(response.json())
+        return f"{found} product{'' if found == 1 else 's'}" + (", Link next" if "Link" in response.headers else "")
     html = response.content.decode()
     table = re.search(r'<table id="result_list">.*?</table>', html, re.S)
     shown = len(re.findall(r"<tr>\s*<t[dh]", table.group(0))) - 1 if table else 0  # less the header
     count = re.search(r'<p class="paginator">.*?((?:about |more than )?[\d,]+ [a-z ]+?)\s*\n', html, re.S)
-    return f"{shown} rows shown, '{count.group(1).strip() if count else '?'}'"
+    return f"{shown} row{'' if shown == 1 else 's'} shown, '{count.group(1).strip() if count else '?'}'"
 
 
 def comparisons(url: str, sample_number: int) -> tuple[list[dict], list[tuple[str, str]]]:
@@ -524,6 +525,13 @@ def claim_plans(url: str) -> list[tuple[str, str]]:
             ("Claim of a batch of 64, start of a cycle (nothing claimed for this tick)", f"{statement}\n\n{plan}")
         )
         conn.rollback()
+        claim_columns = conn.execute(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = 'catalogue_product' AND column_name = 'sync_claimed_for'"
+        ).fetchone()[0]
+        if not claim_columns:
+            log("the sync's claim state is not on catalogue_product: half-way claim not measured")
+            return plans
         # Half the products claimed for this tick and committed, as workers do batch by batch; their
         # old index entries wait for vacuum, and the claim's index scan steps over them.
         started = time.monotonic()
