@@ -2,7 +2,11 @@
 
 import uuid
 
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
+from django.db.models.functions import Upper
+
+from aggregator.postgres import PostgresOnlyGinIndex
 
 NAME_MAX_LENGTH = 255
 DESCRIPTION_MAX_LENGTH = 10_000
@@ -23,6 +27,9 @@ class Product(models.Model):
         indexes = [
             # The list endpoint pages by (created_at, id).
             models.Index(fields=["created_at", "id"], name="product_created_id_idx"),
+            # ?search= (name__icontains, `UPPER(name) LIKE UPPER('%…%')`) on PostgreSQL: trigrams of
+            # the same expression, so the planner can use it. Other databases scan.
+            PostgresOnlyGinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="product_name_trgm_idx"),
         ]
 
     def __str__(self) -> str:

@@ -9,12 +9,13 @@ from django.db.models import QuerySet
 
 from aggregator.prepared import PreparedValuesQuery
 from catalogue.models import Product
+from catalogue.search import name_contains_all
 
 
 def product_list(*, search: str | None = None) -> QuerySet[Product]:
     products = Product.objects.all()
     if search:
-        products = products.filter(name__icontains=search)
+        products = name_contains_all(products, [search])
     return products
 
 

@@ -5,14 +5,18 @@ state and cached offers and adds the "register now" and "sync offers now" action
 same functions as the worker. Besides: offers, the cycle history, and the sync status page.
 """
 
+import uuid
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from aggregator.large_admin import LargeTableAdminMixin
 from catalogue import admin as catalogue_admin
 from catalogue.models import Product
+from catalogue.selectors import product_list
 from offers_sync.charts import sync_runs_svg
 from offers_sync.gateway import offers_service_for_web
 from offers_sync.models import Offer, ProductSyncState, SyncRun, SyncStatus
@@ -144,10 +148,22 @@ admin.site.register(Product, ProductAdmin)
 
 
 @admin.register(Offer)
-class OfferAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OfferAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "product", "price", "items_in_stock", "updated_at"]
-    list_select_related = ["product"]
-    search_fields = ["=id", "product__name"]
+    # The page's products in one query of their own (get_queryset), not joined: a join would be
+    # made for every row an OFFSET skips too.
+    list_select_related = ()
+    # A product's offers together, cheapest first: the order of the (product, price, id) index.
+    ordering = ["product_id", "price", "id"]
+    sortable_by = []
+    search_fields = ["id", "product__name"]  # shows the search box; the search itself is below
+    search_help_text = "An offer's or a product's id, or part of a product's name."
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("product")
+
+    def get_search_results(self, request, queryset, search_term):
+        return offers_matching(queryset, search_term), False
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_staff
@@ -181,6 +197,28 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_staff
+
+
+def offers_matching(queryset, search_term: str):
+    """The offers with this id or of this product id, or of the products whose name contains the term.
+
+    Each a lookup an index serves (primary key, product, the name's trigram index); Django's
+    default would OR them across a join and upper-case every id, which reads every offer.
+    """
+    term = search_term.strip()
+    if not term:
+        return queryset
+    as_uuid = parse_uuid(term)
+    if as_uuid is not None:
+        return queryset.filter(Q(pk=as_uuid) | Q(product_id=as_uuid))
+    return queryset.filter(product__in=product_list(search=term))
+
+
+def parse_uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
 
 
 @admin.register(SyncStatus)

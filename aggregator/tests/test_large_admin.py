@@ -1,0 +1,221 @@
+"""The admin's lists of products, offers and price events, as an admin pages and searches them.
+
+These tables hold millions of rows in production: the lists must never count a whole table or
+page with a deep OFFSET (aggregator/large_admin.py). The tests shrink a page to two rows and the
+pages offered to three, and check what the admin sees and which queries ran.
+"""
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from catalogue.admin import ProductAdmin
+from catalogue.models import Product
+from offers_sync.admin import OfferAdmin
+from offers_sync.models import Offer
+from price_history.admin import PriceEventAdmin
+from price_history.models import PriceEvent
+
+pytestmark = pytest.mark.django_db
+
+PRODUCTS = "/admin/catalogue/product/"
+OFFERS = "/admin/offers_sync/offer/"
+EVENTS = "/admin/price_history/priceevent/"
+
+
+ON_POSTGRESQL = connection.vendor == "postgresql"
+
+
+def analyze(table: str) -> None:
+    """Bring PostgreSQL's size estimate up to date, as autovacuum does for a table that grew."""
+    if ON_POSTGRESQL:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {table}")
+
+
+def whole_table(rows: int, name: str) -> str:
+    """How the unfiltered list names its size: an estimate on PostgreSQL, a bounded count elsewhere."""
+    return f"about {rows} {name}" if ON_POSTGRESQL else f"more than 6 {name}"
+
+
+@pytest.fixture(autouse=True)
+def small_pages(monkeypatch):
+    for model_admin in (ProductAdmin, OfferAdmin, PriceEventAdmin):
+        monkeypatch.setattr(model_admin, "list_per_page", 2)
+        monkeypatch.setattr(model_admin, "max_pages", 3)
+
+
+@pytest.fixture
+def products(db) -> list[Product]:
+    """Ten products, newest first (the admin's order): "Mug 9", "Kettle 8" … "Mug 0", every third a mug."""
+    start = timezone.now() - timedelta(days=1)
+    made = Product.objects.bulk_create(Product(name=f"{'Mug' if n % 3 == 0 else 'Kettle'} {n}") for n in range(10))
+    for n, product in enumerate(made):
+        Product.objects.filter(pk=product.pk).update(created_at=start + timedelta(minutes=n))
+    analyze("catalogue_product")
+    return list(reversed(made))
+
+
+FIRST_CELL = re.compile(r'<tr>\s*<td class="action-checkbox">.*?<t[hd] class="field-[^"]+">(?:<a [^>]*>)?([^<]*)', re.S)
+
+
+def listed(response, model_admin) -> list[str]:
+    """The first column of each row of the change list, as shown."""
+    assert response.status_code == 200
+    return FIRST_CELL.findall(response.content.decode())
+
+
+def get(admin_client, url):
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(url)
+    return response, [q["sql"] for q in queries.captured_queries]
+
+
+def counts(sql: list[str]) -> list[str]:
+    return [q for q in sql if "COUNT(" in q.upper()]
+
+
+def assert_no_unbounded_count(sql: list[str]) -> None:
+    for query in counts(sql):
+        assert re.search(r"LIMIT \d+\)", query), f"a count of a whole table or result: {query}"
+
+
+class TestProductList:
+    def test_pages_newest_first_without_counting_the_table(self, admin_client, products):
+        response, sql = get(admin_client, PRODUCTS)
+        assert listed(response, ProductAdmin) == ["Mug 9", "Kettle 8"]
+        assert_no_unbounded_count(sql)
+        html = response.content.decode()
+        assert whole_table(10, "products") in html
+        assert "Only the first 3 pages are offered" in html
+        assert re.findall(r'href="\?p=(\d+)"', html) == ["2", "3"]
+
+        response, sql = get(admin_client, PRODUCTS + "?p=2")
+        assert listed(response, ProductAdmin) == ["Kettle 7", "Mug 6"]
+        assert_no_unbounded_count(sql)
+
+    def test_a_page_past_those_offered_is_refused(self, admin_client, products):
+        response = admin_client.get(PRODUCTS + "?p=4")
+        assert response.status_code == 302 and "e=1" in response["Location"]
+
+    def test_a_small_table_is_counted_exactly(self, admin_client, products):
+        Product.objects.filter(name__in=["Kettle 1", "Kettle 2", "Kettle 4", "Kettle 5", "Kettle 7"]).delete()
+        analyze("catalogue_product")
+        html = admin_client.get(PRODUCTS).content.decode()
+        assert "5 products" in html
+        assert "Only the first" not in html
+        assert re.findall(r'href="\?p=(\d+)"', html) == ["2", "3"]
+
+    @pytest.mark.skipif(not ON_POSTGRESQL, reason="PostgreSQL keeps table size estimates")
+    def test_the_whole_table_is_an_estimate_and_no_count_at_all(self, admin_client, products):
+        response, sql = get(admin_client, PRODUCTS + "?p=3")
+        assert listed(response, ProductAdmin) == ["Kettle 5", "Kettle 4"]
+        assert counts(sql) == []
+        assert "about 10 products" in response.content.decode()
+
+    def test_search_any_part_of_the_name_in_any_case(self, admin_client, products):
+        response, sql = get(admin_client, PRODUCTS + "?q=ETTLE")
+        assert listed(response, ProductAdmin) == ["Kettle 8", "Kettle 7"]
+        assert_no_unbounded_count(sql)
+        assert "6 products" in response.content.decode()
+        response = admin_client.get(PRODUCTS + "?q=mug")
+        assert listed(response, ProductAdmin) == ["Mug 9", "Mug 6"]
+        assert "4 products" in response.content.decode()
+
+    def test_query_count_is_pinned(self, admin_client, products):
+        admin_client.get(PRODUCTS)  # the session and user are loaded; the rest is the list
+        _, first = get(admin_client, PRODUCTS)
+        _, later = get(admin_client, PRODUCTS + "?p=3")
+        # session, user, the estimate (PostgreSQL) or the bounded count, the page
+        assert len(first) == len(later) == 4
+
+    def test_only_indexed_columns_sort(self, admin_client, products):
+        html = admin_client.get(PRODUCTS).content.decode()
+        sortable = re.findall(r'<th scope="col" class="sortable[^"]*column-([a-z_]+)', html)
+        assert sortable == ["created_at"]
+        response = admin_client.get(PRODUCTS + "?o=6")  # created_at, oldest first
+        assert listed(response, ProductAdmin) == ["Mug 0", "Kettle 1"]
+
+
+@pytest.fixture
+def offers(products) -> list[Offer]:
+    made = Offer.objects.bulk_create(
+        Offer(id=uuid.uuid4(), product=product, price=100 * (k + 1), items_in_stock=k)
+        for product in products[:4]
+        for k in range(2)
+    )
+    analyze("offers_sync_offer")
+    return made
+
+
+class TestOfferList:
+    def test_pages_a_products_offers_together_cheapest_first(self, admin_client, offers):
+        response, sql = get(admin_client, OFFERS)
+        assert_no_unbounded_count(sql)
+        rows = re.findall(r'<td class="field-price">(\d+)</td>', response.content.decode())
+        assert rows == ["100", "200"]
+        assert whole_table(8, "offers") in response.content.decode()
+        assert admin_client.get(OFFERS + "?p=3").status_code == 200
+
+    def test_search_by_offer_id_product_id_or_name(self, admin_client, products, offers):
+        offer = offers[3]
+        assert str(offer.id) in admin_client.get(OFFERS + f"?q={offer.id}").content.decode()
+        html = admin_client.get(OFFERS + f"?q={offer.product_id}").content.decode()
+        assert "2 offers" in html
+        html = admin_client.get(OFFERS + "?q=MUG 9").content.decode()
+        assert "2 offers" in html and "Mug 9" in html
+        assert "0 offers" in admin_client.get(OFFERS + "?q=nothing like it").content.decode()
+
+
+@pytest.fixture
+def events(products, offers) -> list[PriceEvent]:
+    now = timezone.now()
+    made = PriceEvent.objects.bulk_create(
+        PriceEvent(
+            offer_id=offer.id,
+            product_id=offer.product_id,
+            kind="appeared" if n < 12 else "changed",
+            price=offer.price + n,
+            items_in_stock=1,
+            observed_at=now - timedelta(minutes=100 - n),
+        )
+        for n, offer in enumerate(offers + offers)
+    )
+    analyze("price_history_priceevent")
+    return made
+
+
+class TestPriceEventList:
+    def test_pages_newest_first_and_filters(self, admin_client, events):
+        response, sql = get(admin_client, EVENTS)
+        assert_no_unbounded_count(sql)
+        prices = re.findall(r'<td class="field-price">(\d+)</td>', response.content.decode())
+        assert prices == [str(events[15].price), str(events[14].price)]
+        assert whole_table(16, "price events") in response.content.decode()
+        assert "4 price events" in admin_client.get(EVENTS + "?kind__exact=changed").content.decode()
+        past_week = re.search(r'<a href="(\?observed_at__gte=[^"]+)">Past 7 days', response.content.decode()).group(1)
+        response, sql = get(admin_client, EVENTS + past_week.replace("&amp;", "&"))
+        assert "more than 6 price events" in response.content.decode()
+        assert_no_unbounded_count(sql)
+
+    def test_search_by_offer_product_or_name(self, admin_client, events, offers):
+        offer = offers[0]
+        assert "2 price events" in admin_client.get(EVENTS + f"?q={offer.id}").content.decode()
+        assert "4 price events" in admin_client.get(EVENTS + f"?q={offer.product_id}").content.decode()
+        assert "more than 6 price events" in admin_client.get(EVENTS + "?q=kettle").content.decode()
+        # Once the offer has vanished from the mirror, its events are found through its product.
+        Offer.objects.filter(pk=offer.pk).delete()
+        assert "0 price events" in admin_client.get(EVENTS + f"?q={offer.id}").content.decode()
+        assert "4 price events" in admin_client.get(EVENTS + f"?q={offer.product_id}").content.decode()
+
+    def test_a_page_is_the_same_queries_however_many_products_it_shows(self, admin_client, events):
+        admin_client.get(EVENTS)
+        _, sql = get(admin_client, EVENTS)
+        # session, user, estimate or bounded count, the events, their products
+        assert len(sql) == 5
+        assert not any("JOIN" in query for query in sql)

@@ -1,0 +1,648 @@
+"""Benchmark the catalogue at a million products: search, the list, the admin lists, the sync's claim.
+
+    .venv/bin/python bench/million.py                  # 1,000,000 products, 5,000,000 offers, 10,000,000 events
+    .venv/bin/python bench/million.py --products 100000 --keep-db
+    .venv/bin/python bench/million.py --reuse-db       # measure again on a database kept by --keep-db
+
+Steps: (re)create the benchmark's own PostgreSQL database (BENCH_DATABASE_URL, by default
+postgres://postgres@127.0.0.1:5432/aggregator_bench_million; the name must contain "bench"),
+migrate it, and build the catalogue in SQL with generate_series: products with names from a small
+vocabulary ("Blue steel kettle, product 0123456"), OFFERS_PER_PRODUCT offers each and
+EVENTS_PER_OFFER price events per offer over the last year. The secondary indexes are dropped
+for the load and rebuilt after it (as fast as PostgreSQL can build them), except the search's
+trigram index, which is rebuilt with `CREATE INDEX CONCURRENTLY`, as its migration does on a
+populated table, while another connection writes products: the report gives the build's time
+and the slowest of those writes. Loading needs a superuser (it skips foreign-key checks with
+`session_replication_role`, the rows being consistent by construction).
+
+Then, in this process through Django's test client (routing, views, queries, rendering; no HTTP
+server), with DEBUG off: each case RUNS times after a warm-up, median and slowest wall time, this
+process's CPU per request, and `EXPLAIN (ANALYZE, BUFFERS)` of every query the case ran (sessions
+and users aside) with their total execution time. For
+comparison, what the replaced behaviour ran: the search without the index, a full COUNT(*) of
+each table and the OFFSET of the product list's page 5,000. Last, the sync's claim of a batch
+(`products_claim_for_tick`, rolled back), at the start of a cycle and half-way through it (half
+the products claimed and committed just before, not yet vacuumed). The report (Markdown) is
+printed and written to bench/results/; the database is dropped unless --keep-db.
+"""
+
+import argparse
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/aggregator_bench_million"
+TABLES = ["catalogue_product", "offers_sync_offer", "price_history_priceevent"]
+TRIGRAM_INDEX = "product_name_trgm_idx"
+
+COLOURS = ["Red", "Blue", "Green", "Black", "White", "Silver", "Yellow", "Orange", "Purple", "Grey"]
+MATERIALS = ["steel", "glass", "oak", "cotton", "ceramic", "plastic", "copper", "bamboo", "leather", "wool"]
+# 40 things, a few of them not in ASCII; each is in 2.5 % of the names.
+THINGS = (
+    "kettle mug lamp chair table teapot blender toaster skillet wok grater ladle whisk colander"
+    " carafe tumbler bowl plate platter jug vase candle clock mirror shelf stool bench rug"
+    " cushion blanket towel basket bin hook rack crème-brûlée-torch чайник 急須 café-press tray"
+).split()
+
+
+def log(message: str) -> None:
+    print(f"million: {message}", flush=True)
+
+
+def database_name(url: str) -> str:
+    return url.rsplit("/", 1)[1].split("?", 1)[0]
+
+
+def recreate_database(url: str) -> None:
+    name = database_name(url)
+    if "bench" not in name:
+        sys.exit(f"million: refusing to drop {name!r}; the benchmark's database name must contain 'bench'")
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def drop_database(url: str) -> None:
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database_name(url))))
+
+
+def django_env(url: str) -> dict:
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DEBUG": "false",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(40),
+        "ALLOWED_HOSTS": "testserver",
+        "THROTTLE_ANON_READ_RATE": "off",
+        "THROTTLE_WRITE_RATE": "off",
+        "OFFERS_SERVICE_URL": "",
+        "DJANGO_SETTINGS_MODULE": "aggregator.settings",
+    }
+
+
+def text_array(values: list[str]) -> str:
+    return "ARRAY[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]::text[]"
+
+
+def product_insert_sql(conn, first: int, last: int) -> str:
+    """The INSERT of products `first` to `last`, filling whichever of the sync's columns the table has."""
+    columns = {
+        row[0]
+        for row in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'catalogue_product'"
+        )
+    }
+    values = {
+        "id": "gen_random_uuid()",
+        "name": (
+            f"({text_array(COLOURS)})[1 + n % 10] || ' ' || ({text_array(MATERIALS)})[1 + (n / 10) % 10]"
+            f" || ' ' || replace(({text_array(THINGS)})[1 + (n / 100) % 40], '-', ' ')"
+            " || ', product ' || lpad(n::text, 7, '0')"
+        ),
+        "description": "'Description of product ' || n || ', long enough to look like a real one.'",
+        # One a second, oldest first: the list's (created_at, id) order is the insertion order.
+        "created_at": "now() - interval '400 days' + n * interval '1 second'",
+        "updated_at": "now() - interval '400 days' + n * interval '1 second'",
+        # The sync's state, while it is kept on the product: registered, never claimed.
+        "registered_at": "now() - interval '400 days'",
+        "registration_attempts": "1",
+        "next_registration_at": "NULL",
+        "sync_claimed_for": "'1970-01-01T00:00:00Z'",
+        "sync_claimed_by": "''",
+        "offers_synced_at": "now() - interval '1 hour'",
+        "last_sync_error": "''",
+        "last_sync_error_at": "NULL",
+    }
+    unknown = columns - values.keys()
+    if unknown:
+        sys.exit(f"million: catalogue_product has columns this benchmark does not fill: {sorted(unknown)}")
+    names = [c for c in values if c in columns]
+    return (
+        f"INSERT INTO catalogue_product ({', '.join(names)}) "
+        f"SELECT {', '.join(values[c] for c in names)} FROM generate_series({int(first)}, {int(last)}) AS n"
+    )
+
+
+def build(url: str, *, products: int, offers_per_product: int, events_per_offer: int) -> dict:
+    """Fill the migrated database; return the build's timings."""
+    timings = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET maintenance_work_mem = '512MB'")
+        conn.execute("SET synchronous_commit = off")
+        indexes = conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) "
+            "AND indexname NOT IN (SELECT conname FROM pg_constraint)",
+            [TABLES],
+        ).fetchall()
+        # Statistics targets set on index columns (the trigram index's, by its migration) go with the index.
+        targets = conn.execute(
+            "SELECT c.relname, a.attnum, a.attstattarget FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "WHERE c.relname = ANY(%s) AND a.attstattarget > 0",
+            [[name for name, _ in indexes]],
+        ).fetchall()
+        for name, _ in indexes:
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+
+        conn.execute("SET session_replication_role = replica")  # no foreign-key checks while loading
+        started = time.monotonic()
+        conn.execute(product_insert_sql(conn, 1, products))
+        timings["products inserted"] = time.monotonic() - started
+        log(f"{products:,} products in {timings['products inserted']:.0f} s")
+
+        started = time.monotonic()
+        conn.execute(
+            "INSERT INTO offers_sync_offer (id, product_id, price, items_in_stock, created_at, updated_at) "
+            "SELECT gen_random_uuid(), p.id, 500 + (random() * 99500)::bigint, (random() * 40)::bigint, "
+            "p.created_at, now() - random() * interval '30 days' "
+            f"FROM catalogue_product p CROSS JOIN generate_series(1, {int(offers_per_product)})"
+        )
+        timings["offers inserted"] = time.monotonic() - started
+        log(f"offers in {timings['offers inserted']:.0f} s")
+
+        started = time.monotonic()
+        # In time order over the last year, as the sync appends them: each offer appears, then changes.
+        offers = products * offers_per_product
+        for k in range(events_per_offer):
+            conn.execute(
+                "INSERT INTO price_history_priceevent "
+                "(offer_id, product_id, kind, price, items_in_stock, observed_at) "
+                "SELECT o.id, o.product_id, %s, o.price + %s, o.items_in_stock, "
+                "now() - interval '365 days' + (%s + row_number() OVER ()) * (interval '365 days' / %s) "
+                "FROM offers_sync_offer o",
+                ["appeared" if k == 0 else "changed", k, k * offers, offers * events_per_offer],
+            )
+        timings["events inserted"] = time.monotonic() - started
+        log(f"events in {timings['events inserted']:.0f} s")
+        conn.execute("SET session_replication_role = DEFAULT")
+
+        started = time.monotonic()
+        trigram = None
+        for name, definition in indexes:
+            if name == TRIGRAM_INDEX:
+                trigram = definition
+            else:
+                conn.execute(definition)
+        timings["other indexes built"] = time.monotonic() - started
+        log(f"indexes in {timings['other indexes built']:.0f} s")
+
+        restore_targets = [
+            sql.SQL("ALTER INDEX {} ALTER COLUMN {} SET STATISTICS {}").format(
+                sql.Identifier(name), sql.Literal(attnum), sql.Literal(target)
+            )
+            for name, attnum, target in targets
+        ]
+        for statement in restore_targets:
+            if TRIGRAM_INDEX not in statement.as_string(conn):
+                conn.execute(statement)
+
+        started = time.monotonic()
+        conn.execute("VACUUM ANALYZE catalogue_product")
+        conn.execute("VACUUM ANALYZE offers_sync_offer")
+        conn.execute("VACUUM ANALYZE price_history_priceevent")
+        timings["vacuum analyze"] = time.monotonic() - started
+        log(f"vacuum analyze in {timings['vacuum analyze']:.0f} s")
+
+        if trigram is not None:
+            concurrently = trigram.replace("CREATE INDEX", "CREATE INDEX CONCURRENTLY", 1)
+            timings.update(build_concurrently(url, conn, concurrently, product_insert_sql(conn, 0, 0)))
+            for statement in restore_targets:
+                if TRIGRAM_INDEX in statement.as_string(conn):
+                    conn.execute(statement)
+            started = time.monotonic()
+            conn.execute("ANALYZE catalogue_product")  # statistics of the index's expression, as the migration
+            timings["analyze after the trigram index"] = time.monotonic() - started
+    return timings
+
+
+def build_concurrently(url: str, conn, definition: str, insert_product: str) -> dict:
+    """Build the trigram index as the migration does while another connection writes products.
+
+    Each write is a transaction that updates the newest product and creates one, as the API does.
+    """
+    stop = threading.Event()
+    waits: list[float] = []
+
+    def write_products():
+        with psycopg.connect(url, autocommit=True) as writer:
+            while not stop.is_set():
+                started = time.monotonic()
+                with writer.transaction():
+                    writer.execute(
+                        "UPDATE catalogue_product SET updated_at = now() "
+                        "WHERE id = (SELECT id FROM catalogue_product ORDER BY created_at DESC, id DESC LIMIT 1)"
+                    )
+                    writer.execute(insert_product)
+                waits.append(time.monotonic() - started)
+                stop.wait(0.05)
+
+    writer = threading.Thread(target=write_products, daemon=True)
+    writer.start()
+    started = time.monotonic()
+    conn.execute(definition)
+    elapsed = time.monotonic() - started
+    stop.set()
+    writer.join()
+    log(
+        f"trigram index concurrently in {elapsed:.0f} s; {len(waits)} writes meanwhile, "
+        f"slowest {max(waits) * 1000:.0f} ms"
+    )
+    return {
+        "trigram index built concurrently": elapsed,
+        "writes during the build": len(waits),
+        "slowest write during the build (ms)": max(waits) * 1000,
+        "median write during the build (ms)": statistics.median(waits) * 1000,
+    }
+
+
+def migrate(url: str) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=django_env(url), check=True
+    )
+
+
+@dataclass
+class Case:
+    title: str
+    path: str
+    admin: bool = False
+    status: int = 200
+
+
+def cases(sample: dict) -> list[Case]:
+    n = sample["middle_number"]
+    return [
+        Case("API list, first page (100)", "/products"),
+        Case("API list, a page from the middle", sample["middle_list_page"]),
+        Case(f"API search, one match in the middle of a name (`duct {n:07d}`)", f"/products?search=duct%20{n:07d}"),
+        Case(
+            f"API search, one match, every name's word (`Product {n + 1:07d}`)",
+            f"/products?search=Product%20{n + 1:07d}",
+        ),
+        Case("API search, a whole name", "/products?search=" + quote(sample["whole_name"])),
+        Case("API search, no match (`zzzz`)", "/products?search=zzzz"),
+        Case("API search, 0.25 % match (`steel kettle`)", "/products?search=steel%20kettle"),
+        Case("API search, 2.5 % match, other case (`KETTLE`)", "/products?search=KETTLE"),
+        Case("API search, 2.5 % match, not ASCII (`чайник`)", "/products?search=%D1%87%D0%B0%D0%B9%D0%BD%D0%B8%D0%BA"),
+        Case("API search, every product matches (`product`)", "/products?search=product"),
+        Case("API search, next page of `kettle`", sample["kettle_next_page"]),
+        Case("API search, 1 character (`k`)", "/products?search=k"),
+        Case("API search, 2 characters, common (`ke`)", "/products?search=ke"),
+        Case("API search, 2 characters, no match (`zq`)", "/products?search=zq"),
+        Case("Admin products, page 1", "/admin/catalogue/product/", admin=True),
+        Case("Admin products, page 2", "/admin/catalogue/product/?p=2", admin=True),
+        Case("Admin products, page 100 (the last offered)", "/admin/catalogue/product/?p=100", admin=True),
+        Case("Admin products, oldest first, page 50", "/admin/catalogue/product/?o=6&p=50", admin=True),
+        Case("Admin products, search one match", f"/admin/catalogue/product/?q=duct+{n:07d}", admin=True),
+        Case("Admin products, search no match", "/admin/catalogue/product/?q=zzzz", admin=True),
+        Case("Admin products, search `kettle` (25,000 matches)", "/admin/catalogue/product/?q=kettle", admin=True),
+        Case("Admin products, search `product` (all)", "/admin/catalogue/product/?q=product", admin=True),
+        Case("Admin products, not registered filter", "/admin/catalogue/product/?registered_at__isempty=1", admin=True),
+        Case("Admin offers, page 1", "/admin/offers_sync/offer/", admin=True),
+        Case("Admin offers, page 100", "/admin/offers_sync/offer/?p=100", admin=True),
+        Case("Admin offers, search an offer id", f"/admin/offers_sync/offer/?q={sample['offer_id']}", admin=True),
+        Case("Admin offers, search a product id", f"/admin/offers_sync/offer/?q={sample['product_id']}", admin=True),
+        Case("Admin offers, search a product name", f"/admin/offers_sync/offer/?q=duct+{n:07d}", admin=True),
+        Case("Admin offers, search `kettle`", "/admin/offers_sync/offer/?q=kettle", admin=True),
+        Case("Admin price events, page 1", "/admin/price_history/priceevent/", admin=True),
+        Case("Admin price events, page 100", "/admin/price_history/priceevent/?p=100", admin=True),
+        Case("Admin price events, kind = changed", "/admin/price_history/priceevent/?kind__exact=changed", admin=True),
+        Case("Admin price events, past 7 days", sample["events_past_week"], admin=True),
+        Case(
+            "Admin price events, search an offer id",
+            f"/admin/price_history/priceevent/?q={sample['offer_id']}",
+            admin=True,
+        ),
+        Case(
+            "Admin price events, search a vanished offer's id",
+            f"/admin/price_history/priceevent/?q={sample['vanished_offer_id']}",
+            admin=True,
+        ),
+        Case(
+            "Admin price events, search a product name", f"/admin/price_history/priceevent/?q=duct+{n:07d}", admin=True
+        ),
+        Case(
+            "Admin products, page 101 (refused: not offered)", "/admin/catalogue/product/?p=101", admin=True, status=302
+        ),
+    ]
+
+
+def measure(url: str, runs: int) -> tuple[list[dict], list[tuple[str, str]], dict]:
+    os.environ.update(django_env(url))
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    import re
+    import uuid
+
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, override_settings
+
+    from catalogue.models import Product
+    from offers_sync.models import Offer
+
+    # The admin's pages name static files; without collectstatic, by their plain names.
+    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain}).enable()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM catalogue_product")  # exact, once, for the report
+        sizes = {"products": cursor.fetchone()[0]}
+        for table, key in [("offers_sync_offer", "offers"), ("price_history_priceevent", "price events")]:
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [table])
+            sizes[key] = cursor.fetchone()[0]
+    middle = sizes["products"] // 2
+    api, admin = Client(), Client()
+    user = get_user_model().objects.filter(username="bench-admin").first()
+    if user is None:
+        user = get_user_model().objects.create_superuser("bench-admin", password=uuid.uuid4().hex)
+    admin.force_login(user)
+
+    def next_of(path: str) -> str:
+        response = api.get(path)
+        link = response.headers["Link"]
+        return re.fullmatch(r'<http://testserver([^>]+)>; rel="next"', link).group(1)
+
+    offer = Offer.objects.filter(product__name__icontains=f"product {middle:07d}").values("id", "product_id")[0]
+    week = re.search(
+        r'<a href="(\?observed_at__gte=[^"]+)">Past 7 days',
+        admin.get("/admin/price_history/priceevent/").content.decode(),
+    ).group(1)
+    sample = {
+        "middle_number": middle,
+        "whole_name": Product.objects.filter(name__icontains=f"product {middle - 1:07d}").values_list(
+            "name", flat=True
+        )[0],
+        "middle_list_page": next_of(f"/products?limit=100&cursor={_cursor_at(middle)}"),
+        "kettle_next_page": next_of("/products?search=kettle"),
+        "offer_id": offer["id"],
+        "product_id": offer["product_id"],
+        "vanished_offer_id": uuid.uuid4(),  # never mirrored: as for an offer since deleted
+        "events_past_week": "/admin/price_history/priceevent/" + week.replace("&amp;", "&"),
+    }
+
+    rows, explains = [], []
+    for case in cases(sample):
+        client = admin if case.admin else api
+        for _ in range(2):
+            client.get(case.path)
+        times, cpu = [], []
+        for _ in range(runs):
+            started, started_cpu = time.perf_counter(), time.process_time()
+            response = client.get(case.path)
+            times.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - started_cpu) * 1000)
+        assert response.status_code == case.status, (case.path, response.status_code)
+        with CaptureQueriesContext(connection) as queries:
+            client.get(case.path)
+        statements = [
+            q["sql"] for q in queries.captured_queries if not re.search(r"django_session|auth_user", q["sql"])
+        ]
+        rows.append(
+            {
+                "case": case.title,
+                "median_ms": statistics.median(times),
+                "max_ms": max(times),
+                "app_cpu_ms": statistics.median(cpu),
+                "queries": len(statements),
+                "summary": _summary(case, response),
+            }
+        )
+        database_ms = 0.0
+        for statement in statements:
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}")
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+            database_ms += float(re.search(r"Execution Time: ([\d.]+) ms", plan).group(1))
+            explains.append((case.title, f"{statement}\n\n{plan}"))
+        rows[-1]["database_ms"] = database_ms
+        log(f"{case.title}: {rows[-1]['median_ms']:.1f} ms median, {rows[-1]['max_ms']:.1f} max, {rows[-1]['summary']}")
+    return rows, explains, sizes
+
+
+def _cursor_at(number: int) -> str:
+    """The list's cursor just before product `number` (created one second after the one before)."""
+    import base64
+    import json
+
+    from catalogue.models import Product
+
+    row = Product.objects.filter(name__icontains=f"product {number:07d}").values("created_at", "id")[0]
+    raw = json.dumps([row["created_at"].isoformat(), str(row["id"])]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _summary(case: Case, response) -> str:
+    import re
+
+    if case.status != 200:
+        return f"answered {response.status_code}"
+    if not case.admin:
+        found = len(response.json())
+        return f"{found} product{'' if found == 1 else 's'}" + (", Link next" if "Link" in response.headers else "")
+    html = response.content.decode()
+    table = re.search(r'<table id="result_list">.*?</table>', html, re.S)
+    shown = len(re.findall(r"<tr>\s*<t[dh]", table.group(0))) - 1 if table else 0  # less the header
+    count = re.search(r'<p class="paginator">.*?((?:about |more than )?[\d,]+ [a-z ]+?)\s*\n', html, re.S)
+    return f"{shown} row{'' if shown == 1 else 's'} shown, '{count.group(1).strip() if count else '?'}'"
+
+
+def comparisons(url: str, sample_number: int) -> tuple[list[dict], list[tuple[str, str]]]:
+    """What the replaced behaviour ran: the search's scan, the full counts, a deep OFFSET."""
+    statements = [
+        (
+            "Search `zzzz` without the trigram index (the scan the index replaced)",
+            "SELECT id, name FROM catalogue_product WHERE UPPER(name::text) LIKE UPPER('%zzzz%') "
+            "ORDER BY created_at, id LIMIT 101",
+            True,
+        ),
+        (
+            f"Search `duct {sample_number:07d}` without the trigram index",
+            f"SELECT id, name FROM catalogue_product WHERE UPPER(name::text) LIKE UPPER('%duct {sample_number:07d}%') "
+            "ORDER BY created_at, id LIMIT 101",
+            True,
+        ),
+        *[(f"Full COUNT(*) of {table}", f"SELECT COUNT(*) FROM {table}", False) for table in TABLES],
+        (
+            "Admin product list page 5,000 with OFFSET (Django's paginator)",
+            "SELECT id, name FROM catalogue_product ORDER BY created_at DESC, id DESC LIMIT 100 OFFSET 499900",
+            False,
+        ),
+    ]
+    rows, explains = [], []
+    with psycopg.connect(url) as conn:
+        for title, statement, without_index in statements:
+            if without_index:
+                conn.execute(f"DROP INDEX {TRIGRAM_INDEX}")  # rolled back below
+            conn.execute(statement)  # warm
+            times = []
+            for _ in range(3):
+                started = time.perf_counter()
+                conn.execute(statement).fetchall()
+                times.append((time.perf_counter() - started) * 1000)
+            plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}"))
+            conn.rollback()
+            rows.append({"case": title, "median_ms": statistics.median(times), "max_ms": max(times)})
+            explains.append((title, f"{statement}\n\n{plan}"))
+            log(f"{title}: {rows[-1]['median_ms']:.1f} ms")
+    return rows, explains
+
+
+def claim_plans(url: str) -> list[tuple[str, str]]:
+    """EXPLAIN of the sync's claim of one batch, at the start of a cycle and half-way through it."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from offers_sync import sync
+
+    tick = datetime.now(UTC).replace(microsecond=0)
+    limit = max(16, 16 * 4)  # the default batch: SYNC_CONCURRENCY 16 × 4
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        sync.products_claim_for_tick(tick=tick, worker="bench", limit=limit)
+        transaction.set_rollback(True)
+    (statement,) = [q["sql"] for q in queries.captured_queries]
+    plans = []
+    with psycopg.connect(url) as conn:
+        plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}"))
+        plans.append(
+            ("Claim of a batch of 64, start of a cycle (nothing claimed for this tick)", f"{statement}\n\n{plan}")
+        )
+        conn.rollback()
+        claim_columns = conn.execute(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = 'catalogue_product' AND column_name = 'sync_claimed_for'"
+        ).fetchone()[0]
+        if not claim_columns:
+            log("the sync's claim state is not on catalogue_product: half-way claim not measured")
+            return plans
+        # Half the products claimed for this tick and committed, as workers do batch by batch; their
+        # old index entries wait for vacuum, and the claim's index scan steps over them.
+        started = time.monotonic()
+        conn.execute(
+            # The products the claims would have taken, in the claim's own order.
+            "UPDATE catalogue_product SET sync_claimed_for = %s, sync_claimed_by = 'other' "
+            "WHERE id IN (SELECT id FROM catalogue_product WHERE registered_at IS NOT NULL AND sync_claimed_for < %s "
+            "ORDER BY sync_claimed_for LIMIT (SELECT count(*) / 2 FROM catalogue_product))",
+            [tick, tick],
+        )
+        conn.commit()
+        log(f"half the products claimed in {time.monotonic() - started:.0f} s")
+        for attempt in ("first claim after", "second claim after"):
+            plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}"))
+            plans.append((f"Claim of a batch of 64, half-way through a cycle, {attempt}", f"{statement}\n\n{plan}"))
+            conn.rollback()
+        # Back to unclaimed and vacuumed, so that a --reuse-db run starts from the same state.
+        conn.execute("UPDATE catalogue_product SET sync_claimed_for = '1970-01-01T00:00:00Z', sync_claimed_by = ''")
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE catalogue_product")
+    return plans
+
+
+def report(*, sizes, build_timings, rows, comparison_rows, explains, load_before) -> str:
+    lines = [
+        f"# A million products: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Sizes: {sizes['products']:,} products, about {sizes['offers']:,} offers, about "
+        f"{sizes['price events']:,} price events. Load average before: {load_before}.",
+        "",
+    ]
+    if build_timings:
+        lines += ["| build step | figure |", "|---|---:|"]
+        lines += [
+            f"| {k} | {v:,.1f} |" if isinstance(v, float) else f"| {k} | {v:,} |" for k, v in build_timings.items()
+        ]
+        lines += ["", "(seconds unless stated)", ""]
+    lines += [
+        "Wall time of a request in this process (median and slowest), its CPU here (routing, view, rendering),",
+        "and the database's execution time of its queries (EXPLAIN ANALYZE, sessions and users aside):",
+        "",
+        "| case | median ms | slowest ms | app CPU ms | DB ms | queries | what it showed |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    lines += [
+        f"| {r['case']} | {r['median_ms']:.1f} | {r['max_ms']:.1f} | {r['app_cpu_ms']:.1f} | {r['database_ms']:.1f} "
+        f"| {r['queries']} | {r['summary']} |"
+        for r in rows
+    ]
+    lines += [
+        "",
+        "For comparison (SQL alone, PostgreSQL's time):",
+        "",
+        "| query | median ms | slowest ms |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {r['case']} | {r['median_ms']:.1f} | {r['max_ms']:.1f} |" for r in comparison_rows]
+    lines += ["", "## EXPLAIN (ANALYZE, BUFFERS)", ""]
+    for title, text in explains:
+        lines += [f"### {title}", "", "```", text, "```", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--products", type=int, default=1_000_000)
+    parser.add_argument("--offers-per-product", type=int, default=5)
+    parser.add_argument("--events-per-offer", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=20, help="timed requests per case")
+    parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--reuse-db", action="store_true", help="measure a database an earlier --keep-db run built")
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    build_timings = {}
+    if not args.reuse_db:
+        started = time.monotonic()
+        recreate_database(url)
+        migrate(url)
+        build_timings = build(
+            url,
+            products=args.products,
+            offers_per_product=args.offers_per_product,
+            events_per_offer=args.events_per_offer,
+        )
+        build_timings["whole build"] = time.monotonic() - started
+    try:
+        rows, explains, sizes = measure(url, args.runs)
+        comparison_rows, comparison_explains = comparisons(url, sizes["products"] // 2)
+        explains += comparison_explains + claim_plans(url)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep_db:
+            drop_database(url)
+    text = report(
+        sizes=sizes,
+        build_timings=build_timings,
+        rows=rows,
+        comparison_rows=comparison_rows,
+        explains=explains,
+        load_before=load_before,
+    )
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"million-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.md"
+    path.write_text(text)
+    print(text)
+    log(f"written to {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Products whose name contains a part, in any case: `name__icontains`, as the API and admin search.
+
+On PostgreSQL the trigram index on `UPPER(name)` answers it. Its one weak spot: a trigram found in
+most names (every name of a catalogue saying "product …") has a posting list of most of the
+table, and the index reads all of it for every search that contains it: 74 ms for
+`duct 0500344` at 1,000,000 products, 5 ms for `0500344`. So of a search of several words only
+the rarest, judged on PostgreSQL's own sample of the names (the index's statistics), is looked
+up in the index, and the rows it finds get an exact substring check of the whole search
+(`STRPOS`). The result is the same rows; only the work differs. A search whose words are all in
+more than a tenth of the names matches most names, and stays a plain `LIKE`: the planner then
+walks the list's index and fills a page quickly. Other databases scan the names either way.
+"""
+
+import re
+import time
+
+from django.db import connections
+from django.db.models import QuerySet, Value
+from django.db.models.functions import StrIndex, Upper
+
+# pg_trgm splits text into words of letters and digits; only those words make trigrams.
+WORD = re.compile(r"[^\W_]+")
+COMMON_SHARE = 0.1
+SAMPLE_TTL_SECONDS = 600
+INDEX = "product_name_trgm_idx"
+
+_samples: dict[str, tuple[float, list[str]]] = {}
+
+
+def name_contains_all(queryset: QuerySet, parts: list[str]) -> QuerySet:
+    """The rows of `queryset` whose name contains every one of `parts`, in any case."""
+    parts = [part for part in parts if part]
+    if connections[queryset.db].vendor != "postgresql":
+        for part in parts:
+            queryset = queryset.filter(name__icontains=part)
+        return queryset
+    sample = _name_sample(queryset.db)
+    indexed, checked = [], []
+    for part in parts:
+        words = [word for word in WORD.findall(part) if len(word) >= 3]  # shorter ones make no trigram
+        if not words or not sample:
+            indexed.append(part)
+            continue
+        rarest = min(words, key=lambda word: (_share(word, sample), -len(word)))
+        if _share(rarest, sample) > COMMON_SHARE:
+            checked.append(part)  # nothing rare to look up in it: see below
+        elif words == [part]:
+            indexed.append(part)
+        else:
+            # One rare word finds few rows; the others' trigrams would only add posting lists to read.
+            indexed.append(rarest)
+            checked.append(part)
+    if not indexed:
+        # Only common words: most names match, and a plain LIKE lets the planner judge so.
+        indexed, checked = parts, []
+    for part in indexed:
+        queryset = queryset.filter(name__icontains=part)
+    for n, part in enumerate(checked):
+        position = f"name_contains_{n}"
+        queryset = queryset.alias(**{position: StrIndex(Upper("name"), Upper(Value(part)))}).filter(
+            **{f"{position}__gt": 0}
+        )
+    return queryset
+
+
+def _share(word: str, sample: list[str]) -> float:
+    """The share of the sampled names that contain `word`."""
+    if not sample:
+        return 0.0
+    word = word.upper()
+    return sum(word in name for name in sample) / len(sample)
+
+
+def _name_sample(alias: str) -> list[str]:
+    """Upper-cased names PostgreSQL sampled for the index's statistics (empty before its first ANALYZE)."""
+    now = time.monotonic()
+    cached = _samples.get(alias)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT histogram_bounds::text::text[], most_common_vals::text::text[] FROM pg_stats "
+            "WHERE schemaname = current_schema() AND tablename = %s",
+            [INDEX],
+        )
+        row = cursor.fetchone()
+    sample = [name for values in (row or ()) if values for name in values]
+    _samples[alias] = (now + SAMPLE_TTL_SECONDS, sample)
+    return sample
+
+
+def forget_name_sample() -> None:
+    """Read the sample afresh at the next search (tests, after ANALYZE)."""
+    _samples.clear()
