@@ -99,7 +99,7 @@ def text_array(values: list[str]) -> str:
 
 
 def product_insert_sql(conn, first: int, last: int) -> str:
-    """The INSERT of products `first` to `last`, filling whichever of the sync's columns the table has."""
+    """The INSERT of products `first` to `last` (catalogue columns only; the sync state is its own table)."""
     columns = {
         row[0]
         for row in conn.execute(
@@ -117,15 +117,6 @@ def product_insert_sql(conn, first: int, last: int) -> str:
         # One a second, oldest first: the list's (created_at, id) order is the insertion order.
         "created_at": "now() - interval '400 days' + n * interval '1 second'",
         "updated_at": "now() - interval '400 days' + n * interval '1 second'",
-        # The sync's state, while it is kept on the product: registered, never claimed.
-        "registered_at": "now() - interval '400 days'",
-        "registration_attempts": "1",
-        "next_registration_at": "NULL",
-        "sync_claimed_for": "'1970-01-01T00:00:00Z'",
-        "sync_claimed_by": "''",
-        "offers_synced_at": "now() - interval '1 hour'",
-        "last_sync_error": "''",
-        "last_sync_error_at": "NULL",
     }
     unknown = columns - values.keys()
     if unknown:
@@ -162,6 +153,17 @@ def build(url: str, *, products: int, offers_per_product: int, events_per_offer:
         conn.execute(product_insert_sql(conn, 1, products))
         timings["products inserted"] = time.monotonic() - started
         log(f"{products:,} products in {timings['products inserted']:.0f} s")
+
+        started = time.monotonic()
+        # Every product's sync state: registered long ago, mirrored an hour ago, never claimed.
+        conn.execute(
+            "INSERT INTO offers_sync_productsyncstate (product_id, registered_at, registration_attempts, "
+            "next_registration_at, sync_claimed_for, sync_claimed_by, offers_synced_at, last_sync_error, "
+            "last_sync_error_at) SELECT id, now() - interval '400 days', 1, NULL, '1970-01-01T00:00:00Z', '', "
+            "now() - interval '1 hour', '', NULL FROM catalogue_product"
+        )
+        timings["sync states inserted"] = time.monotonic() - started
+        log(f"sync states in {timings['sync states inserted']:.0f} s")
 
         started = time.monotonic()
         conn.execute(
@@ -211,6 +213,7 @@ def build(url: str, *, products: int, offers_per_product: int, events_per_offer:
 
         started = time.monotonic()
         conn.execute("VACUUM ANALYZE catalogue_product")
+        conn.execute("VACUUM ANALYZE offers_sync_productsyncstate")
         conn.execute("VACUUM ANALYZE offers_sync_offer")
         conn.execute("VACUUM ANALYZE price_history_priceevent")
         timings["vacuum analyze"] = time.monotonic() - started
@@ -310,7 +313,11 @@ def cases(sample: dict) -> list[Case]:
         Case("Admin products, search no match", "/admin/catalogue/product/?q=zzzz", admin=True),
         Case("Admin products, search `kettle` (25,000 matches)", "/admin/catalogue/product/?q=kettle", admin=True),
         Case("Admin products, search `product` (all)", "/admin/catalogue/product/?q=product", admin=True),
-        Case("Admin products, not registered filter", "/admin/catalogue/product/?registered_at__isempty=1", admin=True),
+        Case(
+            "Admin products, not registered filter",
+            "/admin/catalogue/product/?sync_state__registered_at__isempty=1",
+            admin=True,
+        ),
         Case("Admin offers, page 1", "/admin/offers_sync/offer/", admin=True),
         Case("Admin offers, page 100", "/admin/offers_sync/offer/?p=100", admin=True),
         Case("Admin offers, search an offer id", f"/admin/offers_sync/offer/?q={sample['offer_id']}", admin=True),
@@ -525,21 +532,15 @@ def claim_plans(url: str) -> list[tuple[str, str]]:
             ("Claim of a batch of 64, start of a cycle (nothing claimed for this tick)", f"{statement}\n\n{plan}")
         )
         conn.rollback()
-        claim_columns = conn.execute(
-            "SELECT count(*) FROM information_schema.columns "
-            "WHERE table_name = 'catalogue_product' AND column_name = 'sync_claimed_for'"
-        ).fetchone()[0]
-        if not claim_columns:
-            log("the sync's claim state is not on catalogue_product: half-way claim not measured")
-            return plans
         # Half the products claimed for this tick and committed, as workers do batch by batch; their
         # old index entries wait for vacuum, and the claim's index scan steps over them.
         started = time.monotonic()
         conn.execute(
             # The products the claims would have taken, in the claim's own order.
-            "UPDATE catalogue_product SET sync_claimed_for = %s, sync_claimed_by = 'other' "
-            "WHERE id IN (SELECT id FROM catalogue_product WHERE registered_at IS NOT NULL AND sync_claimed_for < %s "
-            "ORDER BY sync_claimed_for LIMIT (SELECT count(*) / 2 FROM catalogue_product))",
+            "UPDATE offers_sync_productsyncstate SET sync_claimed_for = %s, sync_claimed_by = 'other' "
+            "WHERE product_id IN (SELECT product_id FROM offers_sync_productsyncstate "
+            "WHERE registered_at IS NOT NULL AND sync_claimed_for < %s "
+            "ORDER BY sync_claimed_for LIMIT (SELECT count(*) / 2 FROM offers_sync_productsyncstate))",
             [tick, tick],
         )
         conn.commit()
@@ -549,10 +550,12 @@ def claim_plans(url: str) -> list[tuple[str, str]]:
             plans.append((f"Claim of a batch of 64, half-way through a cycle, {attempt}", f"{statement}\n\n{plan}"))
             conn.rollback()
         # Back to unclaimed and vacuumed, so that a --reuse-db run starts from the same state.
-        conn.execute("UPDATE catalogue_product SET sync_claimed_for = '1970-01-01T00:00:00Z', sync_claimed_by = ''")
+        conn.execute(
+            "UPDATE offers_sync_productsyncstate SET sync_claimed_for = '1970-01-01T00:00:00Z', sync_claimed_by = ''"
+        )
         conn.commit()
         conn.autocommit = True
-        conn.execute("VACUUM ANALYZE catalogue_product")
+        conn.execute("VACUUM ANALYZE offers_sync_productsyncstate")
     return plans
 
 
