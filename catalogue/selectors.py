@@ -2,10 +2,12 @@
 
 import uuid
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from django.db.models import QuerySet
 
+from aggregator.sql import ValuesStatement
 from catalogue.models import Product
 
 
@@ -35,8 +37,17 @@ def product_get(product_id: str | uuid.UUID) -> Product | None:
 
 
 def product_values_get(product_id: uuid.UUID, fields: Sequence[str]) -> dict[str, Any] | None:
-    """The product's `fields` as a dict (no model instance), or None when there is no such product."""
-    return Product.objects.filter(pk=product_id).values(*fields).first()
+    """The product's `fields` as a dict (no model instance), or None when there is no such product.
+
+    GET /products/{id} runs this on every request: one plain SQL statement (per set of fields).
+    """
+    rows = _product_values_statement(tuple(fields)).fetch(product_id)
+    return rows[0] if rows else None
+
+
+@cache
+def _product_values_statement(fields: tuple[str, ...]) -> ValuesStatement:
+    return ValuesStatement(Product, fields, where="id")
 
 
 def product_exists(product_id: uuid.UUID) -> bool:

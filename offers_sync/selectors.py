@@ -4,9 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
 from django.db.models import QuerySet
 
+from aggregator.sql import ValuesStatement
 from offers_sync.models import Offer, SyncStatus
 
 OFFER_API_FIELDS = ("id", "product_id", "price", "items_in_stock")
@@ -33,28 +33,14 @@ def offer_list_for_product(
     return offers.order_by("price", "id").values(*OFFER_API_FIELDS)
 
 
-# `offer_list_for_product(product_id)` written as plain SQL: the API's hottest read, for which building
-# and compiling the queryset cost more CPU than running the query. offers_sync/tests/test_selectors.py
-# holds the two to the same rows.
-_OFFER_ROWS_SQL = (
-    "SELECT id, product_id, price, items_in_stock FROM offers_sync_offer WHERE product_id = %s ORDER BY price, id"
-)
-_PRODUCT_FIELD = Offer._meta.get_field("product")
-_ID_FIELD = Offer._meta.get_field("id")
+# `offer_list_for_product(product_id)` as one plain SQL statement: the API's hottest read, for which
+# building and compiling the queryset cost more CPU than running it.
+_offer_rows = ValuesStatement(Offer, OFFER_API_FIELDS, where="product_id", order_by=("price", "id"))
 
 
 def offer_rows_for_product(product_id: uuid.UUID) -> list[dict[str, Any]]:
     """`offer_list_for_product(product_id)`'s rows, without filters, through one plain SQL statement."""
-    with connection.cursor() as cursor:
-        cursor.execute(_OFFER_ROWS_SQL, [_PRODUCT_FIELD.get_db_prep_value(product_id, connection)])
-        rows = cursor.fetchall()
-    # The ORM's values, through the fields' public conversion: PostgreSQL returns UUIDs, SQLite
-    # keeps them as 32 hex digits.
-    to_uuid = _ID_FIELD.to_python
-    return [
-        {"id": to_uuid(id_), "product_id": to_uuid(product), "price": price, "items_in_stock": stock}
-        for id_, product, price, stock in rows
-    ]
+    return _offer_rows.fetch(product_id)
 
 
 def last_sync_finished_at() -> datetime | None:
