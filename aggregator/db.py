@@ -31,10 +31,7 @@ class UtcTimestamptzLoader(Loader):
     # Read by Django's cursor factory (see the module's docstring): the zone this loader gives.
     timezone = UTC
 
-    def __init__(self, oid, context=None):
-        super().__init__(oid, context)
-        self._context = context
-        self._fallback = None
+    _fallback = None
 
     def load(self, data):
         try:
@@ -49,8 +46,9 @@ class UtcTimestamptzLoader(Loader):
     def _load_otherwise(self, data):
         if self._fallback is None:
             # psycopg's default for the type, in the connection's zone (UTC): it raises on values a
-            # datetime cannot hold, as Django's loader does.
-            self._fallback = adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)(TIMESTAMPTZ_OID, self._context)
+            # datetime cannot hold, as Django's loader does. Built on the connection, not on the
+            # context this loader was made for: a loader holding that would make a reference cycle.
+            self._fallback = adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)(TIMESTAMPTZ_OID, self.connection)
         return self._fallback.load(data).astimezone(UTC)
 
 

@@ -1,5 +1,6 @@
 """Fast timestamps: the values equal Django's, and Django's cursors really use the fast loader."""
 
+import gc
 from datetime import UTC, datetime
 
 import pytest
@@ -52,3 +53,21 @@ def test_djangos_cursors_use_it():
     # its cursors would then bring back Django's slow loader, silently.
     with connection.cursor() as cursor:
         assert cursor.cursor.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT) is UtcTimestamptzLoader
+
+
+@postgres_only
+def test_reading_timestamps_leaves_no_garbage_for_the_collector():
+    # A loader that keeps its context alive makes every cursor a reference cycle: freed only by
+    # the garbage collector, which then runs (and holds the rows' memory) far more often.
+    def read_some():
+        for _ in range(20):
+            read(TEXTS[:1], django_loader=False)
+
+    read_some()  # first use: caches, imports
+    gc.collect()
+    gc.disable()
+    try:
+        read_some()
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
