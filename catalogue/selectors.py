@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from aggregator.prepared import PreparedValuesQuery
+from aggregator.sql import ValuesStatement
 from catalogue.models import Product
 from catalogue.search import name_contains_all
 
@@ -40,20 +40,15 @@ def product_get(product_id: str | uuid.UUID) -> Product | None:
 def product_values_get(product_id: uuid.UUID, fields: Sequence[str]) -> dict[str, Any] | None:
     """The product's `fields` as a dict (no model instance), or None when there is no such product.
 
-    GET /products/{id} runs this on every request, so its SQL is compiled once (per set of fields).
+    GET /products/{id} runs this on every request: one plain SQL statement (per set of fields).
     """
-    rows = _product_values_query(tuple(fields)).fetch(product_id)
+    rows = _product_values_statement(tuple(fields)).fetch(product_id)
     return rows[0] if rows else None
 
 
 @cache
-def _product_values_query(fields: tuple[str, ...]) -> PreparedValuesQuery:
-    return PreparedValuesQuery(
-        # No ORDER BY: the primary key matches one row at most.
-        lambda product_id: Product.objects.filter(pk=product_id).order_by().values(*fields)[:1],
-        field=Product._meta.pk,
-        marker=uuid.UUID(int=1),
-    )
+def _product_values_statement(fields: tuple[str, ...]) -> ValuesStatement:
+    return ValuesStatement(Product, fields, where="id")
 
 
 def product_exists(product_id: uuid.UUID) -> bool:

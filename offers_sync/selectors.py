@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from aggregator.prepared import PreparedValuesQuery
+from aggregator.sql import ValuesStatement
 from catalogue.models import Product
 from catalogue.selectors import parse_product_id
 from offers_sync.models import Offer, SyncRun, SyncStatus
@@ -38,16 +38,14 @@ def offer_list_for_product(
     return offers.order_by("price", "id").values(*OFFER_API_FIELDS)
 
 
-_offer_rows_for_product = PreparedValuesQuery(
-    lambda product_id: offer_list_for_product(product_id),
-    field=Offer._meta.get_field("product"),
-    marker=uuid.UUID(int=1),
-)
+# `offer_list_for_product(product_id)` as one plain SQL statement: the API's hottest read, for which
+# building and compiling the queryset cost more CPU than running it.
+_offer_rows = ValuesStatement(Offer, OFFER_API_FIELDS, where="product_id", order_by=("price", "id"))
 
 
 def offer_rows_for_product(product_id: uuid.UUID) -> list[dict[str, Any]]:
-    """`offer_list_for_product`'s rows without filters, its SQL compiled once: the API's hottest read."""
-    return _offer_rows_for_product.fetch(product_id)
+    """`offer_list_for_product(product_id)`'s rows, without filters, through one plain SQL statement."""
+    return _offer_rows.fetch(product_id)
 
 
 def last_sync_finished_at() -> datetime | None:

@@ -1,12 +1,14 @@
-"""Database tuning: fast timestamps equal Django's, and health-check pings only after a pause."""
+"""Fast timestamps: the values equal Django's, and Django's cursors really use the fast loader."""
 
+import gc
 from datetime import UTC, datetime
 
 import pytest
-from django.db import DEFAULT_DB_ALIAS, DataError, connection, connections
+from django.db import DataError, connection
 from django.db.backends.postgresql.psycopg_any import register_tzloader
+from psycopg.pq import Format
 
-from aggregator.db import HEALTH_CHECK_AFTER_IDLE_SECONDS, note_connection_worked, skip_health_check_if_just_used
+from aggregator.db import TIMESTAMPTZ_OID, UtcTimestamptzLoader
 
 pytestmark = pytest.mark.django_db
 postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
@@ -46,43 +48,26 @@ def test_values_python_cannot_hold_fail_as_before(text):
 
 
 @postgres_only
-def test_the_connection_uses_it():
-    connection.ensure_connection()
-    loader = connection.connection.adapters.get_loader(1184, 0)  # timestamptz, text
-    assert loader.__name__ == "UtcTimestamptzLoader"
+def test_djangos_cursors_use_it():
+    # Fails when a Django upgrade stops honouring the loader's `timezone` (aggregator.db's docstring):
+    # its cursors would then bring back Django's slow loader, silently.
+    with connection.cursor() as cursor:
+        assert cursor.cursor.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT) is UtcTimestamptzLoader
 
 
-def test_a_connection_that_just_answered_is_not_pinged_but_one_idle_for_a_while_is(monkeypatch):
-    database = connections[DEFAULT_DB_ALIAS]  # the wrapper itself, not django.db.connection's proxy
-    database.ensure_connection()
-    database.aggregator_worked_at = None  # a connection nothing is known about
-    pings = []
-    monkeypatch.setattr(database, "health_check_enabled", True)
-    monkeypatch.setattr(database, "is_usable", lambda: pings.append("SELECT 1") or True)
+@postgres_only
+def test_reading_timestamps_leaves_no_garbage_for_the_collector():
+    # A loader that keeps its context alive makes every cursor a reference cycle: freed only by
+    # the garbage collector, which then runs (and holds the rows' memory) far more often.
+    def read_some():
+        for _ in range(20):
+            read(TEXTS[:1], django_loader=False)
 
-    def serve_a_request():
-        database.health_check_done = False  # what Django does when a request starts
-        skip_health_check_if_just_used(sender=None)
-        with database.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        note_connection_worked(sender=None)
-
-    serve_a_request()  # checked
-    assert len(pings) == 1
-    serve_a_request()  # it answered a moment ago: trusted
-    serve_a_request()
-    assert len(pings) == 1
-    database.aggregator_worked_at -= HEALTH_CHECK_AFTER_IDLE_SECONDS + 1  # a pause
-    serve_a_request()
-    assert len(pings) == 2
-
-
-def test_a_connection_with_errors_is_not_trusted(monkeypatch):
-    database = connections[DEFAULT_DB_ALIAS]  # the wrapper itself, not django.db.connection's proxy
-    database.ensure_connection()
-    database.aggregator_worked_at = None
-    monkeypatch.setattr(database, "errors_occurred", True)
-    note_connection_worked(sender=None)
-    database.health_check_done = False
-    skip_health_check_if_just_used(sender=None)
-    assert database.health_check_done is False
+    read_some()  # first use: caches, imports
+    gc.collect()
+    gc.disable()
+    try:
+        read_some()
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

@@ -1,0 +1,66 @@
+"""A plain SQL statement answers exactly what its `.values()` queryset would, one query each time."""
+
+import uuid
+
+import pytest
+from django.core.exceptions import FieldDoesNotExist
+from django.utils import timezone
+
+from aggregator.sql import ValuesStatement
+from catalogue.models import Product
+from offers_sync.models import Offer, ProductSyncState
+from offers_sync.tests.factories import make_product
+
+pytestmark = pytest.mark.django_db
+
+# Catalogue columns and, through a LEFT JOIN, two of the one-to-one sync state's.
+PRODUCT_FIELDS = (
+    "id",
+    "name",
+    "description",
+    "created_at",
+    "sync_state__registered_at",
+    "sync_state__offers_synced_at",
+)
+
+
+@pytest.fixture
+def products():
+    first = make_product("First", description="Described", registered_at=timezone.now())
+    second = Product.objects.create(name="Second")  # nulls
+    for product, prices in [(first, [30, 10, 20]), (second, [5])]:
+        for price in prices:
+            Offer.objects.create(id=uuid.uuid4(), product=product, price=price, items_in_stock=1)
+    return first, second
+
+
+def test_rows_equal_the_querysets_for_each_value(products, django_assert_num_queries):
+    statement = ValuesStatement(Offer, ("id", "product_id", "price"), where="product_id", order_by=("price", "id"))
+    for product in [*products, Product(name="unsaved")]:
+        with django_assert_num_queries(1):
+            rows = statement.fetch(product.id)
+        assert rows == list(Offer.objects.filter(product=product.id).order_by("price", "id").values(*statement.names))
+    assert [row["price"] for row in statement.fetch(products[0].id)] == [10, 20, 30]
+
+
+def test_converted_columns_come_back_as_the_orm_gives_them(products):
+    statement = ValuesStatement(Product, PRODUCT_FIELDS, where="id")
+    for product in products:
+        (row,) = statement.fetch(str(product.id))  # a string id is accepted like the ORM accepts it
+        assert row == Product.objects.filter(pk=product.pk).values(*PRODUCT_FIELDS).get()
+        assert type(row["id"]) is uuid.UUID
+        assert row["created_at"].tzinfo is not None
+    assert statement.fetch(uuid.uuid4()) == []
+
+
+def test_a_product_without_its_one_to_one_row_reads_nulls_as_the_orm_does(products):
+    ProductSyncState.objects.filter(product=products[0]).delete()  # as after a bulk insert by SQL
+    statement = ValuesStatement(Product, PRODUCT_FIELDS, where="id")
+    (row,) = statement.fetch(products[0].id)
+    assert row == Product.objects.filter(pk=products[0].pk).values(*PRODUCT_FIELDS).get()
+    assert row["sync_state__registered_at"] is None
+
+
+def test_a_field_the_model_lacks_is_refused_at_once():
+    with pytest.raises(FieldDoesNotExist):
+        ValuesStatement(Product, ("id", "no_such_field"), where="id")
