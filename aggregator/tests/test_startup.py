@@ -10,7 +10,7 @@ import pytest
 
 from aggregator.config import ConfigError
 from aggregator.startup import STATIC_NOT_COLLECTED, check_static_files_collected
-from aggregator.tests.live import collected_static_root, free_port, wait_for
+from tests.system.live import collected_static_root, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 MANIFEST_STORAGE = "whitenoise.storage.CompressedManifestStaticFilesStorage"
