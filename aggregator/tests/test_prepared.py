@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from aggregator.prepared import PreparedValuesQuery
 from catalogue.models import Product
+from catalogue.tests.factories import ProductFactory
 from offers_sync.models import Offer
-from offers_sync.tests.factories import make_product
+from offers_sync.tests.factories import OfferFactory, make_product
 
 pytestmark = pytest.mark.django_db
 
@@ -24,10 +25,10 @@ def offers_of(product_id):
 @pytest.fixture
 def products():
     first = make_product("First", registered_at=timezone.now())
-    second = Product.objects.create(name="Second")
+    second = ProductFactory(name="Second")
     for product, prices in [(first, [30, 10, 20]), (second, [5])]:
         for price in prices:
-            Offer.objects.create(id=uuid.uuid4(), product=product, price=price, items_in_stock=1)
+            OfferFactory(product=product, price=price, items_in_stock=1)
     return first, second
 
 
