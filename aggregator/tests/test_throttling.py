@@ -139,7 +139,6 @@ class TestFailedAuthentication:
     def test_then_even_a_right_token_from_that_address_is_refused_and_writes_nothing(
         self, failures, clock, api_client, api_user
     ):
-
         right = TokenFactory(user=api_user).key
         for i in range(3):
             self.with_token(api_client, f"wrong-{i}")
@@ -206,13 +205,13 @@ class TestWrites:
         assert_throttled(auth_client.delete(f"/products/{product.id}"))
         assert Product.objects.get(pk=product.id).name == "Bowl"
 
-    def test_each_user_has_its_own_budget(self, rates, clock, auth_client, django_user_model):
+    def test_each_user_has_its_own_budget(self, rates, clock, auth_client):
         from rest_framework.test import APIClient
 
         for i in range(2):
             auth_client.post("/products", {"name": f"p{i}"}, format="json")
         other = APIClient()
-        token = TokenFactory(user=django_user_model.objects.create_user(username="other"))
+        token = TokenFactory(user__username="other")
         other.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
         assert other.post("/products", {"name": "mine"}, format="json").status_code == 201
 

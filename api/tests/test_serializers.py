@@ -15,7 +15,7 @@ from api.serializers import (
 )
 from catalogue.models import Product
 from catalogue.tests.factories import ProductFactory
-from offers_sync.models import ProductSyncState
+from offers_sync.tests.factories import ProductSyncStateFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -24,12 +24,13 @@ pytestmark = pytest.mark.django_db
 def products():
     whole_second = timezone.now().replace(microsecond=0)
     synced = ProductFactory(name="Ünïcode “quotes” \u2028 and a tab\t", description="Registered and synced")
-    ProductSyncState.objects.filter(product=synced).update(
+    ProductSyncStateFactory(
+        product=synced,
         registered_at=timezone.now(),
         offers_synced_at=whole_second,  # isoformat() drops zero microseconds; both must agree
     )
     registered = ProductFactory(name="Empty description", description="")
-    ProductSyncState.objects.filter(product=registered).update(registered_at=whole_second)
+    ProductSyncStateFactory(product=registered, registered_at=whole_second)
     # Inserted in bulk: no sync state until the worker's next cycle.
     (bulk,) = Product.objects.bulk_create([Product(name="Bulk")])
     return [ProductFactory(name="Plain"), synced, registered, bulk]

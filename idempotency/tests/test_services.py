@@ -146,7 +146,7 @@ def test_two_requests_with_one_key_at_once_create_once(api_user):
         go_on.wait(20)
         return product_create(**kwargs)
 
-    with mock.patch("catalogue.apis.product_create", side_effect=slow_create):
+    with mock.patch("api.products.product_create", side_effect=slow_create):
         first, first_out = run_in_thread(lambda: post(clients[0], "/products", {"name": "Kettle"}, "k1"))
         wait_until(inside.is_set, "the first request to be creating")
         second, second_out = run_in_thread(lambda: post(clients[1], "/products", {"name": "Kettle"}, "k1"))
