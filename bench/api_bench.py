@@ -54,7 +54,7 @@ GUNICORN_ENV = (
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 sys.path.insert(0, str(ROOT))
 
-from aggregator.tests.live import collected_static_root  # noqa: E402
+from tests.system.live import collected_static_root  # noqa: E402
 
 
 @dataclass

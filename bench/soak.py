@@ -41,7 +41,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aggregator.tests.live import (  # noqa: E402
+from tests.system.live import (  # noqa: E402
     PYTHON,
     Api,
     PrivateCluster,

@@ -6,6 +6,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from catalogue.tests.factories import ProductFactory
+
 pytestmark = pytest.mark.django_db
 
 
@@ -30,9 +32,8 @@ def test_admin_login_needs_the_csrf_token_and_then_works(staff):
 
 
 def test_admin_messages_are_shown_after_a_change(staff, client):
-    from catalogue.models import Product
 
-    product = Product.objects.create(name="Mug")
+    product = ProductFactory(name="Mug")
     client.force_login(staff)
     form = {"name": "Cup", "description": "", "offers-TOTAL_FORMS": "0", "offers-INITIAL_FORMS": "0"}
     response = client.post(f"/admin/catalogue/product/{product.id}/change/", form, follow=True)

@@ -4,19 +4,20 @@ import uuid
 
 import pytest
 
-from catalogue.models import Product
+from catalogue.tests.factories import ProductFactory
 from offers_sync.client import OfferData
-from offers_sync.models import Offer, ProductSyncState
+from offers_sync.models import ProductSyncState
 from offers_sync.reconcile import offers_reconcile
+from offers_sync.tests.factories import OfferFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def product():
-    product = Product.objects.create(name="Kettle")
-    Offer.objects.create(id=uuid.uuid4(), product=product, price=100, items_in_stock=1)
-    Offer.objects.create(id=uuid.uuid4(), product=product, price=200, items_in_stock=0)
+    product = ProductFactory(name="Kettle")
+    OfferFactory(product=product, price=100, items_in_stock=1)
+    OfferFactory(product=product, price=200, items_in_stock=0)
     return product
 
 

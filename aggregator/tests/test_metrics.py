@@ -7,7 +7,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from aggregator import metrics
-from catalogue.models import Product
+from catalogue.tests.factories import ProductFactory
 from offers_sync.models import SyncStatus
 from offers_sync.tests.factories import make_product
 
@@ -69,7 +69,7 @@ def test_writing_to_metrics_is_refused(client, settings):
 
 @pytest.mark.django_db
 def test_requests_are_counted_by_route_and_status(client, scrape):
-    product = Product.objects.create(name="Mug")
+    product = ProductFactory(name="Mug")
     before = scrape()
     for _ in range(3):
         assert client.get(f"/products/{product.id}/offers").status_code == 200
@@ -104,7 +104,7 @@ def test_invented_methods_do_not_make_new_series(client, scrape):
 def test_sync_gauges_count_products_from_the_database(scrape, settings):
     settings.SYNC_SCHEDULE = "*/30 * * * * *"  # stale: last mirrored more than 60 s ago
     now = timezone.now()
-    Product.objects.create(name="pending")
+    ProductFactory(name="pending")
     make_product("fresh", registered_at=now - timedelta(hours=1), offers_synced_at=now)
     make_product("stale", registered_at=now - timedelta(hours=1), offers_synced_at=now - timedelta(minutes=5))
     make_product("never synced", registered_at=now - timedelta(hours=1))
@@ -129,7 +129,7 @@ def test_sync_gauges_are_read_once_per_cache_period(monkeypatch, django_assert_n
 
     with django_assert_num_queries(2):
         first = pending()
-    Product.objects.create(name="new")
+    ProductFactory(name="new")
     with django_assert_num_queries(0):
         assert pending() == first
 

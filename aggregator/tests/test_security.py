@@ -7,7 +7,6 @@ neither /health nor an error says anything about the inside.
 import base64
 import json
 import logging
-import uuid
 from io import StringIO
 from unittest import mock
 
@@ -15,12 +14,14 @@ import pytest
 from django.core.management import call_command
 from django.db import OperationalError
 from django.test import Client
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from aggregator.tests.factories import TokenFactory
 from catalogue.models import Product
+from catalogue.tests.factories import ProductFactory
 from devtools.fake_service import FakeOffersService
 from offers_sync.models import AccessToken, Offer, ProductSyncState
+from offers_sync.tests.factories import OfferFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -45,8 +46,8 @@ class TestWritesNeedAToken:
         ids=["none", "unknown token", "empty token", "bearer scheme", "basic auth"],
     )
     def test_every_documented_write_is_401_without_a_valid_token(self, api_client, authorization):
-        product = Product.objects.create(name="Mug", description="Blue")
-        Offer.objects.create(id=uuid.uuid4(), product=product, price=100, items_in_stock=1)
+        product = ProductFactory(name="Mug", description="Blue")
+        OfferFactory(product=product, price=100, items_in_stock=1)
         if authorization:
             api_client.credentials(HTTP_AUTHORIZATION=authorization)
         operations = write_operations(APIClient())
@@ -76,7 +77,7 @@ class TestWritesNeedAToken:
 class TestAdminNeedsStaff:
     @pytest.fixture
     def product(self):
-        return Product.objects.create(name="Mug")
+        return ProductFactory(name="Mug")
 
     def admin_pages(self, product) -> list[str]:
         return [
@@ -95,7 +96,7 @@ class TestAdminNeedsStaff:
             assert response.headers["Location"].startswith("/admin/login/")
 
     def test_an_api_user_with_a_token_but_no_staff_flag_gets_nothing(self, client, api_user, product):
-        token = Token.objects.create(user=api_user)
+        token = TokenFactory(user=api_user)
         client.force_login(api_user)
         for page in self.admin_pages(product):
             response = client.get(page, HTTP_AUTHORIZATION=f"Token {token.key}")

@@ -11,7 +11,9 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from aggregator.config import ConfigError, read_database
+from catalogue.tests.factories import ProductFactory
 from offers_sync.models import SyncStatus
+from offers_sync.tests.factories import OfferFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -91,23 +93,19 @@ class TestDocs:
 
 class TestAdmin:
     def test_admin_lists_and_searches_products(self, admin_client):
-        from catalogue.models import Product
 
-        Product.objects.create(name="Findable kettle")
-        Product.objects.create(name="Other")
+        ProductFactory(name="Findable kettle")
+        ProductFactory(name="Other")
         response = admin_client.get("/admin/catalogue/product/?q=kettle")
         assert response.status_code == 200
         assert b"Findable kettle" in response.content
         assert b"Other" not in response.content
 
     def test_product_page_shows_offers_read_only(self, admin_client):
-        import uuid
 
-        from catalogue.models import Product
-        from offers_sync.models import Offer
 
-        product = Product.objects.create(name="Mug")
-        Offer.objects.create(id=uuid.uuid4(), product=product, price=12345, items_in_stock=3)
+        product = ProductFactory(name="Mug")
+        OfferFactory(product=product, price=12345, items_in_stock=3)
         response = admin_client.get(f"/admin/catalogue/product/{product.id}/change/")
         assert response.status_code == 200
         assert b"12345" in response.content
@@ -172,13 +170,12 @@ def test_no_missing_migrations():
 
 @pytest.mark.django_db
 def test_admin_deletes_a_product_with_its_offers(admin_client):
-    import uuid
 
     from catalogue.models import Product
     from offers_sync.models import Offer
 
-    product = Product.objects.create(name="Mug")
-    Offer.objects.create(id=uuid.uuid4(), product=product, price=5, items_in_stock=1)
+    product = ProductFactory(name="Mug")
+    OfferFactory(product=product, price=5, items_in_stock=1)
     confirm = admin_client.get(f"/admin/catalogue/product/{product.id}/delete/")
     assert confirm.status_code == 200
     assert b"Are you sure" in confirm.content

@@ -8,8 +8,10 @@ from django.core.cache import caches
 
 from aggregator.config import ConfigError, read_rate
 from aggregator.settings import DEFAULT_ANON_READ_RATE, DEFAULT_WRITE_RATE
+from aggregator.tests.factories import TokenFactory
 from aggregator.throttling import THROTTLE_CACHE, AnonReadThrottle, FailedAuthenticationThrottle, WriteThrottle
 from catalogue.models import Product
+from catalogue.tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +68,7 @@ class TestAnonymousReads:
         assert api_client.get("/products").status_code == 200
 
     def test_every_read_endpoint_shares_the_budget(self, rates, clock, api_client):
-        product = Product.objects.create(name="Mug")
+        product = ProductFactory(name="Mug")
         api_client.get("/products")
         api_client.get(f"/products/{product.id}")
         api_client.get(f"/products/{product.id}/offers")
@@ -137,9 +139,7 @@ class TestFailedAuthentication:
     def test_then_even_a_right_token_from_that_address_is_refused_and_writes_nothing(
         self, failures, clock, api_client, api_user
     ):
-        from rest_framework.authtoken.models import Token
-
-        right = Token.objects.create(user=api_user).key
+        right = TokenFactory(user=api_user).key
         for i in range(3):
             self.with_token(api_client, f"wrong-{i}")
         assert_throttled(self.with_token(api_client, right))
@@ -199,20 +199,19 @@ class TestWrites:
         assert Product.objects.count() == 2
 
     def test_updates_and_deletes_count_too(self, rates, clock, auth_client):
-        product = Product.objects.create(name="Mug")
+        product = ProductFactory(name="Mug")
         auth_client.patch(f"/products/{product.id}", {"name": "Cup"}, format="json")
         auth_client.put(f"/products/{product.id}", {"name": "Bowl"}, format="json")
         assert_throttled(auth_client.delete(f"/products/{product.id}"))
         assert Product.objects.get(pk=product.id).name == "Bowl"
 
-    def test_each_user_has_its_own_budget(self, rates, clock, auth_client, django_user_model):
-        from rest_framework.authtoken.models import Token
+    def test_each_user_has_its_own_budget(self, rates, clock, auth_client):
         from rest_framework.test import APIClient
 
         for i in range(2):
             auth_client.post("/products", {"name": f"p{i}"}, format="json")
         other = APIClient()
-        token = Token.objects.create(user=django_user_model.objects.create_user(username="other"))
+        token = TokenFactory(user__username="other")
         other.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
         assert other.post("/products", {"name": "mine"}, format="json").status_code == 201
 

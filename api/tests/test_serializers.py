@@ -14,7 +14,8 @@ from api.serializers import (
     product_values,
 )
 from catalogue.models import Product
-from offers_sync.models import ProductSyncState
+from catalogue.tests.factories import ProductFactory
+from offers_sync.tests.factories import ProductSyncStateFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -22,16 +23,17 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def products():
     whole_second = timezone.now().replace(microsecond=0)
-    synced = Product.objects.create(name="Ünïcode “quotes” \u2028 and a tab\t", description="Registered and synced")
-    ProductSyncState.objects.filter(product=synced).update(
+    synced = ProductFactory(name="Ünïcode “quotes” \u2028 and a tab\t", description="Registered and synced")
+    ProductSyncStateFactory(
+        product=synced,
         registered_at=timezone.now(),
         offers_synced_at=whole_second,  # isoformat() drops zero microseconds; both must agree
     )
-    registered = Product.objects.create(name="Empty description", description="")
-    ProductSyncState.objects.filter(product=registered).update(registered_at=whole_second)
+    registered = ProductFactory(name="Empty description", description="")
+    ProductSyncStateFactory(product=registered, registered_at=whole_second)
     # Inserted in bulk: no sync state until the worker's next cycle.
     (bulk,) = Product.objects.bulk_create([Product(name="Bulk")])
-    return [Product.objects.create(name="Plain"), synced, registered, bulk]
+    return [ProductFactory(name="Plain"), synced, registered, bulk]
 
 
 def test_values_rows_render_like_the_serializer(products):

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from catalogue.models import Product
 from catalogue.resources import ProductResource
+from catalogue.tests.factories import ProductFactory
 from offers_sync.registration import products_claim_due_registrations
 
 pytestmark = pytest.mark.django_db
@@ -51,14 +52,14 @@ def test_a_bad_row_imports_nothing_and_is_reported(admin_client):
 
 
 def test_export_has_every_product_with_its_columns():
-    Product.objects.create(name="Kettle", description="Boils")
+    ProductFactory(name="Kettle", description="Boils")
     dataset = ProductResource().export()
     assert dataset.headers == ["id", "name", "description", "created_at", "updated_at"]
     assert dataset.dict[0]["name"] == "Kettle"
 
 
 def test_an_exported_file_imports_as_new_products_whatever_its_ids():
-    original = Product.objects.create(name="Kettle")
+    original = ProductFactory(name="Kettle")
     dataset = ProductResource().export()
     result = ProductResource().import_data(dataset, dry_run=False, raise_errors=True)
     assert not result.has_validation_errors()
@@ -67,7 +68,7 @@ def test_an_exported_file_imports_as_new_products_whatever_its_ids():
 
 
 def test_xlsx_round_trip():
-    Product.objects.create(name="Kettle")
+    ProductFactory(name="Kettle")
     xlsx = ProductResource().export().export("xlsx")
     dataset = tablib.Dataset().load(xlsx, format="xlsx")
     ProductResource().import_data(dataset, dry_run=False, raise_errors=True)

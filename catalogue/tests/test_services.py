@@ -10,9 +10,11 @@ from django.db import connection, connections
 
 from catalogue.models import Product
 from catalogue.services import product_delete
+from catalogue.tests.factories import ProductFactory
 from offers_sync.client import OfferData
 from offers_sync.models import Offer
 from offers_sync.reconcile import offers_reconcile
+from offers_sync.tests.factories import OfferFactory
 
 
 def run_in_thread(target) -> tuple[threading.Thread, dict]:
@@ -53,9 +55,9 @@ def test_deleting_a_product_while_the_worker_writes_its_offers_deletes_everythin
     """Found by the soak: a DELETE racing a sync of the same product answered 500."""
     if connection.vendor != "postgresql":
         pytest.skip("row locks and deferred foreign keys are PostgreSQL's")
-    product = Product.objects.create(name="Mug")
+    product = ProductFactory(name="Mug")
     old = OfferData(id=uuid.uuid4(), price=100, items_in_stock=1)
-    Offer.objects.create(id=old.id, product=product, price=old.price, items_in_stock=old.items_in_stock)
+    OfferFactory(id=old.id, product=product, price=old.price, items_in_stock=old.items_in_stock)
     new = OfferData(id=uuid.uuid4(), price=90, items_in_stock=2)
 
     # The worker's reconcile stops inside its transaction, just before inserting the new offer.
@@ -83,7 +85,7 @@ def test_deleting_a_product_while_the_worker_writes_its_offers_deletes_everythin
 
 @pytest.mark.django_db
 def test_the_admin_deletes_through_the_service(admin_client):
-    products = [Product.objects.create(name=f"p{i}") for i in range(3)]
+    products = [ProductFactory(name=f"p{i}") for i in range(3)]
     with mock.patch("catalogue.admin.product_delete", wraps=product_delete) as deleting:
         admin_client.post(f"/admin/catalogue/product/{products[0].id}/delete/", {"post": "yes"})
         admin_client.post(

@@ -1,8 +1,92 @@
-"""Small builders for the offer-sync tests."""
+"""factory-boy factories and small builders for the offer-sync tests.
+
+Values are sequences or fixed, never random in anything a parametrised id could show, so every
+pytest-xdist worker collects the same tests.
+"""
 
 import base64
 import json
 import time
+import uuid
+
+import factory
+from django.utils import timezone
+from factory.django import DjangoModelFactory
+
+from catalogue.tests.factories import ProductFactory
+from offers_sync.models import AccessToken, Offer, ProductSyncState
+
+
+class ProductSyncStateFactory(DjangoModelFactory):
+    """A product's sync state with the given fields set.
+
+    Saving a product already gives it its state row (offers_sync.receivers), so this sets the
+    fields of that row rather than inserting a second one; a product made by `bulk_create` (no
+    state yet) gets one.
+    """
+
+    class Meta:
+        model = ProductSyncState
+
+    product = factory.SubFactory(ProductFactory)
+
+    class Params:
+        registered = factory.Trait(registered_at=factory.LazyFunction(timezone.now), next_registration_at=None)
+
+    @classmethod
+    def _create(cls, model_class, *args, product, **fields):
+        state, _ = model_class.objects.update_or_create(product=product, defaults=fields)
+        product.sync_state = state
+        return state
+
+
+class OfferFactory(DjangoModelFactory):
+    """A mirrored offer. Its id is a fresh UUID, as the offers service hands out."""
+
+    class Meta:
+        model = Offer
+
+    id = factory.LazyFunction(uuid.uuid4)
+    # Given `product_id` (a product from an API answer), no product of its own is made.
+    product_id = None
+    product = factory.Maybe("product_id", yes_declaration=None, no_declaration=factory.SubFactory(ProductFactory))
+    price = 1000
+    items_in_stock = 1
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs):
+        unset = [key for key in ("product", "product_id") if kwargs.get(key) is None]
+        return {key: value for key, value in kwargs.items() if key not in unset}
+
+
+class AccessTokenFactory(DjangoModelFactory):
+    """The one shared access-token row, with the given fields (created if a flushed database lacks it)."""
+
+    class Meta:
+        model = AccessToken
+
+    @classmethod
+    def _create(cls, model_class, *args, **fields):
+        token, _ = model_class.objects.update_or_create(pk=model_class.SINGLETON_ID, defaults=fields)
+        return token
+
+
+def make_product(name: str = "Mug", description: str | None = None, **state):
+    """A product created as the API would (with its sync state), with `state` fields of that state set."""
+    product = ProductFactory(name=name, description=description)
+    if state:
+        ProductSyncStateFactory(product=product, **state)
+    return product
+
+
+def sync_state_of(product):
+    """The product's sync state as stored now."""
+    return ProductSyncState.objects.get(product_id=product.pk)
+
+
+def store_token(**fields) -> None:
+    """Set fields of the shared access-token row."""
+    AccessTokenFactory(**fields)
 
 
 def make_access_token(expires: float | None = None, refresh_token: str = "refresh") -> str:
@@ -29,29 +113,3 @@ class StaticTokens:
         self.invalidated.append(token)
         if len(self.tokens) > 1 and self.tokens[0] == token:
             self.tokens.pop(0)
-
-
-def store_token(**fields) -> None:
-    """Set fields of the shared access-token row (created if a flushed test database lacks it)."""
-    from offers_sync.models import AccessToken
-
-    AccessToken.objects.update_or_create(pk=AccessToken.SINGLETON_ID, defaults=fields)
-
-
-def make_product(name: str = "Mug", description: str | None = None, **state):
-    """A product created as the API would (with its sync state), with `state` fields of that state set."""
-    from catalogue.models import Product
-    from offers_sync.models import ProductSyncState
-
-    product = Product.objects.create(name=name, description=description)
-    if state:
-        ProductSyncState.objects.filter(product=product).update(**state)
-        product.sync_state.refresh_from_db()
-    return product
-
-
-def sync_state_of(product):
-    """The product's sync state as stored now."""
-    from offers_sync.models import ProductSyncState
-
-    return ProductSyncState.objects.get(product_id=product.pk)

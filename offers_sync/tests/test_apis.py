@@ -4,24 +4,25 @@ import uuid
 
 import pytest
 
-from catalogue.models import Product
+from catalogue.tests.factories import ProductFactory
 from offers_sync.models import Offer
+from offers_sync.tests.factories import OfferFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def product():
-    return Product.objects.create(name="Mug")
+    return ProductFactory(name="Mug")
 
 
 def test_offers_are_listed_cheapest_first(api_client, product):
-    other = Product.objects.create(name="Other")
+    other = ProductFactory(name="Other")
     offers = [
-        Offer.objects.create(id=uuid.uuid4(), product=product, price=price, items_in_stock=stock)
+        OfferFactory(product=product, price=price, items_in_stock=stock)
         for price, stock in [(300, 1), (100, 0), (200, 5)]
     ]
-    Offer.objects.create(id=uuid.uuid4(), product=other, price=1, items_in_stock=1)
+    OfferFactory(product=other, price=1, items_in_stock=1)
     response = api_client.get(f"/products/{product.id}/offers")
     assert response.status_code == 200
     assert response.json() == [
@@ -32,7 +33,7 @@ def test_offers_are_listed_cheapest_first(api_client, product):
 
 def test_non_rfc4122_offer_ids_round_trip(api_client, product):
     odd_id = "0885aab1-4da3-54c2-f626-acc74bab381e"
-    Offer.objects.create(id=uuid.UUID(odd_id), product=product, price=5, items_in_stock=1)
+    OfferFactory(id=uuid.UUID(odd_id), product=product, price=5, items_in_stock=1)
     assert api_client.get(f"/products/{product.id}/offers").json()[0]["id"] == odd_id
 
 

@@ -4,17 +4,18 @@ import uuid
 
 import pytest
 
-from catalogue.models import Product
+from catalogue.tests.factories import ProductFactory
 from offers_sync.models import Offer
+from offers_sync.tests.factories import OfferFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def product():
-    product = Product.objects.create(name="Mug")
+    product = ProductFactory(name="Mug")
     for price, stock in [(100, 0), (200, 3), (300, 1), (400, 0)]:
-        Offer.objects.create(id=uuid.uuid4(), product=product, price=price, items_in_stock=stock)
+        OfferFactory(product=product, price=price, items_in_stock=stock)
     return product
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from catalogue.models import Product
+from catalogue.tests.factories import ProductFactory
 from offers_sync.history import sync_run_record, sync_runs_cutoff, sync_runs_prune
 from offers_sync.management.commands.run_sync import Command
 from offers_sync.models import SyncRun
@@ -77,7 +77,7 @@ def test_the_sync_status_page_reads_like_a_summary(staff_client, settings):
     stale = make_product(
         "Stale teapot", registered_at=now - timedelta(days=1), offers_synced_at=now - timedelta(hours=1)
     )
-    pending = Product.objects.create(name="Pending kettle")
+    pending = ProductFactory(name="Pending kettle")
     make_product("Fresh mug", registered_at=now - timedelta(days=1), offers_synced_at=now)
 
     response = staff_client.get("/admin/offers_sync/syncstatus/")

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from catalogue.models import Product
+from catalogue.tests.factories import ProductFactory
 from offers_sync.client import OfferData
 from offers_sync.models import Offer
 from offers_sync.reconcile import AnswerRefused, offers_reconcile, offers_reconcile_many
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def product():
-    return Product.objects.create(name="Mug")
+    return ProductFactory(name="Mug")
 
 
 def cached(product) -> set[tuple]:
@@ -53,7 +53,7 @@ def test_empty_answer_removes_every_offer(product):
 
 
 def test_many_products_are_reconciled_independently(product):
-    other = Product.objects.create(name="Other")
+    other = ProductFactory(name="Other")
     a, b = uuid.uuid4(), uuid.uuid4()
     counts = offers_reconcile_many({product.id: answer((a, 1, 1)), other.id: answer((b, 2, 2))})
     assert cached(product) == {(a, 1, 1)}
@@ -72,7 +72,7 @@ def test_deleted_product_is_skipped(product):
 
 def test_a_failing_product_leaves_its_cache_and_others_alone(product):
     """An offer id that already belongs to another product makes that one product's answer refused."""
-    other = Product.objects.create(name="Other")
+    other = ProductFactory(name="Other")
     shared, mine = uuid.uuid4(), uuid.uuid4()
     offers_reconcile(product_id=other.id, reported=answer((shared, 5, 5)))
     offers_reconcile(product_id=product.id, reported=answer((mine, 1, 1)))
@@ -83,7 +83,7 @@ def test_a_failing_product_leaves_its_cache_and_others_alone(product):
 
 
 def test_an_offer_id_another_product_holds_refuses_only_that_answer(product):
-    holder, bystander = Product.objects.create(name="Holder"), Product.objects.create(name="Bystander")
+    holder, bystander = ProductFactory(name="Holder"), ProductFactory(name="Bystander")
     shared, mine, theirs = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     offers_reconcile_many({holder.id: answer((shared, 5, 5)), product.id: answer((mine, 1, 1))})
     counts = offers_reconcile_many(
@@ -102,7 +102,7 @@ def test_an_offer_id_another_product_holds_refuses_only_that_answer(product):
 
 def test_two_products_reporting_one_new_offer_id_in_one_batch(product):
     """The first keeps it, the second is refused; nothing half-written for either."""
-    other = Product.objects.create(name="Other")
+    other = ProductFactory(name="Other")
     shared, own = uuid.uuid4(), uuid.uuid4()
     counts = offers_reconcile_many({product.id: answer((shared, 1, 1)), other.id: answer((own, 2, 2), (shared, 1, 1))})
     assert set(counts.failed) == {other.id}
@@ -112,7 +112,7 @@ def test_two_products_reporting_one_new_offer_id_in_one_batch(product):
 
 def test_a_database_error_on_one_product_fails_only_that_product(product):
     """Past the client's checks (it refuses such numbers), a value the column cannot hold."""
-    other = Product.objects.create(name="Other")
+    other = ProductFactory(name="Other")
     kept, fine = uuid.uuid4(), uuid.uuid4()
     offers_reconcile(product_id=product.id, reported=answer((kept, 1, 1)))
     counts = offers_reconcile_many({product.id: answer((kept, 2**63, 1)), other.id: answer((fine, 2, 2))})

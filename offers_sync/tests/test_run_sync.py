@@ -15,6 +15,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from catalogue.tests.factories import ProductFactory
+from price_history.tests.factories import PriceEventFactory
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -103,18 +106,17 @@ class TestCheck:
 
 @pytest.mark.django_db
 def test_worker_prunes_price_history_past_retention_once_an_hour(settings, tmp_path):
-    from catalogue.models import Product
     from offers_sync.management.commands.run_sync import Command
     from price_history.models import PriceEvent
     from price_history.receivers import prune_when_due
 
     settings.PRICE_HISTORY_DAYS = 30
     settings.SYNC_HEARTBEAT_FILE = str(tmp_path / "heartbeat")
-    product = Product.objects.create(name="Mug")
+    product = ProductFactory(name="Mug")
     old = timezone.now() - timedelta(days=40)
     offer_id = uuid.uuid4()
     for kind, at in (("appeared", old), ("vanished", old + timedelta(minutes=1))):
-        PriceEvent.objects.create(
+        PriceEventFactory(
             offer_id=offer_id, product=product, kind=kind, price=1, items_in_stock=0, observed_at=at
         )
     prune_when_due.last_run_at = None  # a fresh worker
@@ -122,7 +124,7 @@ def test_worker_prunes_price_history_past_retention_once_an_hour(settings, tmp_p
     command.stop, command.heartbeat_file = threading.Event(), Path(settings.SYNC_HEARTBEAT_FILE)
     command.after_cycle(None)
     assert PriceEvent.objects.count() == 0
-    PriceEvent.objects.create(
+    PriceEventFactory(
         offer_id=offer_id, product=product, kind="appeared", price=1, items_in_stock=0, observed_at=old
     )
     command.after_cycle(None)  # within the hour: not again
@@ -147,10 +149,9 @@ class TestLongPrune:
 
     @pytest.fixture
     def ten_expired_events(self, db):
-        from catalogue.models import Product
         from price_history.models import PriceEvent
 
-        product = Product.objects.create(name="Mug")
+        product = ProductFactory(name="Mug")
         old = timezone.now() - timedelta(days=40)
         PriceEvent.objects.bulk_create(
             PriceEvent(

@@ -14,6 +14,7 @@ from offers_sync.signals import OffersChanged, offers_changed
 from offers_sync.tests.factories import make_product, sync_state_of
 from offers_sync.tests.test_sync import TICK, mirrored, offer, serve_offers, service, syncer  # noqa: F401
 from price_history.models import PriceEvent
+from price_history.tests.factories import PriceEventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +38,7 @@ def failing_for():
     doomed = set()
 
     def receiver(sender, *, changes, **kwargs):
-        PriceEvent.objects.create(
+        PriceEventFactory(
             offer_id=uuid.uuid4(), product_id=changes.product_id, kind="appeared", price=0, items_in_stock=0,
             observed_at=changes.observed_at,
         )

@@ -11,12 +11,12 @@ import requests
 import responses
 from django.utils import timezone
 
-from catalogue.models import Product
+from catalogue.tests.factories import ProductFactory
 from offers_sync.client import OffersServiceClient
 from offers_sync.gateway import OffersService
 from offers_sync.models import Offer, ProductSyncState, SyncStatus
 from offers_sync.sync import CycleAborted, OfferSyncer, products_claim_for_tick
-from offers_sync.tests.factories import make_access_token, make_product, store_token, sync_state_of
+from offers_sync.tests.factories import OfferFactory, make_access_token, make_product, store_token, sync_state_of
 from offers_sync.tokens import DatabaseTokenSource
 
 pytestmark = pytest.mark.django_db
@@ -129,7 +129,7 @@ def test_a_failed_answer_keeps_the_cached_offers_and_others_go_on(service, failu
 @responses.activate
 def test_404_marks_the_product_for_registration_again(service):
     (product,) = registered(1)
-    Offer.objects.create(id=uuid.uuid4(), product=product, price=1, items_in_stock=1)
+    OfferFactory(product=product, price=1, items_in_stock=1)
     serve_offers({})
     summary = syncer(service).run_cycle(TICK)
     state = sync_state_of(product)
@@ -200,7 +200,7 @@ def test_claims_are_exclusive_per_tick():
 
 
 def test_unregistered_products_are_not_claimed():
-    Product.objects.create(name="pending")
+    ProductFactory(name="pending")
     assert products_claim_for_tick(tick=TICK, worker="a", limit=10) == []
 
 

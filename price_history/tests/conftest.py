@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from catalogue.models import Product
+from catalogue.tests.factories import ProductFactory
 from price_history.services import offer_events_record
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -23,7 +23,7 @@ class Seen:
 
 @pytest.fixture
 def product(db):
-    return Product.objects.create(name="Kettle")
+    return ProductFactory(name="Kettle")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from offers_sync.models import Offer
+from offers_sync.tests.factories import OfferFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def test_latest_twenty_events_newest_first(admin_client, product, record):
 
 
 def test_current_offers_are_shown_beside_the_history(admin_client, product, record):
-    Offer.objects.create(id=uuid.uuid4(), product=product, price=4242, items_in_stock=7)
+    OfferFactory(product=product, price=4242, items_in_stock=7)
     html = _page(admin_client, product)
     assert "4242" in html
     assert "No price history yet" in html

@@ -8,6 +8,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from catalogue.tests.factories import ProductFactory
+from offers_sync.tests.factories import OfferFactory
 from price_history.models import PriceEvent
 from price_history.selectors import price_trend_get
 from price_history.services import price_events_prune, price_history_cutoff
@@ -98,9 +100,8 @@ class TestRetention:
         assert PriceEvent.objects.count() == 0
 
     def test_other_products_and_offers_are_judged_on_their_own(self, product, record, offer_ids):
-        from catalogue.models import Product
 
-        other = Product.objects.create(name="Other")
+        other = ProductFactory(name="Other")
         a, b = offer_ids[:2]
         record(T0, appeared=[(a, 1, 1)])
         record(T0, appeared=[(b, 2, 1)], for_product=other)
@@ -174,14 +175,12 @@ class TestPruneCommand:
 def test_installing_the_app_starts_history_from_the_mirrored_offers(product):
     """The data migration: offers mirrored before history existed get an `appeared` event each."""
     import importlib
-    import uuid
 
     from django.apps import apps
 
-    from offers_sync.models import Offer
 
     seed = importlib.import_module("price_history.migrations.0002_seed_current_offers").seed
-    offer = Offer.objects.create(id=uuid.uuid4(), product=product, price=555, items_in_stock=2)
+    offer = OfferFactory(product=product, price=555, items_in_stock=2)
     seed(apps, None)
     assert _events(product) == [(offer.id, "appeared", 555, 2, offer.updated_at)]
 

@@ -12,10 +12,12 @@ import uuid
 
 import pytest
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
+from aggregator.tests.factories import TokenFactory
 from catalogue.models import Product
+from catalogue.tests.factories import ProductFactory
 from offers_sync.models import Offer
+from offers_sync.tests.factories import OfferFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +26,7 @@ MiB = 1024 * 1024
 
 @pytest.fixture
 def token(api_user) -> str:
-    return Token.objects.create(user=api_user).key
+    return TokenFactory(user=api_user).key
 
 
 @pytest.fixture
@@ -35,8 +37,8 @@ def client(token) -> Client:
 
 @pytest.fixture
 def existing(db) -> Product:
-    product = Product.objects.create(name="Kettle", description="1.7 l")
-    Offer.objects.create(id=uuid.uuid4(), product=product, price=1999, items_in_stock=3)
+    product = ProductFactory(name="Kettle", description="1.7 l")
+    OfferFactory(product=product, price=1999, items_in_stock=3)
     return product
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from catalogue.tests.factories import ProductFactory
 from price_history.tests.conftest import T0
 
 pytestmark = pytest.mark.django_db
@@ -45,9 +46,8 @@ def test_events_are_listed_oldest_first(api_client, product, history):
 
 
 def test_other_products_events_are_not_listed(api_client, product, record, history):
-    from catalogue.models import Product
 
-    other = Product.objects.create(name="Other")
+    other = ProductFactory(name="Other")
     record(T0, appeared=[(uuid.uuid4(), 1, 1)], for_product=other)
     assert len(api_client.get(_url(product)).json()) == 5
     assert len(api_client.get(_url(other)).json()) == 1
@@ -122,9 +122,8 @@ def test_bad_parameters_are_400_field_errors(api_client, product, history, param
 
 
 def test_a_products_cursor_is_not_an_events_cursor(api_client, product, history):
-    from catalogue.models import Product
 
-    Product.objects.create(name="Another")
+    ProductFactory(name="Another")
     link = api_client.get("/products?limit=1").headers["Link"]
     cursor = link.split("cursor=")[1].split(">")[0].split("&")[0]
     response = api_client.get(_url(product, cursor=cursor))

@@ -8,6 +8,7 @@ import pytest
 
 from catalogue.models import Product
 from offers_sync.models import Offer
+from offers_sync.tests.factories import OfferFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -227,7 +228,7 @@ class TestDetail:
 
     def test_delete_removes_product_and_its_offers(self, auth_client, api_client):
         product = create(auth_client, name="Mug").json()
-        Offer.objects.create(id=uuid.uuid4(), product_id=product["id"], price=100, items_in_stock=1)
+        OfferFactory(product_id=product["id"], price=100, items_in_stock=1)
         response = auth_client.delete(f"/products/{product['id']}")
         assert response.status_code == 204
         assert api_client.get(f"/products/{product['id']}").status_code == 404
@@ -305,7 +306,7 @@ class TestWritesRacingADelete:
 
     def test_a_delete_racing_a_delete_is_404(self, racing_client, deleted_after_read):
         product = create(racing_client, name="Mug").json()
-        Offer.objects.create(id=uuid.uuid4(), product_id=product["id"], price=100, items_in_stock=1)
+        OfferFactory(product_id=product["id"], price=100, items_in_stock=1)
         response = racing_client.delete(f"/products/{product['id']}")
         assert response.status_code == 404
         assert response.json() == {"detail": "Not found."}

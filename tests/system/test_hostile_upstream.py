@@ -13,7 +13,7 @@ import pytest
 from devtools.fake_hostile import HOSTILE_KINDS
 from devtools.fake_service import FakeOffersService
 from offers_sync.models import ProductSyncState, SyncStatus
-from offers_sync.tests.test_end_to_end import (
+from tests.system.test_end_to_end import (
     REFRESH_TOKEN,
     ROOT,
     create_products,

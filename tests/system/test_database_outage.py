@@ -17,7 +17,8 @@ import socket
 import pytest
 import requests
 
-from aggregator.tests.live import (
+from devtools.fake_service import FakeOffersService
+from tests.system.live import (
     Api,
     PrivateCluster,
     create_api_token,
@@ -28,7 +29,6 @@ from aggregator.tests.live import (
     start_worker,
     wait_for,
 )
-from devtools.fake_service import FakeOffersService
 
 REFRESH_TOKEN = "outage-refresh-token"
 PRODUCTS = 12

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.tests.live import collected_static_root
+from tests.system.live import collected_static_root
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from aggregator.tests.live import collected_static_root
-from aggregator.tests.test_gunicorn_logs import free_port
+from tests.system.live import collected_static_root
+from tests.system.test_gunicorn_logs import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TOKEN = "gunicorn-metrics-test-token"

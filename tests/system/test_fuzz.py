@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 
 from aggregator.pagination import KeysetLinkPagination
 from catalogue.models import Product
+from catalogue.tests.factories import ProductFactory
 from price_history.apis import PriceEventChangesPagination
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +56,7 @@ def in_test_transaction(db, settings):
 @pytest.fixture
 def existing_product(db) -> Product:
     """Something for generated ids to hit now and then; most of them miss and must 404."""
-    return Product.objects.create(name="fuzz target", description="present before the fuzz")
+    return ProductFactory(name="fuzz target", description="present before the fuzz")
 
 
 fuzz_settings = settings(

@@ -9,9 +9,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from aggregator.tests.factories import TokenFactory
 from catalogue.models import Product
 from catalogue.services import product_create
 from catalogue.tests.test_services import backends_waiting_on_a_lock, run_in_thread, wait_until
@@ -27,7 +27,7 @@ def post(client, path, body, key, **extra):
 def client_for(username: str) -> APIClient:
     user = get_user_model().objects.create_user(username=username)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {TokenFactory(user=user).key}")
     return client
 
 
@@ -135,7 +135,7 @@ def test_without_a_token_the_key_changes_nothing(api_client):
 def test_two_requests_with_one_key_at_once_create_once(api_user):
     if connection.vendor != "postgresql":
         pytest.skip("needs concurrent writers: SQLite serialises them on its database lock")
-    token = Token.objects.create(user=api_user).key
+    token = TokenFactory(user=api_user).key
     clients = [APIClient(), APIClient()]
     for client in clients:
         client.credentials(HTTP_AUTHORIZATION=f"Token {token}")

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection, transaction
 
-from catalogue.models import Product
+from catalogue.tests.factories import ProductFactory
 from catalogue.tests.test_services import run_in_thread, wait_until
 from price_history.models import PriceEvent
 from price_history.services import offer_events_record
@@ -61,7 +61,7 @@ def follow(client, url, *, pages=50):
 def test_every_event_of_every_product_oldest_first_paged_with_a_link_on_every_page(
     api_client, product, record, offer_ids
 ):
-    other = Product.objects.create(name="Mug")
+    other = ProductFactory(name="Mug")
     record(T0, appeared=[(offer_ids[0], 100, 1), (offer_ids[1], 200, 2)])
     record(T0 + timedelta(hours=1), changed=[(offer_ids[2], 50, 0)], for_product=other)
     record(T0 + timedelta(hours=2), vanished=[(offer_ids[0], 100, 1)])
@@ -131,7 +131,7 @@ def _write_events(product_id, offer_id, price, *, inside=None, go_on=None):
 def test_an_event_committed_late_is_not_skipped_by_a_consumer_who_read_past_it(api_client, offer_ids):
     if connection.vendor != "postgresql":
         pytest.skip("SQLite has one writer at a time: its ids are in commit order")
-    product = Product.objects.create(name="Kettle")
+    product = ProductFactory(name="Kettle")
     inside, go_on = threading.Event(), threading.Event()
     # A slow worker writes an event (the lower id) and has not committed yet...
     slow, slow_out = run_in_thread(lambda: _write_events(product.id, offer_ids[0], 1, inside=inside, go_on=go_on))
