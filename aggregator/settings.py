@@ -13,6 +13,7 @@ from aggregator.config import (
     read_bool,
     read_cache,
     read_database,
+    read_delays,
     read_int,
     read_list,
     read_rate,
@@ -64,6 +65,7 @@ INSTALLED_APPS = [
     "catalogue",
     "offers_sync",
     "price_history",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -184,6 +186,18 @@ PRICE_HISTORY_ENABLED = read_bool("PRICE_HISTORY_ENABLED", True)
 # Liveness of a worker container (`run_sync --check`): the file its worker beats, and how old a beat may be.
 SYNC_HEARTBEAT_FILE = read_str("SYNC_HEARTBEAT_FILE", "/tmp/aggregator-sync-heartbeat")
 SYNC_HEARTBEAT_MAX_AGE = read_int("SYNC_HEARTBEAT_MAX_AGE", 60, minimum=5, maximum=86400)
+
+# Webhook deliveries of alerts (docs/alerts.md).
+# Seconds a receiver has to answer 2xx; slower counts as a failed attempt.
+WEBHOOK_TIMEOUT = read_int("WEBHOOK_TIMEOUT", 10, minimum=1, maximum=60)
+# Seconds to wait before each retry of a failed attempt; after the last one the delivery is failed.
+WEBHOOK_RETRY_DELAYS = read_delays("WEBHOOK_RETRY_DELAYS", "5,30,120,600,1800,7200,21600")
+# An endpoint whose every attempt failed for this many hours is disabled.
+WEBHOOK_DISABLE_AFTER_HOURS = read_int("WEBHOOK_DISABLE_AFTER_HOURS", 24, minimum=1, maximum=24 * 365)
+# Allow endpoints on loopback, private, link-local and other non-public addresses (local demos, tests).
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = read_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+# Deliveries one run_webhooks process sends at once (a thread pool).
+WEBHOOK_CONCURRENCY = read_int("WEBHOOK_CONCURRENCY", 16, minimum=1, maximum=256)
 
 LOG_LEVEL = read_str("LOG_LEVEL", "INFO").upper()
 LOG_FORMAT = read_str("LOG_FORMAT", "text").lower()

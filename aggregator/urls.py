@@ -3,6 +3,14 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from aggregator.health import HealthApi
+from alerts.apis import (
+    AlertDetailApi,
+    AlertListCreateApi,
+    WebhookDeliveryListApi,
+    WebhookDetailApi,
+    WebhookListCreateApi,
+    WebhookPingApi,
+)
 from api.products import ProductDetailApi, ProductListCreateApi
 from offers_sync.apis import ProductOffersApi
 from price_history.apis import PriceEventListApi, PriceTrendApi
@@ -14,6 +22,12 @@ urlpatterns = [
     # <str:> stops at "/", so these do not collide with the paths above.
     path("products/<str:product_id>/offers/history", PriceEventListApi.as_view(), name="product-offer-history"),
     path("products/<str:product_id>/price-trend", PriceTrendApi.as_view(), name="product-price-trend"),
+    path("webhooks", WebhookListCreateApi.as_view(), name="webhook-list"),
+    path("webhooks/<str:webhook_id>", WebhookDetailApi.as_view(), name="webhook-detail"),
+    path("webhooks/<str:webhook_id>/ping", WebhookPingApi.as_view(), name="webhook-ping"),
+    path("webhooks/<str:webhook_id>/deliveries", WebhookDeliveryListApi.as_view(), name="webhook-deliveries"),
+    path("alerts", AlertListCreateApi.as_view(), name="alert-list"),
+    path("alerts/<str:alert_id>", AlertDetailApi.as_view(), name="alert-detail"),
     path("health", HealthApi.as_view(), name="health"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
