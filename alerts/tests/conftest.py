@@ -46,7 +46,9 @@ class Offers:
         self.ids = [uuid.uuid4() for _ in range(5)]
 
     def report(self, *offers: tuple[int, int]) -> None:
-        reported = [OfferData(id=self.ids[i], price=price, items_in_stock=stock) for i, (price, stock) in enumerate(offers)]
+        reported = [
+            OfferData(id=self.ids[i], price=price, items_in_stock=stock) for i, (price, stock) in enumerate(offers)
+        ]
         offers_reconcile(product_id=self.product_id, reported=reported)
 
 

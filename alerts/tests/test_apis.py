@@ -170,7 +170,8 @@ def test_alert_is_created_listed_filtered_and_deleted(auth_client, endpoint, pro
     assert alert["webhook_id"] == endpoint["id"] and alert["product_id"] == str(product.id)
     assert alert["kind"] == "price_below" and alert["threshold"] == 1999
     every = auth_client.post(
-        "/alerts", {"webhook_id": endpoint["id"], "product_id": None, "kind": "price_drop", "threshold": 10},
+        "/alerts",
+        {"webhook_id": endpoint["id"], "product_id": None, "kind": "price_drop", "threshold": 10},
         format="json",
     ).json()
     assert every["product_id"] is None
