@@ -37,6 +37,7 @@ class Claimed:
     event_id: uuid.UUID
     body: str
     attempts: int  # before this one
+    endpoint_failing: bool  # the endpoint had a failing streak when this was claimed
 
 
 def lease_seconds() -> float:
@@ -63,7 +64,14 @@ def deliveries_claim(*, limit: int) -> list[Claimed]:
             claim=token, next_attempt_at=now + timedelta(seconds=lease_seconds())
         )
     rows = Delivery.objects.filter(claim=token).values_list(
-        "id", "endpoint_id", "endpoint__url", "endpoint__secret", "event_id", "event__body", "attempts"
+        "id",
+        "endpoint_id",
+        "endpoint__url",
+        "endpoint__secret",
+        "event_id",
+        "event__body",
+        "attempts",
+        "endpoint__failing_since",
     )
     return [
         Claimed(
@@ -75,6 +83,7 @@ def deliveries_claim(*, limit: int) -> list[Claimed]:
             event_id=row[4],
             body=row[5],
             attempts=row[6],
+            endpoint_failing=row[7] is not None,
         )
         for row in rows
     ]
@@ -104,18 +113,28 @@ def retry_delay(attempts_made: int) -> int | None:
     return delays[attempts_made - 1] if attempts_made <= len(delays) else None
 
 
-@transaction.atomic
+def deliveries_record(results: list[tuple[Claimed, client.Outcome]]) -> list[str]:
+    """Record finished attempts, in one transaction; each one's resulting status (or "lost")."""
+    with transaction.atomic():
+        DeliveryAttempt.objects.bulk_create(
+            DeliveryAttempt(
+                delivery_id=claimed.delivery_id,
+                attempted_at=timezone.now() - timedelta(milliseconds=outcome.duration_ms),
+                status_code=outcome.status_code,
+                error=outcome.error,
+                duration_ms=outcome.duration_ms,
+            )
+            for claimed, outcome in results
+        )
+        return [_record(claimed, outcome) for claimed, outcome in results]
+
+
 def delivery_record(claimed: Claimed, outcome: client.Outcome) -> str:
-    """Record one attempt and what follows from it; returns the delivery's status (or "lost")."""
+    return deliveries_record([(claimed, outcome)])[0]
+
+
+def _record(claimed: Claimed, outcome: client.Outcome) -> str:
     now = timezone.now()
-    attempts = claimed.attempts + 1
-    DeliveryAttempt.objects.create(
-        delivery_id=claimed.delivery_id,
-        attempted_at=now - timedelta(milliseconds=outcome.duration_ms),
-        status_code=outcome.status_code,
-        error=outcome.error,
-        duration_ms=outcome.duration_ms,
-    )
     fields = {
         "attempts": F("attempts") + 1,
         "last_status_code": outcome.status_code,
@@ -126,15 +145,16 @@ def delivery_record(claimed: Claimed, outcome: client.Outcome) -> str:
         status = DeliveryStatus.DELIVERED
         fields.update(status=status, delivered_at=now, next_attempt_at=None)
     else:
-        delay = retry_delay(attempts)
+        delay = retry_delay(claimed.attempts + 1)
         status = DeliveryStatus.FAILED if delay is None else DeliveryStatus.PENDING
         fields.update(status=status, next_attempt_at=None if delay is None else now + timedelta(seconds=delay))
     # Only the claim's holder records; if its lease ran out and another worker took the delivery,
-    # that one's result counts (the attempt row above stays as a fact).
+    # that one's result counts (the attempt row stays as a fact).
     if not Delivery.objects.filter(id=claimed.delivery_id, claim=claimed.claim).update(**fields):
         logger.warning("delivery %s: the claim ran out before its attempt was recorded", claimed.delivery_id)
         return "lost"
-    _endpoint_health(claimed.endpoint_id, delivered=outcome.delivered, now=now)
+    if not outcome.delivered or claimed.endpoint_failing:
+        _endpoint_health(claimed.endpoint_id, delivered=outcome.delivered, now=now)
     return status
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from alerts.addresses import check_url
@@ -129,16 +129,18 @@ def alerts_evaluate(*, changes: OffersChanged) -> int:
     only alerts whose state moved are written back.
     """
     product_id = changes.product_id
+    # The every-product price_drop alerts' reference for this product comes in the same query.
+    reference = AlertReference.objects.filter(alert_id=OuterRef("pk"), product_id=product_id)
     alerts = list(
-        Alert.objects.filter(Q(product_id=product_id) | Q(product_id__isnull=True)).only(
-            "id", "endpoint_id", "product_id", "kind", "threshold", "armed", "reference_price", "in_stock"
-        )
+        Alert.objects.filter(Q(product_id=product_id) | Q(product_id__isnull=True))
+        .only("id", "endpoint_id", "product_id", "kind", "threshold", "armed", "reference_price", "in_stock")
+        .annotate(stored_reference=Subquery(reference.values("reference_price")[:1]))
     )
     if not alerts:
         return 0
     after = summarize(changes.offers)
     before = summarize(changes.offers_before())
-    references = _references(product_id, alerts)
+    references = {a.id: a.stored_reference for a in alerts if a.stored_reference is not None}
     fired: list[Alert] = []
     changed_state: list[Alert] = []
     new_references: dict[uuid.UUID, int] = {}
@@ -178,14 +180,6 @@ def alerts_evaluate(*, changes: OffersChanged) -> int:
             ]
         )
     return len(fired)
-
-
-def _references(product_id: uuid.UUID, alerts: list[Alert]) -> dict[uuid.UUID, int]:
-    ids = [a.id for a in alerts if a.product_id is None and a.kind == AlertKind.PRICE_DROP]
-    if not ids:
-        return {}
-    rows = AlertReference.objects.filter(product_id=product_id, alert_id__in=ids)
-    return dict(rows.values_list("alert_id", "reference_price"))
 
 
 def _references_save(product_id: uuid.UUID, references: dict[uuid.UUID, int]) -> None:

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 
-from alerts.dispatch import Claimed, deliveries_claim, delivery_record, delivery_send
+from alerts.dispatch import Claimed, deliveries_claim, deliveries_record, delivery_send
 
 logger = logging.getLogger("alerts.worker")
 
@@ -94,30 +94,29 @@ class Command(BaseCommand):
         return len(claimed)
 
     def collect(self, timeout: float = IDLE_SECONDS) -> None:
-        """Record the attempts that finished (waiting up to `timeout` for one)."""
+        """Record the attempts that finished (waiting up to `timeout` for one), in one transaction."""
         done, _ = wait(list(self.in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
-        for future in done:
-            claimed = self.in_flight.pop(future)
-            self.record(claimed, future.result())
+        results = [(self.in_flight.pop(future), future.result()) for future in done]
+        if not results:
+            return
+        try:
+            statuses = deliveries_record(results)
+        except DatabaseError as exc:
+            # Their leases run out and other attempts follow: at least once, never lost.
+            logger.warning("recording %d deliveries failed (%s)", len(results), type(exc).__name__)
+            close_old_connections()
+            return
+        for (claimed, outcome), status in zip(results, statuses, strict=True):
+            self.counts[status] = self.counts.get(status, 0) + 1
+            logger.debug(
+                "delivery %s attempt %d: %s (%s, %d ms)",
+                claimed.delivery_id,
+                claimed.attempts + 1,
+                status,
+                outcome.status_code or outcome.error,
+                outcome.duration_ms,
+            )
 
     def drain(self) -> None:
         while self.in_flight:
             self.collect()
-
-    def record(self, claimed: Claimed, outcome) -> None:
-        try:
-            status = delivery_record(claimed, outcome)
-        except DatabaseError as exc:
-            # The lease runs out and another attempt follows: at least once, never lost.
-            logger.warning("recording delivery %s failed (%s)", claimed.delivery_id, type(exc).__name__)
-            close_old_connections()
-            return
-        self.counts[status] = self.counts.get(status, 0) + 1
-        logger.debug(
-            "delivery %s attempt %d: %s (%s, %d ms)",
-            claimed.delivery_id,
-            claimed.attempts + 1,
-            status,
-            outcome.status_code or outcome.error,
-            outcome.duration_ms,
-        )
