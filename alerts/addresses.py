@@ -18,6 +18,10 @@ class UnsafeUrl(ValueError):
     """The URL is not one we call; the message says why and is safe to show its owner."""
 
 
+class UnresolvedHost(UnsafeUrl):
+    """The host has no address (now)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     scheme: str
@@ -66,13 +70,13 @@ def resolve(target: Target, *, allow_private: bool) -> str:
     try:
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError):
-        raise UnsafeUrl(f"The host {target.host!r} does not resolve.") from None
+        raise UnresolvedHost(f"The host {target.host!r} does not resolve.") from None
     addresses = []
     for info in infos:
         raw = info[4][0].split("%", 1)[0]  # drop an IPv6 zone
         addresses.append(ipaddress.ip_address(raw))
     if not addresses:
-        raise UnsafeUrl(f"The host {target.host!r} does not resolve.")
+        raise UnresolvedHost(f"The host {target.host!r} does not resolve.")
     if not allow_private:
         for address in addresses:
             if not is_public(address):
@@ -84,7 +88,14 @@ def resolve(target: Target, *, allow_private: bool) -> str:
 
 
 def check_url(url: str, *, allow_private: bool) -> Target:
-    """Parse `url` and check where it leads; raises UnsafeUrl."""
+    """Parse `url` and check where it leads; raises UnsafeUrl.
+
+    A name that does not resolve yet is accepted (its DNS may come later; each delivery checks
+    again); one that resolves to an address we do not call is not.
+    """
     target = parse_url(url)
-    resolve(target, allow_private=allow_private)
+    try:
+        resolve(target, allow_private=allow_private)
+    except UnresolvedHost:
+        pass
     return target

@@ -6,7 +6,7 @@ Everything needs a token, and each endpoint and alert is its owner's alone: anot
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -15,15 +15,57 @@ from aggregator.schema import ERROR_RESPONSES, WRITE_ERROR_RESPONSES
 from alerts.addresses import UnsafeUrl
 from alerts.selectors import alert_get, alert_list, delivery_list, endpoint_get, endpoint_list, parse_id
 from alerts.serializers import (
+    PRICE_MAX,
     AlertInputSerializer,
     AlertOutputSerializer,
     DeliveryOutputSerializer,
     EndpointCreatedSerializer,
     EndpointInputSerializer,
     EndpointOutputSerializer,
+    EndpointUpdateSerializer,
 )
 from alerts.services import alert_create, alert_delete, endpoint_create, endpoint_delete, endpoint_ping, endpoint_update
 from catalogue.models import Product
+
+_ALERT_COMMON = {
+    "webhook_id": {"type": "string", "format": "uuid"},
+    "product_id": {"type": "string", "format": "uuid", "nullable": True, "description": "null: every product"},
+}
+# One shape per kind: the threshold's meaning and range depend on it.
+ALERT_INPUT_SCHEMA = {
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["webhook_id", "product_id", "kind", "threshold"],
+            "properties": {
+                **_ALERT_COMMON,
+                "kind": {"type": "string", "enum": ["price_below"]},
+                "threshold": {"type": "integer", "minimum": 0, "maximum": PRICE_MAX, "description": "minor units"},
+            },
+        },
+        {
+            "type": "object",
+            "required": ["webhook_id", "product_id", "kind", "threshold"],
+            "properties": {
+                **_ALERT_COMMON,
+                "kind": {"type": "string", "enum": ["price_drop"]},
+                "threshold": {"type": "integer", "minimum": 1, "maximum": 99, "description": "percent"},
+            },
+        },
+        {
+            "type": "object",
+            "required": ["webhook_id", "product_id", "kind"],
+            "properties": {
+                **_ALERT_COMMON,
+                "kind": {"type": "string", "enum": ["back_in_stock", "out_of_stock"]},
+                "threshold": {"type": "integer", "nullable": True, "enum": [None]},
+            },
+        },
+    ]
+}
+
+# Reads need a token here too.
+READ_RESPONSES = {**ERROR_RESPONSES, 401: WRITE_ERROR_RESPONSES[401]}
 
 
 class OldestFirst(KeysetLinkPagination):
@@ -54,7 +96,7 @@ def _validated(serializer_class, request, *, partial: bool = False) -> dict:
 @extend_schema_view(
     get=extend_schema(
         summary="List your webhook endpoints, oldest first",
-        responses={200: EndpointOutputSerializer(many=True), **ERROR_RESPONSES},
+        responses={200: EndpointOutputSerializer(many=True), **READ_RESPONSES},
     ),
     post=extend_schema(
         summary="Add a webhook endpoint",
@@ -85,10 +127,10 @@ class WebhookListCreateApi(OwnedApi):
 
 
 @extend_schema_view(
-    get=extend_schema(summary="Get a webhook endpoint", responses={200: EndpointOutputSerializer, **ERROR_RESPONSES}),
+    get=extend_schema(summary="Get a webhook endpoint", responses={200: EndpointOutputSerializer, **READ_RESPONSES}),
     patch=extend_schema(
         summary="Change an endpoint's url, description or is_active (true re-enables it)",
-        request=EndpointInputSerializer(partial=True),
+        request=EndpointUpdateSerializer(partial=True),
         responses={200: EndpointOutputSerializer, **WRITE_ERROR_RESPONSES},
     ),
     delete=extend_schema(
@@ -104,7 +146,7 @@ class WebhookDetailApi(OwnedApi):
 
     def patch(self, request, webhook_id):
         endpoint = self.get_endpoint()
-        data = _validated(EndpointInputSerializer, request, partial=True)
+        data = _validated(EndpointUpdateSerializer, request, partial=True)
         try:
             endpoint = endpoint_update(endpoint=endpoint, data=data)
         except UnsafeUrl as exc:
@@ -135,7 +177,7 @@ class WebhookPingApi(OwnedApi):
 @extend_schema_view(
     get=extend_schema(
         summary="List an endpoint's deliveries, newest first",
-        responses={200: DeliveryOutputSerializer(many=True), **ERROR_RESPONSES},
+        responses={200: DeliveryOutputSerializer(many=True), **READ_RESPONSES},
     )
 )
 class WebhookDeliveryListApi(OwnedApi):
@@ -153,12 +195,12 @@ class WebhookDeliveryListApi(OwnedApi):
         parameters=[
             OpenApiParameter("product_id", {"type": "string", "format": "uuid"}, description="Only this product's.")
         ],
-        responses={200: AlertOutputSerializer(many=True), **ERROR_RESPONSES},
+        responses={200: AlertOutputSerializer(many=True), **READ_RESPONSES},
     ),
     post=extend_schema(
         summary="Add an alert",
         description="`product_id` null: every product. See docs/alerts.md for the kinds.",
-        request=AlertInputSerializer,
+        request={"application/json": ALERT_INPUT_SCHEMA},
         responses={201: AlertOutputSerializer, **WRITE_ERROR_RESPONSES},
     ),
 )
@@ -178,14 +220,15 @@ class AlertListCreateApi(OwnedApi):
 
     def post(self, request):
         data = _validated(AlertInputSerializer, request)
+        # Well-formed ids of things that are not there (or not yours) are 404, like their own URLs.
         endpoint = endpoint_get(owner=request.user, endpoint_id=data["webhook_id"])
         if endpoint is None:
-            raise ValidationError({"webhook_id": ["No such webhook endpoint."]})
+            raise NotFound("No such webhook endpoint.")
         product = None
         if data["product_id"] is not None:
             product = Product.objects.filter(pk=data["product_id"]).first()
             if product is None:
-                raise ValidationError({"product_id": ["No such product."]})
+                raise NotFound("No such product.")
         alert = alert_create(
             owner=request.user, endpoint=endpoint, product=product, kind=data["kind"], threshold=data["threshold"]
         )
@@ -197,7 +240,7 @@ class AlertListCreateApi(OwnedApi):
 
 
 @extend_schema_view(
-    get=extend_schema(summary="Get an alert", responses={200: AlertOutputSerializer, **ERROR_RESPONSES}),
+    get=extend_schema(summary="Get an alert", responses={200: AlertOutputSerializer, **READ_RESPONSES}),
     delete=extend_schema(
         summary="Delete an alert", responses={204: OpenApiResponse(description="Deleted."), **WRITE_ERROR_RESPONSES}
     ),

@@ -1,5 +1,8 @@
 """Input validation and representations of endpoints, alerts and deliveries."""
 
+import re
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from alerts.models import DESCRIPTION_MAX_LENGTH, URL_MAX_LENGTH, Alert, AlertKind, Delivery, WebhookEndpoint
@@ -38,11 +41,35 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+# What alerts.addresses.parse_url takes, in the subset the schema can say (no IPv6 literals).
+URL_PATTERN = r"^https?://[A-Za-z0-9._~-]+(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?(/[!-\"$-~]*)?$"
+_URL = re.compile(URL_PATTERN)
+
+
+@extend_schema_field({"type": "string", "maxLength": URL_MAX_LENGTH, "pattern": URL_PATTERN})
+class UrlField(StrictCharField):
+    """An endpoint URL exactly as the schema's pattern says; alerts.addresses then checks its host."""
+
+    default_error_messages = {
+        "not_a_url": "Must be an http or https URL: a host name or IPv4 address, an optional port and path, "
+        "no credentials, spaces or fragment."
+    }
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not _URL.fullmatch(value):
+            self.fail("not_a_url")
+        return value
+
+
 class EndpointInputSerializer(serializers.Serializer):
-    url = StrictCharField(max_length=URL_MAX_LENGTH, trim_whitespace=False)
+    url = UrlField(max_length=URL_MAX_LENGTH, trim_whitespace=False)
     description = StrictCharField(
         max_length=DESCRIPTION_MAX_LENGTH, required=False, allow_null=True, allow_blank=True, default=None
     )
+
+
+class EndpointUpdateSerializer(EndpointInputSerializer):
     is_active = StrictBooleanField(required=False)
 
 
