@@ -129,12 +129,16 @@ def alerts_evaluate(*, changes: OffersChanged) -> int:
     only alerts whose state moved are written back.
     """
     product_id = changes.product_id
-    # The every-product price_drop alerts' reference for this product comes in the same query.
+    # The every-product price_drop alerts' reference for this product, and its name for the events,
+    # come in the same query.
     reference = AlertReference.objects.filter(alert_id=OuterRef("pk"), product_id=product_id)
     alerts = list(
         Alert.objects.filter(Q(product_id=product_id) | Q(product_id__isnull=True))
         .only("id", "endpoint_id", "product_id", "kind", "threshold", "armed", "reference_price", "in_stock")
-        .annotate(stored_reference=Subquery(reference.values("reference_price")[:1]))
+        .annotate(
+            stored_reference=Subquery(reference.values("reference_price")[:1]),
+            product_name=Subquery(Product.objects.filter(pk=product_id).values("name")[:1]),
+        )
     )
     if not alerts:
         return 0
@@ -168,7 +172,7 @@ def alerts_evaluate(*, changes: OffersChanged) -> int:
     if new_references:
         _references_save(product_id, new_references)
     if fired:
-        name = Product.objects.filter(pk=product_id).values_list("name", flat=True).first() or ""
+        name = fired[0].product_name or ""
         _events_create(
             [
                 (
