@@ -170,6 +170,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "aggregator.schema.document_retry_after",
         "aggregator.schema.document_nul_refusal",
+        "alerts.schema.require_alert_body",
     ],
 }
 

@@ -77,13 +77,11 @@ def resolve(target: Target, *, allow_private: bool) -> str:
         addresses.append(ipaddress.ip_address(raw))
     if not addresses:
         raise UnresolvedHost(f"The host {target.host!r} does not resolve.")
-    if not allow_private:
-        for address in addresses:
-            if not is_public(address):
-                raise UnsafeUrl(
-                    f"The host {target.host!r} resolves to {address}, a loopback, private, link-local, "
-                    "multicast or reserved address."
-                )
+    # The message names no address: it must not tell a caller what our internal names resolve to.
+    if not allow_private and not all(is_public(address) for address in addresses):
+        raise UnsafeUrl(
+            f"The host {target.host!r} resolves to a loopback, private, link-local, multicast or reserved address."
+        )
     return str(addresses[0])
 
 

@@ -7,6 +7,7 @@ names this app. Secrets are never shown.
 """
 
 from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
 
 from alerts.models import Alert, AlertReference, Delivery, DeliveryAttempt, WebhookEndpoint
 from alerts.services import deliveries_retry_now
@@ -24,20 +25,35 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class ProductAlertInline(ReadOnlyInline):
-    model = Alert
-    fk_name = "product"
-    fields = ["kind", "threshold", "owner", "endpoint", "armed", "reference_price", "in_stock", "created_at"]
-    readonly_fields = fields
-    verbose_name_plural = "alerts"
-
-
 _registered_product_admin = type(admin.site.get_model_admin(Product))
 
 
 class ProductAdmin(_registered_product_admin):
-    inlines = [*_registered_product_admin.inlines, ProductAlertInline]
+    # A read-only panel rather than an inline: an inline's formset would be one more form that
+    # every save of the product page must carry.
+    readonly_fields = [*_registered_product_admin.readonly_fields, "alerts_on_product"]
+    fieldsets = [*_registered_product_admin.fieldsets, ("Alerts", {"fields": ["alerts_on_product"]})]
     deleted_with_product = (*_registered_product_admin.deleted_with_product, Alert, AlertReference)
+
+    @admin.display(description="alerts on this product")
+    def alerts_on_product(self, product: Product):
+        alerts = list(
+            Alert.objects.filter(product=product).select_related("owner", "endpoint").order_by("created_at")[:100]
+        )
+        if not alerts:
+            return "none"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (a.kind, "" if a.threshold is None else a.threshold, a.owner, a.endpoint.url, a.created_at)
+                for a in alerts
+            ),
+        )
+        return format_html(
+            "<table><tr><th>kind</th><th>threshold</th><th>owner</th><th>endpoint</th><th>created</th></tr>{}</table>",
+            rows,
+        )
 
 
 admin.site.unregister(Product)
