@@ -75,6 +75,7 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=5, help="Churn cycles timed each way (median).")
     parser.add_argument("--concurrency", type=int, default=16, help="WEBHOOK_CONCURRENCY of each worker.")
+    parser.add_argument("--part", choices=["both", "evaluation", "delivery"], default="both")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/aggregator_webhooksbench")
     args = parser.parse_args()
 
@@ -96,20 +97,27 @@ def main() -> None:
     import django
 
     django.setup()
-    evaluation = bench_evaluation(products=args.products, alerts=args.alerts, rounds=args.rounds)
-    delivery = {workers: bench_delivery(env, events=args.events, workers=workers) for workers in (1, 2)}
+    evaluation = delivery = None
+    if args.part in ("both", "evaluation"):
+        evaluation = bench_evaluation(products=args.products, alerts=args.alerts, rounds=args.rounds)
+    if args.part in ("both", "delivery"):
+        delivery = {workers: bench_delivery(env, events=args.events, workers=workers) for workers in (1, 2)}
+    report(args, evaluation, delivery)
 
+
+def report(args, evaluation, delivery) -> None:
     print(f"\nload average at the end: {os.getloadavg()}")
-    print(f"\nalert evaluation on a churn cycle ({args.products} products, 10 % changed, median of {args.rounds}):")
-    for label, (off, on) in zip(
-        (f"{args.alerts} alerts on products", f"{args.alerts} on products + 4 on every product"),
-        evaluation,
-        strict=True,
-    ):
-        print(f"  {label:<40} off {off * 1000:8.1f} ms, on {on * 1000:8.1f} ms  ({(on / off - 1) * 100:+.1f} %)")
-    print(f"\ndelivery of {args.events} events, receiver answering in 50 ms, {args.concurrency} threads per worker:")
-    for workers, (seconds, ok) in delivery.items():
-        print(f"  {workers} worker(s): {seconds:6.1f} s  {args.events / seconds:7.0f} deliveries/s  {ok}")
+    if evaluation is not None:
+        print(f"\nalert evaluation on a churn cycle ({args.products} products, 10 % changed, median of {args.rounds}):")
+        labels = (f"{args.alerts} alerts on products", f"{args.alerts} on products + 4 on every product")
+        for label, (off, on) in zip(labels, evaluation, strict=True):
+            print(f"  {label:<40} off {off * 1000:8.1f} ms, on {on * 1000:8.1f} ms  ({(on / off - 1) * 100:+.1f} %)")
+    if delivery is not None:
+        print(
+            f"\ndelivery of {args.events} events, receiver answering in 50 ms, {args.concurrency} threads per worker:"
+        )
+        for workers, (seconds, ok) in delivery.items():
+            print(f"  {workers} worker(s): {seconds:6.1f} s  {args.events / seconds:7.0f} deliveries/s  {ok}")
 
 
 def bench_evaluation(*, products: int, alerts: int, rounds: int) -> tuple[tuple[float, float], tuple[float, float]]:
