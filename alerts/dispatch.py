@@ -114,8 +114,17 @@ def retry_delay(attempts_made: int) -> int | None:
 
 
 def deliveries_record(results: list[tuple[Claimed, client.Outcome]]) -> list[str]:
-    """Record finished attempts, in one transaction; each one's resulting status (or "lost")."""
+    """Record finished attempts, in one transaction; each one's resulting status ("lost" when its
+    claim ran out, "gone" when the delivery was deleted meanwhile)."""
     with transaction.atomic():
+        # Locked, so that an endpoint deleted meanwhile (its deliveries with it) waits for this
+        # commit or is already gone: one vanished delivery must not fail the others' records.
+        still_there = set(
+            Delivery.objects.select_for_update()
+            .filter(id__in=[claimed.delivery_id for claimed, _ in results])
+            .values_list("id", flat=True)
+        )
+        kept = [(claimed, outcome) for claimed, outcome in results if claimed.delivery_id in still_there]
         DeliveryAttempt.objects.bulk_create(
             DeliveryAttempt(
                 delivery_id=claimed.delivery_id,
@@ -124,9 +133,10 @@ def deliveries_record(results: list[tuple[Claimed, client.Outcome]]) -> list[str
                 error=outcome.error,
                 duration_ms=outcome.duration_ms,
             )
-            for claimed, outcome in results
+            for claimed, outcome in kept
         )
-        return [_record(claimed, outcome) for claimed, outcome in results]
+        recorded = {claimed.delivery_id: _record(claimed, outcome) for claimed, outcome in kept}
+        return [recorded.get(claimed.delivery_id, "gone") for claimed, _ in results]
 
 
 def delivery_record(claimed: Claimed, outcome: client.Outcome) -> str:

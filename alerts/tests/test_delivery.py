@@ -165,3 +165,19 @@ def test_retry_now_gives_a_failed_delivery_another_attempt(auth_client, endpoint
     [shown] = deliveries(auth_client, endpoint)
     assert shown["status"] == "delivered" and shown["attempts"] == 2
     assert len({r.webhook_id for r in receiver.received}) == 1
+
+
+def test_a_delivery_deleted_while_in_flight_does_not_spoil_the_others_records(auth_client, endpoint, receiver):
+    from alerts.dispatch import deliveries_claim, deliveries_record, delivery_send
+
+    other = auth_client.post("/webhooks", {"url": receiver.url + "?other"}, format="json").json()
+    receiver.secrets.append(other["secret"])
+    ping(auth_client, endpoint)
+    ping(auth_client, other)
+    claimed = deliveries_claim(limit=10)
+    results = [(item, delivery_send(item)) for item in claimed]
+    auth_client.delete(f"/webhooks/{other['id']}")  # its delivery goes while the attempt was out
+    statuses = deliveries_record(results)
+    assert sorted(statuses) == ["delivered", "gone"]
+    [shown] = deliveries(auth_client, endpoint)
+    assert shown["status"] == "delivered" and shown["attempts"] == 1
