@@ -51,6 +51,19 @@ def read_int(name: str, default: int, *, minimum: int, maximum: int) -> int:
     return value
 
 
+def read_delays(name: str, default: str) -> tuple[int, ...]:
+    """Comma-separated whole seconds, e.g. `5,30,120`; empty means none."""
+    raw = env.ENVIRON.get(name)  # not env.str: it reads an empty value as "unset"
+    raw = (default if raw is None else raw).strip()
+    try:
+        delays = tuple(int(item) for item in raw.split(",") if item.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated whole seconds like 5,30,120, not {raw!r}") from None
+    if any(not 0 <= delay <= 7 * 24 * 3600 for delay in delays) or len(delays) > 50:
+        raise ConfigError(f"{name} must hold at most 50 delays, each from 0 to 604800 seconds")
+    return delays
+
+
 def read_list(name: str, default: list[str]) -> list[str]:
     raw = env.str(name, default=None)
     if raw is None:

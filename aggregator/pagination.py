@@ -24,6 +24,7 @@ MAX_CURSOR_LENGTH = 256
 
 class KeysetLinkPagination(BasePagination):
     ordering_field = "created_at"
+    descending = False  # True: newest first, cut on (field, id) < the cursor
     cursor_query_param = "cursor"
     limit_query_param = "limit"
 
@@ -31,17 +32,19 @@ class KeysetLinkPagination(BasePagination):
         self.request = request
         limit = self._read_limit(request)
         after = self._read_cursor(request)
+        field = self.ordering_field
         if after is not None:
             value, pk = after
-            field = self.ordering_field
-            # (field, id) > (value, pk). The first filter is implied by the second but is what lets
-            # PostgreSQL walk the (field, id) index from the cursor and stop after `limit` rows;
-            # with the OR alone it read every row after the cursor and sorted them (EXPLAIN, 10,000
-            # products: 2.5 ms for a page in the middle, 0.1 ms with it).
-            queryset = queryset.filter(**{f"{field}__gte": value}).filter(
-                Q(**{f"{field}__gt": value}) | Q(**{"id__gt": pk})
+            # (field, id) > (value, pk) (or < when descending). The first filter is implied by the
+            # second but is what lets PostgreSQL walk the (field, id) index from the cursor and stop
+            # after `limit` rows; with the OR alone it read every row after the cursor and sorted
+            # them (EXPLAIN, 10,000 products: 2.5 ms for a page in the middle, 0.1 ms with it).
+            before, beyond = ("lte", "lt") if self.descending else ("gte", "gt")
+            queryset = queryset.filter(**{f"{field}__{before}": value}).filter(
+                Q(**{f"{field}__{beyond}": value}) | Q(**{f"id__{beyond}": pk})
             )
-        rows = list(queryset.order_by(self.ordering_field, "id")[: limit + 1])
+        order = (f"-{field}", "-id") if self.descending else (field, "id")
+        rows = list(queryset.order_by(*order)[: limit + 1])
         self.next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]

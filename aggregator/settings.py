@@ -15,6 +15,7 @@ from aggregator.config import (
     read_bool,
     read_cache,
     read_database,
+    read_delays,
     read_int,
     read_list,
     read_networks,
@@ -71,6 +72,7 @@ INSTALLED_APPS = [
     "offers_sync",
     "price_history",
     "idempotency",
+    "alerts",
 ]
 # Development tools (the fake offers service and `manage.py run_fake_offers`, docs/development.md):
 # for `make run`, the tests and the benchmarks. Images leave the package out, so asking for it
@@ -226,6 +228,7 @@ SPECTACULAR_SETTINGS = {
         "aggregator.schema.document_retry_after",
         "aggregator.schema.document_nul_refusal",
         "aggregator.schema.document_conditional_get",
+        "alerts.schema.require_alert_body",
     ],
 }
 
@@ -252,6 +255,18 @@ SYNC_RUNS_DAYS = read_int("SYNC_RUNS_DAYS", 30, minimum=0, maximum=36500)
 METRICS_TOKEN = read_str("METRICS_TOKEN", "")
 SYNC_METRICS_PORT = read_int("SYNC_METRICS_PORT", 0, minimum=0, maximum=65535)
 SYNC_METRICS_ADDRESS = read_str("SYNC_METRICS_ADDRESS", "0.0.0.0")
+
+# Webhook deliveries of alerts (docs/alerts.md).
+# Seconds a receiver has to answer 2xx; slower counts as a failed attempt.
+WEBHOOK_TIMEOUT = read_int("WEBHOOK_TIMEOUT", 10, minimum=1, maximum=60)
+# Seconds to wait before each retry of a failed attempt; after the last one the delivery is failed.
+WEBHOOK_RETRY_DELAYS = read_delays("WEBHOOK_RETRY_DELAYS", "5,30,120,600,1800,7200,21600")
+# An endpoint whose every attempt failed for this many hours is disabled.
+WEBHOOK_DISABLE_AFTER_HOURS = read_int("WEBHOOK_DISABLE_AFTER_HOURS", 24, minimum=1, maximum=24 * 365)
+# Allow endpoints on loopback, private, link-local and other non-public addresses (local demos, tests).
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = read_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+# Deliveries one run_webhooks process sends at once (a thread pool).
+WEBHOOK_CONCURRENCY = read_int("WEBHOOK_CONCURRENCY", 16, minimum=1, maximum=256)
 
 LOG_LEVEL = read_str("LOG_LEVEL", "INFO").upper()
 LOG_FORMAT = read_str("LOG_FORMAT", "text").lower()

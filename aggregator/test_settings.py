@@ -29,3 +29,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # Serve static files from the apps (no collectstatic in tests), as in development.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# The tests' webhook receivers listen on loopback; the refusal tests turn this off again.
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = True

@@ -4,6 +4,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from aggregator.health import HealthApi
 from aggregator.metrics import metrics_view
+from alerts.apis import (
+    AlertDetailApi,
+    AlertListCreateApi,
+    WebhookDeliveryListApi,
+    WebhookDetailApi,
+    WebhookListCreateApi,
+    WebhookPingApi,
+)
 from api.products import ProductBulkCreateApi, ProductDetailApi, ProductListCreateApi
 from offers_sync.apis import ProductOffersApi
 from price_history.apis import PriceEventChangesApi, PriceEventListApi, PriceTrendApi
@@ -18,6 +26,12 @@ urlpatterns = [
     path("products/<str:product_id>/offers/history", PriceEventListApi.as_view(), name="product-offer-history"),
     path("products/<str:product_id>/price-trend", PriceTrendApi.as_view(), name="product-price-trend"),
     path("offers/changes", PriceEventChangesApi.as_view(), name="offer-changes"),
+    path("webhooks", WebhookListCreateApi.as_view(), name="webhook-list"),
+    path("webhooks/<str:webhook_id>", WebhookDetailApi.as_view(), name="webhook-detail"),
+    path("webhooks/<str:webhook_id>/ping", WebhookPingApi.as_view(), name="webhook-ping"),
+    path("webhooks/<str:webhook_id>/deliveries", WebhookDeliveryListApi.as_view(), name="webhook-deliveries"),
+    path("alerts", AlertListCreateApi.as_view(), name="alert-list"),
+    path("alerts/<str:alert_id>", AlertDetailApi.as_view(), name="alert-detail"),
     path("health", HealthApi.as_view(), name="health"),
     path("metrics", metrics_view, name="metrics"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),

@@ -1,4 +1,5 @@
-"""Run the whole service locally in one terminal: web, sync worker and (when needed) a fake offers service.
+"""Run the whole service locally in one terminal: web, sync worker, webhook worker and (when needed)
+a fake offers service.
 
 `make run` calls this. When OFFERS_SERVICE_URL is unset, it starts the project's fake offers
 service (`manage.py run_fake_offers`, from the development-only devtools app) on port 8001 and
@@ -43,6 +44,9 @@ def main() -> int:
         print(f"run: OFFERS_SERVICE_URL is unset; starting a fake offers service on port {FAKE_PORT}")
     processes.append(("web", [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "aggregator.wsgi"]))
     processes.append(("sync", [PYTHON, "manage.py", "run_sync"]))
+    processes.append(("webhooks", [PYTHON, "manage.py", "run_webhooks"]))
+    # Local receivers (a script on this machine) are what one tests alerts against; the shell may say otherwise.
+    env.setdefault("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
 
     children = []
     for name, command in processes:

@@ -42,7 +42,7 @@ def test_every_variable_the_app_reads_can_be_set_through_compose():
 
 def test_web_and_workers_start_only_after_migrations_completed():
     services = compose()["services"]
-    for name in ("web", "sync"):
+    for name in ("web", "sync", "webhooks"):
         assert services[name]["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
     assert services["migrate"]["depends_on"] == {"db": {"condition": "service_healthy"}}
     assert "python manage.py migrate --noinput &&" in services["migrate"]["command"][-1]

@@ -1,0 +1,99 @@
+"""Which webhook URLs we call: http(s) only, and (unless WEBHOOK_ALLOW_PRIVATE_NETWORKS) only
+hosts whose every address is public, so an endpoint cannot point the worker at our own network.
+
+Checked at creation and again at each delivery, where the request then goes to the very address
+that was checked (alerts.client), so a name that resolves elsewhere later (DNS rebinding) cannot
+switch it.
+"""
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from alerts.models import URL_MAX_LENGTH
+
+
+class UnsafeUrl(ValueError):
+    """The URL is not one we call; the message says why and is safe to show its owner."""
+
+
+class UnresolvedHost(UnsafeUrl):
+    """The host has no address (now)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    scheme: str
+    host: str  # as written (for Host and TLS)
+    port: int
+    path: str  # path and query, at least "/"
+
+
+def parse_url(url: str) -> Target:
+    if not isinstance(url, str) or not url or len(url) > URL_MAX_LENGTH:
+        raise UnsafeUrl(f"Must be an http or https URL of at most {URL_MAX_LENGTH} characters.")
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url):
+        raise UnsafeUrl("Must not contain spaces or control characters.")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise UnsafeUrl("Not a valid URL.") from None
+    if parts.scheme not in {"http", "https"}:
+        raise UnsafeUrl("Only http and https URLs are allowed.")
+    if not parts.hostname:
+        raise UnsafeUrl("The URL needs a host.")
+    if parts.username is not None or parts.password is not None:
+        raise UnsafeUrl("Credentials in the URL are not allowed.")
+    if parts.fragment:
+        raise UnsafeUrl("A fragment is not allowed.")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return Target(
+        scheme=parts.scheme,
+        host=parts.hostname,
+        port=port or (443 if parts.scheme == "https" else 80),
+        path=path,
+    )
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def resolve(target: Target, *, allow_private: bool) -> str:
+    """The address to connect to for `target`: every address the host has must be allowed."""
+    try:
+        infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, OSError):
+        raise UnresolvedHost(f"The host {target.host!r} does not resolve.") from None
+    addresses = []
+    for info in infos:
+        raw = info[4][0].split("%", 1)[0]  # drop an IPv6 zone
+        addresses.append(ipaddress.ip_address(raw))
+    if not addresses:
+        raise UnresolvedHost(f"The host {target.host!r} does not resolve.")
+    # The message names no address: it must not tell a caller what our internal names resolve to.
+    if not allow_private and not all(is_public(address) for address in addresses):
+        raise UnsafeUrl(
+            f"The host {target.host!r} resolves to a loopback, private, link-local, multicast or reserved address."
+        )
+    return str(addresses[0])
+
+
+def check_url(url: str, *, allow_private: bool) -> Target:
+    """Parse `url` and check where it leads; raises UnsafeUrl.
+
+    A name that does not resolve yet is accepted (its DNS may come later; each delivery checks
+    again); one that resolves to an address we do not call is not.
+    """
+    target = parse_url(url)
+    try:
+        resolve(target, allow_private=allow_private)
+    except UnresolvedHost:
+        pass
+    return target

@@ -1,0 +1,262 @@
+"""HTTP endpoints for webhook endpoints, their deliveries, and alerts. Thin: rules are in services.
+
+Everything needs a token, and each endpoint and alert is its owner's alone: another user's is 404.
+"""
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from aggregator.pagination import KeysetLinkPagination
+from aggregator.schema import ERROR_RESPONSES, WRITE_ERROR_RESPONSES
+from alerts.addresses import UnsafeUrl
+from alerts.selectors import alert_get, alert_list, delivery_list, endpoint_get, endpoint_list, parse_id
+from alerts.serializers import (
+    PRICE_MAX,
+    AlertInputSerializer,
+    AlertOutputSerializer,
+    DeliveryOutputSerializer,
+    EndpointCreatedSerializer,
+    EndpointInputSerializer,
+    EndpointOutputSerializer,
+    EndpointUpdateSerializer,
+)
+from alerts.services import alert_create, alert_delete, endpoint_create, endpoint_delete, endpoint_ping, endpoint_update
+from catalogue.models import Product
+
+_ALERT_COMMON = {
+    "webhook_id": {"type": "string", "format": "uuid"},
+    "product_id": {"type": "string", "format": "uuid", "nullable": True, "description": "null: every product"},
+}
+# One shape per kind: the threshold's meaning and range depend on it.
+ALERT_INPUT_SCHEMA = {
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["webhook_id", "product_id", "kind", "threshold"],
+            "properties": {
+                **_ALERT_COMMON,
+                "kind": {"type": "string", "enum": ["price_below"]},
+                "threshold": {"type": "integer", "minimum": 0, "maximum": PRICE_MAX, "description": "minor units"},
+            },
+        },
+        {
+            "type": "object",
+            "required": ["webhook_id", "product_id", "kind", "threshold"],
+            "properties": {
+                **_ALERT_COMMON,
+                "kind": {"type": "string", "enum": ["price_drop"]},
+                "threshold": {"type": "integer", "minimum": 1, "maximum": 99, "description": "percent"},
+            },
+        },
+        {
+            "type": "object",
+            "required": ["webhook_id", "product_id", "kind"],
+            "properties": {
+                **_ALERT_COMMON,
+                "kind": {"type": "string", "enum": ["back_in_stock", "out_of_stock"]},
+                "threshold": {"type": "integer", "nullable": True, "enum": [None]},
+            },
+        },
+    ]
+}
+
+# Reads need a token here too.
+READ_RESPONSES = {**ERROR_RESPONSES, 401: WRITE_ERROR_RESPONSES[401]}
+
+
+class OldestFirst(KeysetLinkPagination):
+    ordering_field = "created_at"
+
+
+class NewestFirst(KeysetLinkPagination):
+    ordering_field = "created_at"
+    descending = True
+
+
+class OwnedApi(generics.GenericAPIView):
+    permission_classes = [IsAuthenticated]
+
+    def get_endpoint(self):
+        endpoint = endpoint_get(owner=self.request.user, endpoint_id=self.kwargs["webhook_id"])
+        if endpoint is None:
+            raise Http404
+        return endpoint
+
+
+def _validated(serializer_class, request, *, partial: bool = False) -> dict:
+    serializer = serializer_class(data=request.data, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="List your webhook endpoints, oldest first",
+        responses={200: EndpointOutputSerializer(many=True), **READ_RESPONSES},
+    ),
+    post=extend_schema(
+        summary="Add a webhook endpoint",
+        description="The answer holds the signing `secret`; it is never shown again.",
+        request=EndpointInputSerializer,
+        responses={201: EndpointCreatedSerializer, **WRITE_ERROR_RESPONSES},
+    ),
+)
+class WebhookListCreateApi(OwnedApi):
+    pagination_class = OldestFirst
+    serializer_class = EndpointOutputSerializer
+
+    def get(self, request):
+        page = self.paginate_queryset(endpoint_list(owner=request.user))
+        return self.get_paginated_response(EndpointOutputSerializer(page, many=True).data)
+
+    def post(self, request):
+        data = _validated(EndpointInputSerializer, request)
+        try:
+            endpoint = endpoint_create(owner=request.user, url=data["url"], description=data.get("description"))
+        except UnsafeUrl as exc:
+            raise ValidationError({"url": [str(exc)]}) from None
+        return Response(
+            EndpointCreatedSerializer(endpoint).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"/webhooks/{endpoint.id}"},
+        )
+
+
+@extend_schema_view(
+    get=extend_schema(summary="Get a webhook endpoint", responses={200: EndpointOutputSerializer, **READ_RESPONSES}),
+    patch=extend_schema(
+        summary="Change an endpoint's url, description or is_active (true re-enables it)",
+        request=EndpointUpdateSerializer(partial=True),
+        responses={200: EndpointOutputSerializer, **WRITE_ERROR_RESPONSES},
+    ),
+    delete=extend_schema(
+        summary="Delete an endpoint with its alerts and deliveries",
+        responses={204: OpenApiResponse(description="Deleted."), **WRITE_ERROR_RESPONSES},
+    ),
+)
+class WebhookDetailApi(OwnedApi):
+    serializer_class = EndpointOutputSerializer
+
+    def get(self, request, webhook_id):
+        return Response(EndpointOutputSerializer(self.get_endpoint()).data)
+
+    def patch(self, request, webhook_id):
+        endpoint = self.get_endpoint()
+        data = _validated(EndpointUpdateSerializer, request, partial=True)
+        try:
+            endpoint = endpoint_update(endpoint=endpoint, data=data)
+        except UnsafeUrl as exc:
+            raise ValidationError({"url": [str(exc)]}) from None
+        return Response(EndpointOutputSerializer(endpoint).data)
+
+    def delete(self, request, webhook_id):
+        endpoint_delete(endpoint=self.get_endpoint())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        summary="Send a webhook.ping event to the endpoint",
+        request=None,
+        responses={202: DeliveryOutputSerializer, **WRITE_ERROR_RESPONSES},
+    )
+)
+class WebhookPingApi(OwnedApi):
+    serializer_class = DeliveryOutputSerializer
+
+    def post(self, request, webhook_id):
+        delivery = endpoint_ping(endpoint=self.get_endpoint())
+        delivery = delivery_list(endpoint=delivery.endpoint_id).get(pk=delivery.pk)
+        return Response(DeliveryOutputSerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="List an endpoint's deliveries, newest first",
+        responses={200: DeliveryOutputSerializer(many=True), **READ_RESPONSES},
+    )
+)
+class WebhookDeliveryListApi(OwnedApi):
+    pagination_class = NewestFirst
+    serializer_class = DeliveryOutputSerializer
+
+    def get(self, request, webhook_id):
+        page = self.paginate_queryset(delivery_list(endpoint=self.get_endpoint()))
+        return self.get_paginated_response(DeliveryOutputSerializer(page, many=True).data)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="List your alerts, oldest first",
+        parameters=[
+            OpenApiParameter("product_id", {"type": "string", "format": "uuid"}, description="Only this product's.")
+        ],
+        responses={200: AlertOutputSerializer(many=True), **READ_RESPONSES},
+    ),
+    post=extend_schema(
+        summary="Add an alert",
+        description="`product_id` null: every product. See docs/alerts.md for the kinds.",
+        request={"application/json": ALERT_INPUT_SCHEMA},
+        responses={201: AlertOutputSerializer, **WRITE_ERROR_RESPONSES},
+    ),
+)
+class AlertListCreateApi(OwnedApi):
+    pagination_class = OldestFirst
+    serializer_class = AlertOutputSerializer
+
+    def get(self, request):
+        raw = request.query_params.get("product_id")
+        product_id = None
+        if raw is not None:
+            product_id = parse_id(raw)
+            if product_id is None:
+                raise ValidationError({"product_id": ["Must be a valid UUID."]})
+        page = self.paginate_queryset(alert_list(owner=request.user, product_id=product_id))
+        return self.get_paginated_response(AlertOutputSerializer(page, many=True).data)
+
+    def post(self, request):
+        data = _validated(AlertInputSerializer, request)
+        # Well-formed ids of things that are not there (or not yours) are 404, like their own URLs.
+        endpoint = endpoint_get(owner=request.user, endpoint_id=data["webhook_id"])
+        if endpoint is None:
+            raise NotFound("No such webhook endpoint.")
+        product = None
+        if data["product_id"] is not None:
+            product = Product.objects.filter(pk=data["product_id"]).first()
+            if product is None:
+                raise NotFound("No such product.")
+        alert = alert_create(
+            owner=request.user, endpoint=endpoint, product=product, kind=data["kind"], threshold=data["threshold"]
+        )
+        return Response(
+            AlertOutputSerializer(alert).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"/alerts/{alert.id}"},
+        )
+
+
+@extend_schema_view(
+    get=extend_schema(summary="Get an alert", responses={200: AlertOutputSerializer, **READ_RESPONSES}),
+    delete=extend_schema(
+        summary="Delete an alert", responses={204: OpenApiResponse(description="Deleted."), **WRITE_ERROR_RESPONSES}
+    ),
+)
+class AlertDetailApi(OwnedApi):
+    serializer_class = AlertOutputSerializer
+
+    def get_alert(self):
+        alert = alert_get(owner=self.request.user, alert_id=self.kwargs["alert_id"])
+        if alert is None:
+            raise Http404
+        return alert
+
+    def get(self, request, alert_id):
+        return Response(AlertOutputSerializer(self.get_alert()).data)
+
+    def delete(self, request, alert_id):
+        alert_delete(alert=self.get_alert())
+        return Response(status=status.HTTP_204_NO_CONTENT)

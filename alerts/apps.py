@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class AlertsConfig(AppConfig):
+    name = "alerts"
+    verbose_name = "Alerts and webhooks"
+
+    def ready(self):
+        from alerts.receivers import evaluate_alerts
+        from offers_sync.signals import offers_changed
+
+        offers_changed.connect(evaluate_alerts, dispatch_uid="alerts.evaluate_alerts")

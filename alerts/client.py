@@ -1,0 +1,134 @@
+"""Sending one webhook: HTTP only, no ORM (the worker records the outcome).
+
+The host is resolved and checked (alerts.addresses) and the connection goes to that very address:
+for http the URL names the address and `Host` the name; for https the TLS handshake still sends
+and verifies the name. Redirects are never followed, proxies from the environment are not used,
+and at most 64 KiB of the answer's body is read (only its status matters; reading a short body
+lets the connection be reused). Whatever the receiver does,
+this returns an `Outcome` and never raises.
+"""
+
+import ipaddress
+import threading
+import time
+from dataclasses import dataclass
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from alerts.addresses import UnsafeUrl, parse_url, resolve
+
+ERROR_MAX_LENGTH = 500
+# An answer's body is read up to this much (so that the connection can be kept), never more.
+BODY_READ_LIMIT = 64 * 1024
+# Sessions kept per sending thread: one for http, one per host name for https.
+SESSIONS_PER_THREAD = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status_code: int | None
+    error: str  # empty when delivered
+    duration_ms: int
+
+    @property
+    def delivered(self) -> bool:
+        return not self.error
+
+
+class _PinnedTLSAdapter(HTTPAdapter):
+    """Connect to an address but speak TLS (SNI and certificate check) for the host name."""
+
+    def __init__(self, hostname: str):
+        self.hostname = hostname
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["server_hostname"] = self.hostname
+        kwargs["assert_hostname"] = self.hostname
+        super().init_poolmanager(*args, **kwargs)
+
+
+_local = threading.local()
+
+
+def _session(scheme: str, host: str) -> requests.Session:
+    """This thread's session for `scheme` (and, for https, the host name its TLS speaks for).
+
+    Kept so that connections to a receiver are reused; the pool is keyed by the address the URL
+    names, which is the one checked for this attempt.
+    """
+    sessions = getattr(_local, "sessions", None)
+    if sessions is None or len(sessions) > SESSIONS_PER_THREAD:
+        for old in (sessions or {}).values():
+            old.close()
+        sessions = _local.sessions = {}
+    key = "http" if scheme == "http" else f"https:{host}"
+    session = sessions.get(key)
+    if session is None:
+        session = requests.Session()
+        session.trust_env = False  # no proxies or .netrc from the environment
+        session.mount("http://", HTTPAdapter(max_retries=0))
+        if scheme == "https":
+            session.mount("https://", _PinnedTLSAdapter(host))
+        sessions[key] = session
+    return session
+
+
+def send(*, url: str, body: str, headers: dict[str, str], timeout: float, allow_private: bool) -> Outcome:
+    """POST `body` to `url` once; 2xx within `timeout` seconds is delivered, anything else is not."""
+    started = time.monotonic()
+
+    def outcome(status_code: int | None, error: str) -> Outcome:
+        return Outcome(status_code, error[:ERROR_MAX_LENGTH], int((time.monotonic() - started) * 1000))
+
+    try:
+        target = parse_url(url)
+        address = resolve(target, allow_private=allow_private)
+    except UnsafeUrl as exc:
+        return outcome(None, f"refused: {exc}")
+    host_in_url = f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
+    default_port = 443 if target.scheme == "https" else 80
+    netloc = host_in_url if target.port == default_port else f"{host_in_url}:{target.port}"
+    host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
+    if ":" in target.host and not target.host.startswith("["):
+        host_header = f"[{target.host}]" if target.port == default_port else f"[{target.host}]:{target.port}"
+    session = _session(target.scheme, target.host)
+    remaining = max(0.1, timeout - (time.monotonic() - started))
+    try:
+        with session.post(
+            f"{target.scheme}://{netloc}{target.path}",
+            data=body.encode(),
+            headers={**headers, "Host": host_header, "User-Agent": "aggregator-webhooks/1"},
+            timeout=(remaining, remaining),
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            status = response.status_code
+            read = 0
+            for chunk in response.iter_content(8192):
+                read += len(chunk)
+                if read > BODY_READ_LIMIT or time.monotonic() - started > timeout:
+                    break  # leaving the block closes the connection instead of reading on
+    except requests.Timeout:
+        return outcome(None, f"timed out after {timeout:g} s")
+    except requests.ConnectionError as exc:
+        return outcome(None, f"connection failed: {_reason(exc)}")
+    except (requests.RequestException, ValueError, OSError) as exc:
+        return outcome(None, f"request failed: {type(exc).__name__}")
+    if time.monotonic() - started > timeout:
+        return outcome(status, f"answered after more than {timeout:g} s")
+    if 200 <= status < 300:
+        return outcome(status, "")
+    if 300 <= status < 400:
+        return outcome(status, f"HTTP {status}: redirects are not followed")
+    return outcome(status, f"HTTP {status}")
+
+
+def _reason(exc: Exception) -> str:
+    """A short cause without the URL (which names our pinned address) or a traceback."""
+    text = str(exc)
+    for marker in ("Connection refused", "Name or service not known", "timed out", "reset by peer", "SSL", "EOF"):
+        if marker.lower() in text.lower():
+            return marker.lower()
+    return type(exc).__name__

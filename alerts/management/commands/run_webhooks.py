@@ -1,0 +1,122 @@
+"""`manage.py run_webhooks`: the webhook delivery worker (or, with --once, what is due now).
+
+Sends up to WEBHOOK_CONCURRENCY deliveries at once from a thread pool; this thread alone talks to
+the database (claims, records). Several workers may run: each attempt is claimed by one of them
+(alerts.dispatch). SIGTERM/SIGINT only set a flag: no new claims, the attempts in flight end
+within WEBHOOK_TIMEOUT and are recorded, and the process exits 0. Database outages are logged and
+waited out; a receiver can do nothing worse than fail its own attempt.
+"""
+
+import logging
+import signal
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import DatabaseError, close_old_connections
+
+from alerts.dispatch import Claimed, deliveries_claim, deliveries_record, delivery_send
+
+logger = logging.getLogger("alerts.worker")
+
+IDLE_SECONDS = 1.0
+SUMMARY_EVERY_SECONDS = 60
+DATABASE_RETRY_SECONDS = 5
+
+
+class Command(BaseCommand):
+    help = "Deliver alert webhooks: claim due deliveries, POST them signed, retry on schedule."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="Deliver what is due now, then exit.")
+
+    def handle(self, *args, **options):
+        self.stop = threading.Event()
+        signal.signal(signal.SIGTERM, self.on_signal)
+        signal.signal(signal.SIGINT, self.on_signal)
+        self.concurrency = settings.WEBHOOK_CONCURRENCY
+        self.in_flight: dict[Future, Claimed] = {}
+        self.counts: dict[str, int] = {}
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="webhook") as pool:
+            self.pool = pool
+            if options["once"]:
+                self.run_once()
+            else:
+                self.run_forever()
+        if options["once"]:
+            self.stdout.write(f"webhook deliveries: {self.describe()}")
+
+    def describe(self) -> str:
+        return ", ".join(f"{n} {status}" for status, n in sorted(self.counts.items())) or "nothing due"
+
+    def on_signal(self, signum, frame):
+        logger.info("received %s: finishing the deliveries in flight, then exiting", signal.Signals(signum).name)
+        self.stop.set()
+
+    def run_once(self) -> None:
+        while not self.stop.is_set() and (self.fill() or self.in_flight):
+            self.collect()
+        self.drain()
+
+    def run_forever(self) -> None:
+        logger.info("webhook worker started: concurrency %d", self.concurrency)
+        last_summary, reported = time.monotonic(), {}
+        while not self.stop.is_set():
+            if time.monotonic() - last_summary >= SUMMARY_EVERY_SECONDS and self.counts != reported:
+                logger.info("webhook deliveries so far: %s", self.describe())
+                last_summary, reported = time.monotonic(), dict(self.counts)
+            found = self.fill()
+            if self.in_flight:
+                self.collect()
+            elif not found:
+                self.stop.wait(IDLE_SECONDS)
+        self.drain()
+        logger.info("webhook worker stopped: %s", self.describe())
+
+    def fill(self) -> int:
+        """Claim as many due deliveries as there are free threads; how many were claimed."""
+        free = self.concurrency - len(self.in_flight)
+        # Claiming for a single free thread would cost a query per delivery; wait for a few.
+        if free <= 0 or (self.in_flight and free < max(1, self.concurrency // 4)):
+            return 0
+        close_old_connections()
+        try:
+            claimed = deliveries_claim(limit=free)
+        except DatabaseError as exc:
+            logger.warning("claiming deliveries failed: database unavailable (%s)", type(exc).__name__)
+            close_old_connections()
+            self.stop.wait(DATABASE_RETRY_SECONDS)
+            return 0
+        for item in claimed:
+            self.in_flight[self.pool.submit(delivery_send, item)] = item
+        return len(claimed)
+
+    def collect(self, timeout: float = IDLE_SECONDS) -> None:
+        """Record the attempts that finished (waiting up to `timeout` for one), in one transaction."""
+        done, _ = wait(list(self.in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
+        results = [(self.in_flight.pop(future), future.result()) for future in done]
+        if not results:
+            return
+        try:
+            statuses = deliveries_record(results)
+        except DatabaseError as exc:
+            # Their leases run out and other attempts follow: at least once, never lost.
+            logger.warning("recording %d deliveries failed (%s)", len(results), type(exc).__name__)
+            close_old_connections()
+            return
+        for (claimed, outcome), status in zip(results, statuses, strict=True):
+            self.counts[status] = self.counts.get(status, 0) + 1
+            logger.debug(
+                "delivery %s attempt %d: %s (%s, %d ms)",
+                claimed.delivery_id,
+                claimed.attempts + 1,
+                status,
+                outcome.status_code or outcome.error,
+                outcome.duration_ms,
+            )
+
+    def drain(self) -> None:
+        while self.in_flight:
+            self.collect()

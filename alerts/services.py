@@ -1,0 +1,255 @@
+"""Writes of the alerts app: endpoints, alerts, their evaluation, events and deliveries.
+
+Events are written with their deliveries in the caller's transaction; the worker
+(alerts.dispatch, run_webhooks) sends them after the commit.
+"""
+
+import json
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from alerts.addresses import check_url
+from alerts.models import (
+    Alert,
+    AlertKind,
+    AlertReference,
+    Delivery,
+    DeliveryStatus,
+    EventType,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from alerts.rules import AlertState, OfferSummary, evaluate, initial_state, state_before, summarize
+from alerts.signing import new_secret
+from catalogue.models import Product
+from offers_sync.models import Offer
+from offers_sync.signals import OffersChanged
+
+# -- endpoints -------------------------------------------------------------------------------
+
+
+def endpoint_create(*, owner, url: str, description: str | None = None) -> WebhookEndpoint:
+    """A new endpoint with a fresh secret. Raises alerts.addresses.UnsafeUrl for a URL we won't call."""
+    check_url(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS)
+    return WebhookEndpoint.objects.create(owner=owner, url=url, description=description, secret=new_secret())
+
+
+def endpoint_update(*, endpoint: WebhookEndpoint, data: dict) -> WebhookEndpoint:
+    """Change url, description or is_active; re-enabling forgets the failing streak."""
+    if "url" in data:
+        check_url(data["url"], allow_private=settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS)
+    fields = ["updated_at"]
+    for name in ("url", "description", "is_active"):
+        if name in data:
+            setattr(endpoint, name, data[name])
+            fields.append(name)
+    if data.get("is_active"):
+        endpoint.failing_since = None
+        fields.append("failing_since")
+    endpoint.save(update_fields=fields)
+    return endpoint
+
+
+def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """Delete the endpoint, its alerts and its deliveries (and the events nobody else delivers)."""
+    with transaction.atomic():
+        event_ids = list(endpoint.deliveries.values_list("event_id", flat=True))
+        endpoint.delete()
+        WebhookEvent.objects.filter(id__in=event_ids, deliveries__isnull=True).delete()
+
+
+@transaction.atomic
+def endpoint_ping(*, endpoint: WebhookEndpoint) -> Delivery:
+    """Queue a `webhook.ping` event to the endpoint."""
+    return _events_create([(EventType.WEBHOOK_PING, {"webhook_id": str(endpoint.id)}, endpoint.id)])[0]
+
+
+# -- alerts ----------------------------------------------------------------------------------
+
+
+def current_summary(product_id: uuid.UUID) -> OfferSummary:
+    return summarize(
+        _Offer(price, stock)
+        for price, stock in Offer.objects.filter(product_id=product_id).values_list("price", "items_in_stock")
+    )
+
+
+class _Offer:
+    __slots__ = ("price", "items_in_stock")
+
+    def __init__(self, price: int, items_in_stock: int):
+        self.price, self.items_in_stock = price, items_in_stock
+
+
+@transaction.atomic
+def alert_create(
+    *, owner, endpoint: WebhookEndpoint, product: Product | None, kind: str, threshold: int | None
+) -> Alert:
+    """A new alert, starting from the product's offers as they are now.
+
+    The product's row is locked as the reconciler locks it, so the starting state is the one the
+    next evaluation starts from. A `price_below` whose condition already holds fires at once. An
+    every-product alert starts from each product's state at its next change.
+    """
+    alert = Alert(owner=owner, endpoint=endpoint, product=product, kind=kind, threshold=threshold)
+    fires = False
+    if product is not None:
+        Product.objects.select_for_update().filter(pk=product.pk).exists()
+        summary = current_summary(product.pk)
+        fires, state = initial_state(kind, threshold, summary)
+        alert.armed, alert.reference_price, alert.in_stock = state.armed, state.reference_price, state.in_stock
+    alert.save()
+    if fires:
+        _events_create(
+            [
+                (
+                    EventType.ALERT_TRIGGERED,
+                    _alert_data(alert, product.pk, product.name, summary, None, timezone.now()),
+                    endpoint.id,
+                )
+            ]
+        )
+    return alert
+
+
+def alert_delete(*, alert: Alert) -> None:
+    alert.delete()
+
+
+# The product's alerts and the every-product ones, with the latter's price_drop reference for this
+# product. Plain SQL, written once: on the sync's hot path the ORM's building of the same query
+# cost several times what the database spends on it.
+_ALERTS_OF_PRODUCT = f"""
+    SELECT a.id, a.endpoint_id, a.product_id, a.kind, a.threshold, a.armed, a.reference_price, a.in_stock,
+           (SELECT r.reference_price FROM {AlertReference._meta.db_table} r
+             WHERE r.alert_id = a.id AND r.product_id = %s) AS stored_reference
+      FROM {Alert._meta.db_table} a
+     WHERE a.product_id = %s OR a.product_id IS NULL
+"""
+
+
+def alerts_evaluate(*, changes: OffersChanged) -> int:
+    """Evaluate the alerts of the product whose offers changed; the caller holds its transaction.
+
+    Returns how many fired. One query loads the product's alerts with the every-product ones;
+    only alerts whose state moved are written back.
+    """
+    product_id = changes.product_id
+    key = Alert._meta.pk.get_db_prep_value(product_id, connection)
+    alerts = list(Alert.objects.raw(_ALERTS_OF_PRODUCT, [key, key]))
+    if not alerts:
+        return 0
+    after = summarize(changes.offers)
+    before = summarize(changes.offers_before())
+    references = {a.id: a.stored_reference for a in alerts if a.stored_reference is not None}
+    fired: list[Alert] = []
+    changed_state: list[Alert] = []
+    new_references: dict[uuid.UUID, int] = {}
+    for alert in alerts:
+        if alert.product_id is None:
+            stored = references.get(alert.id)
+            reference = stored if stored is not None else before.best_price
+            state = state_before(alert.kind, alert.threshold, before, reference)
+        else:
+            state = AlertState(armed=alert.armed, reference_price=alert.reference_price, in_stock=alert.in_stock)
+        fires, new_state = evaluate(alert.kind, alert.threshold, state, after)
+        if fires:
+            fired.append(alert)
+        if alert.product_id is None:
+            kept = new_state.reference_price
+            if alert.kind == AlertKind.PRICE_DROP and kept is not None and kept != stored:
+                new_references[alert.id] = kept
+        elif new_state != state:
+            alert.armed = new_state.armed
+            alert.reference_price = new_state.reference_price
+            alert.in_stock = new_state.in_stock
+            changed_state.append(alert)
+    if changed_state:
+        Alert.objects.bulk_update(changed_state, ["armed", "reference_price", "in_stock"])
+    if new_references:
+        _references_save(product_id, new_references)
+    if fired:
+        name = Product.objects.filter(pk=product_id).values_list("name", flat=True).first() or ""
+        _events_create(
+            [
+                (
+                    EventType.ALERT_TRIGGERED,
+                    _alert_data(alert, product_id, name, after, before.best_price, changes.observed_at),
+                    alert.endpoint_id,
+                )
+                for alert in fired
+            ]
+        )
+    return len(fired)
+
+
+def _references_save(product_id: uuid.UUID, references: dict[uuid.UUID, int]) -> None:
+    # The product's row lock (held by the reconciler) serialises writers of these rows.
+    AlertReference.objects.bulk_create(
+        [AlertReference(alert_id=a, product_id=product_id, reference_price=p) for a, p in references.items()],
+        update_conflicts=True,
+        unique_fields=["alert", "product"],
+        update_fields=["reference_price"],
+    )
+
+
+def _alert_data(
+    alert: Alert,
+    product_id: uuid.UUID,
+    product_name: str,
+    summary: OfferSummary,
+    previous_best_price: int | None,
+    observed_at: datetime,
+) -> dict:
+    return {
+        "alert": {
+            "id": str(alert.id),
+            "kind": alert.kind,
+            "threshold": alert.threshold,
+            "product_id": str(alert.product_id) if alert.product_id else None,
+        },
+        "product": {"id": str(product_id), "name": product_name},
+        "best_price": summary.best_price,
+        "previous_best_price": previous_best_price,
+        "offers_in_stock": summary.offers_in_stock,
+        "observed_at": observed_at.isoformat(),
+    }
+
+
+# -- events and deliveries -------------------------------------------------------------------
+
+
+def _events_create(events: Iterable[tuple[str, dict, uuid.UUID]]) -> list[Delivery]:
+    """Write each (type, data, endpoint id) as an event with its delivery, due now."""
+    now = timezone.now()
+    rows, deliveries = [], []
+    for event_type, data, endpoint_id in events:
+        event_id = uuid.uuid4()
+        body = json.dumps(
+            {"id": str(event_id), "type": event_type, "created_at": now.isoformat(), "data": data},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        rows.append(WebhookEvent(id=event_id, type=event_type, body=body, created_at=now))
+        deliveries.append(Delivery(event_id=event_id, endpoint_id=endpoint_id, next_attempt_at=now, created_at=now))
+    WebhookEvent.objects.bulk_create(rows)
+    Delivery.objects.bulk_create(deliveries)
+    return deliveries
+
+
+def deliveries_retry_now(*, deliveries) -> int:
+    """Make the given deliveries due now (failed ones pending again, for one more attempt)."""
+    now = timezone.now()
+    # Not one a worker holds right now (claimed, lease running): it would be sent twice at once.
+    held = Q(claim__isnull=False, next_attempt_at__gt=now)
+    return (
+        deliveries.exclude(status=DeliveryStatus.DELIVERED)
+        .exclude(held)
+        .update(status=DeliveryStatus.PENDING, next_attempt_at=now, claim=None)
+    )
