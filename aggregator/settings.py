@@ -223,6 +223,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two models have a `kind`: the price events' keeps the name it always had.
+    "ENUM_NAME_OVERRIDES": {
+        "KindEnum": "price_history.models.PriceEvent.Kind",
+        "AlertKindEnum": "alerts.models.AlertKind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "aggregator.schema.document_retry_after",
