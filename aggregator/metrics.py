@@ -7,18 +7,23 @@
   processes' values are summed: gunicorn.conf.py points prometheus-client's multiprocess mode
   (`PROMETHEUS_MULTIPROC_DIR`) at a fresh directory, where every worker process writes its values
   and which the scrape reads. Outside gunicorn (tests, runserver) the process's own values are
-  shown. The sync gauges are read from the database at scrape time, at most every few seconds.
+  shown. The sync gauges are read from the database at scrape time, at most every few seconds,
+  and so are the gauges other apps register with `register_gauges` (the alerts' pending
+  deliveries): this module names no app above it.
 - `/metrics` is not public: it answers 404 unless METRICS_TOKEN is set, and then only to
-  `Authorization: Bearer <METRICS_TOKEN>` (compared in constant time). The worker's listener
-  (offers_sync.metrics) uses the same rule through `authorized`.
+  `Authorization: Bearer <METRICS_TOKEN>` (compared in constant time). The workers' listeners
+  (`start_metrics_server`, used by run_sync and run_webhooks) take the same rule.
 """
 
 import hmac
 import logging
 import os
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -31,7 +36,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
@@ -143,6 +148,7 @@ def _web_registry() -> CollectorRegistry:
             registry = CollectorRegistry()
             registry.register(_RegistryCollector(_http_registry))
         registry.register(SyncGaugesCollector())
+        registry.register(_RegisteredGaugesCollector())
         _registries[mode] = registry
     return registry
 
@@ -202,3 +208,100 @@ class SyncGaugesCollector(Collector):
                 return None
             self._cached = (now, values)
             return values
+
+
+# -- gauges of other apps -------------------------------------------------------------------------
+
+GaugeProvider = Callable[[], Iterable[Metric]]
+
+
+class CachedGauges(Collector):
+    """Metric families read by `provider` (from the database, say), kept for a few seconds.
+
+    A DatabaseError leaves them out of that scrape: the rest of it still answers.
+    """
+
+    def __init__(self, provider: GaugeProvider, *, name: str):
+        self.provider = provider
+        self.name = name
+        self._lock = threading.Lock()
+        self._cached: tuple[float, list[Metric]] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            now = time.monotonic()
+            if self._cached is None or now - self._cached[0] >= SYNC_GAUGES_CACHE_SECONDS:
+                try:
+                    self._cached = (now, list(self.provider()))
+                except DatabaseError as exc:
+                    logger.warning("metrics: %s left out, database unavailable (%s)", self.name, type(exc).__name__)
+                    return iter(())
+            return iter(self._cached[1])
+
+
+_gauge_providers: dict[str, CachedGauges] = {}
+
+
+def register_gauges(name: str, provider: GaugeProvider) -> None:
+    """Add `provider`'s gauges to the web's /metrics (call it from an AppConfig.ready(); the same
+    name again replaces the earlier provider)."""
+    _gauge_providers[name] = CachedGauges(provider, name=name)
+
+
+class _RegisteredGaugesCollector(Collector):
+    def collect(self) -> Iterator[Metric]:
+        for gauges in list(_gauge_providers.values()):
+            yield from gauges.collect()
+
+
+# -- the workers' listener ------------------------------------------------------------------------
+
+
+class _MetricsHandler(BaseHTTPRequestHandler):
+    # A client that stops sending is dropped instead of holding a thread.
+    timeout = 10
+    server_version = "aggregator-metrics"
+    sys_version = ""
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        if urlsplit(self.path).path != "/metrics" or not settings.METRICS_TOKEN:
+            return self._answer(404, b'{"detail": "Not found."}', "application/json")
+        if not authorized(self.headers.get("Authorization")):
+            body = b'{"detail": "Metrics need Authorization: Bearer <METRICS_TOKEN>."}'
+            return self._answer(401, body, "application/json", {"WWW-Authenticate": 'Bearer realm="metrics"'})
+        return self._answer(200, exposition(self.server.registry), CONTENT_TYPE_LATEST)
+
+    def do_HEAD(self):  # noqa: N802
+        self.do_GET()
+
+    def _answer(self, status: int, body: bytes, content_type: str, headers: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, format, *args):  # noqa: A002 - http.server's signature
+        logger.debug("metrics listener: " + format, *args)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    registry: CollectorRegistry
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+def start_metrics_server(registry: CollectorRegistry, *, address: str, port: int) -> ThreadingHTTPServer:
+    """Serve `registry` at /metrics on address:port from a daemon thread, to the METRICS_TOKEN only;
+    `shutdown()` the result to stop. Raises OSError."""
+    server_class = _Server6 if ":" in address else _Server
+    server = server_class((address, port), _MetricsHandler)
+    server.registry = registry
+    threading.Thread(target=server.serve_forever, name="metrics-listener", daemon=True).start()
+    return server

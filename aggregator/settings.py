@@ -272,6 +272,10 @@ WEBHOOK_DISABLE_AFTER_HOURS = read_int("WEBHOOK_DISABLE_AFTER_HOURS", 24, minimu
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = read_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
 # Deliveries one run_webhooks process sends at once (a thread pool).
 WEBHOOK_CONCURRENCY = read_int("WEBHOOK_CONCURRENCY", 16, minimum=1, maximum=256)
+# Each run_webhooks worker serves its metrics on WEBHOOK_METRICS_ADDRESS:WEBHOOK_METRICS_PORT
+# (no listener while the port is unset), to METRICS_TOKEN like the web's /metrics.
+WEBHOOK_METRICS_PORT = read_int("WEBHOOK_METRICS_PORT", 0, minimum=0, maximum=65535)
+WEBHOOK_METRICS_ADDRESS = read_str("WEBHOOK_METRICS_ADDRESS", "0.0.0.0")
 
 LOG_LEVEL = read_str("LOG_LEVEL", "INFO").upper()
 LOG_FORMAT = read_str("LOG_FORMAT", "text").lower()

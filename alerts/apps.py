@@ -6,7 +6,10 @@ class AlertsConfig(AppConfig):
     verbose_name = "Alerts and webhooks"
 
     def ready(self):
+        from aggregator.metrics import register_gauges
+        from alerts.metrics import pending_gauges
         from alerts.receivers import evaluate_alerts
         from offers_sync.signals import offers_changed
 
         offers_changed.connect(evaluate_alerts, dispatch_uid="alerts.evaluate_alerts")
+        register_gauges("alerts", pending_gauges)  # on the web's /metrics

@@ -6,25 +6,22 @@ Calls to the offers service are counted and timed where they leave the process, 
 renewals are counted around the client's /auth call, whatever the token source does with them.
 
 Each worker process has its own values (a worker is one process); Prometheus adds them up across
-workers. The listener takes the web's rule (aggregator.metrics.authorized): nothing is served
-unless METRICS_TOKEN is set, and then only to `Authorization: Bearer <METRICS_TOKEN>`.
+workers. The listener is aggregator.metrics' and takes the web's rule: nothing is served unless
+METRICS_TOKEN is set, and then only to `Authorization: Bearer <METRICS_TOKEN>`.
 """
 
 from __future__ import annotations
 
-import logging
-import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import requests
-from django.conf import settings
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from aggregator.metrics import authorized, exposition
+from aggregator.metrics import start_metrics_server as serve_metrics
 from offers_sync.client import (
     AccessTokenStillValid,
     IssuedAccessToken,
@@ -36,7 +33,6 @@ from offers_sync.client import (
 if TYPE_CHECKING:  # offers_sync.sync imports the gateway, which imports this module
     from offers_sync.sync import CycleSummary
 
-logger = logging.getLogger(__name__)
 
 class SyncMetrics:
     """The worker's series, made on first use (`sync_metrics()`): a web process imports this module
@@ -200,48 +196,6 @@ class InstrumentedOffersServiceClient(OffersServiceClient):
 # -- the listener ---------------------------------------------------------------------------------
 
 
-class _MetricsHandler(BaseHTTPRequestHandler):
-    # A client that stops sending is dropped instead of holding a thread.
-    timeout = 10
-    server_version = "aggregator-sync-metrics"
-    sys_version = ""
-
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        if urlsplit(self.path).path != "/metrics" or not settings.METRICS_TOKEN:
-            return self._answer(404, b'{"detail": "Not found."}', "application/json")
-        if not authorized(self.headers.get("Authorization")):
-            body = b'{"detail": "Metrics need Authorization: Bearer <METRICS_TOKEN>."}'
-            return self._answer(401, body, "application/json", {"WWW-Authenticate": 'Bearer realm="metrics"'})
-        return self._answer(200, exposition(sync_metrics().registry), CONTENT_TYPE_LATEST)
-
-    def do_HEAD(self):  # noqa: N802
-        self.do_GET()
-
-    def _answer(self, status: int, body: bytes, content_type: str, headers: dict | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def log_message(self, format, *args):  # noqa: A002 - http.server's signature
-        logger.debug("metrics listener: " + format, *args)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
-
-
 def start_metrics_server(*, address: str, port: int) -> ThreadingHTTPServer:
-    """Serve /metrics on address:port from a daemon thread; `shutdown()` the result to stop. Raises OSError."""
-    server_class = _Server6 if ":" in address else _Server
-    server = server_class((address, port), _MetricsHandler)
-    threading.Thread(target=server.serve_forever, name="metrics-listener", daemon=True).start()
-    return server
+    """Serve this worker's /metrics on address:port (aggregator.metrics.start_metrics_server)."""
+    return serve_metrics(sync_metrics().registry, address=address, port=port)

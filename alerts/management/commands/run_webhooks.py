@@ -4,7 +4,8 @@ Sends up to WEBHOOK_CONCURRENCY deliveries at once from a thread pool; this thre
 the database (claims, records). Several workers may run: each attempt is claimed by one of them
 (alerts.dispatch). SIGTERM/SIGINT only set a flag: no new claims, the attempts in flight end
 within WEBHOOK_TIMEOUT and are recorded, and the process exits 0. Database outages are logged and
-waited out; a receiver can do nothing worse than fail its own attempt.
+waited out; a receiver can do nothing worse than fail its own attempt. Every recorded attempt
+is counted in the worker's metrics (alerts.metrics), served on WEBHOOK_METRICS_PORT when set.
 """
 
 import logging
@@ -14,10 +15,12 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, close_old_connections
 
+from aggregator.metrics import start_metrics_server
 from alerts.dispatch import Claimed, deliveries_claim, deliveries_record, delivery_send
+from alerts.metrics import attempts_recorded, webhook_metrics
 
 logger = logging.getLogger("alerts.worker")
 
@@ -39,17 +42,37 @@ class Command(BaseCommand):
         self.concurrency = settings.WEBHOOK_CONCURRENCY
         self.in_flight: dict[Future, Claimed] = {}
         self.counts: dict[str, int] = {}
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="webhook") as pool:
-            self.pool = pool
-            if options["once"]:
-                self.run_once()
-            else:
-                self.run_forever()
+        listener = None if options["once"] else self.start_metrics_listener()
+        try:
+            with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="webhook") as pool:
+                self.pool = pool
+                if options["once"]:
+                    self.run_once()
+                else:
+                    self.run_forever()
+        finally:
+            if listener is not None:
+                listener.shutdown()
+                listener.server_close()
         if options["once"]:
             self.stdout.write(f"webhook deliveries: {self.describe()}")
 
     def describe(self) -> str:
         return ", ".join(f"{n} {status}" for status, n in sorted(self.counts.items())) or "nothing due"
+
+    def start_metrics_listener(self):
+        if not settings.WEBHOOK_METRICS_PORT:
+            return None
+        address, port = settings.WEBHOOK_METRICS_ADDRESS, settings.WEBHOOK_METRICS_PORT
+        try:
+            listener = start_metrics_server(webhook_metrics().registry, address=address, port=port)
+        except OSError as exc:
+            raise CommandError(
+                f"configuration error: cannot listen for metrics on {address}:{port} "
+                f"(WEBHOOK_METRICS_ADDRESS, WEBHOOK_METRICS_PORT): {exc.strerror or exc}"
+            ) from None
+        logger.info("metrics on http://%s:%d/metrics", address or "0.0.0.0", port)
+        return listener
 
     def on_signal(self, signum, frame):
         logger.info("received %s: finishing the deliveries in flight, then exiting", signal.Signals(signum).name)
@@ -106,6 +129,7 @@ class Command(BaseCommand):
             logger.warning("recording %d deliveries failed (%s)", len(results), type(exc).__name__)
             close_old_connections()
             return
+        attempts_recorded(statuses)
         for (claimed, outcome), status in zip(results, statuses, strict=True):
             self.counts[status] = self.counts.get(status, 0) + 1
             logger.debug(

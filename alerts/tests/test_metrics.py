@@ -1,0 +1,163 @@
+"""The webhook metrics: attempts counted by outcome as the worker records them, the pending
+deliveries read from the database on the web's /metrics and on the worker's listener, which
+takes the METRICS_TOKEN like the web."""
+
+import socket
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from aggregator import metrics as web_metrics
+from aggregator.metrics import start_metrics_server
+from alerts.metrics import webhook_metrics
+from alerts.models import Delivery, DeliveryStatus
+from alerts.tests.conftest import deliver_due
+from alerts.tests.test_workers import queue_pings, start_worker
+
+TOKEN = "metrics-token"
+OUTCOMES = ("delivered", "retrying", "failed", "lost", "gone")
+
+
+@pytest.fixture(autouse=True)
+def quick(settings, monkeypatch):
+    settings.WEBHOOK_RETRY_DELAYS = (0, 0, 0)
+    settings.WEBHOOK_TIMEOUT = 2
+    settings.METRICS_TOKEN = TOKEN
+    monkeypatch.setattr(web_metrics, "SYNC_GAUGES_CACHE_SECONDS", 0)
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def attempts(text: str) -> dict[str, float]:
+    found = samples(text)
+    return {outcome: found[("aggregator_webhook_deliveries_total", (("outcome", outcome),))] for outcome in OUTCOMES}
+
+
+def worker_attempts() -> dict[str, float]:
+    return attempts(generate_latest(webhook_metrics().registry).decode())
+
+
+def moved(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {outcome: after[outcome] - before[outcome] for outcome in OUTCOMES if after[outcome] != before[outcome]}
+
+
+def get(url: str, **headers) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def ping(auth_client, endpoint) -> None:
+    assert auth_client.post(f"/webhooks/{endpoint['id']}/ping").status_code == 202
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_recorded_attempt_is_counted_by_its_outcome(auth_client, endpoint, receiver):
+    receiver.answers = [500, 503]
+    ping(auth_client, endpoint)
+    before = worker_attempts()
+    deliver_due()
+    assert len(receiver.received) == 3
+    assert moved(before, worker_attempts()) == {"retrying": 2, "delivered": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_last_failed_attempt_counts_as_failed(auth_client, endpoint, receiver, settings):
+    settings.WEBHOOK_RETRY_DELAYS = (0,)
+    receiver.answers = [500, 502]
+    ping(auth_client, endpoint)
+    before = worker_attempts()
+    deliver_due()
+    assert len(receiver.received) == 2
+    assert moved(before, worker_attempts()) == {"retrying": 1, "failed": 1}
+    assert Delivery.objects.filter(status=DeliveryStatus.FAILED).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_web_shows_the_pending_deliveries(client, auth_client, endpoint, receiver):
+    def scraped() -> float:
+        response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+        assert response.status_code == 200
+        return samples(response.content.decode())[("aggregator_webhook_deliveries_pending", ())]
+
+    assert scraped() == 0
+    for _ in range(3):
+        ping(auth_client, endpoint)
+    assert scraped() == 3
+    Delivery.objects.filter(pk=Delivery.objects.first().pk).update(status=DeliveryStatus.FAILED)
+    assert scraped() == 2
+    deliver_due()
+    assert scraped() == 0
+    # The worker's series are the worker's: the web does not show them.
+    assert (
+        b"aggregator_webhook_deliveries_total"
+        not in client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content
+    )
+
+
+@pytest.mark.django_db
+def test_the_worker_listener_takes_the_metrics_token(settings):
+    server = start_metrics_server(webhook_metrics().registry, address="127.0.0.1", port=0)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        settings.METRICS_TOKEN = ""
+        assert get(f"{base}/metrics", Authorization="Bearer anything")[0] == 404
+        settings.METRICS_TOKEN = TOKEN
+        assert get(f"{base}/metrics")[0] == 401
+        assert get(f"{base}/metrics", Authorization="Bearer wrong")[0] == 401
+        assert get(f"{base}/metrics", Authorization=f"Basic {TOKEN}")[0] == 401
+        status, body = get(f"{base}/metrics", Authorization=f"Bearer {TOKEN}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 200 and "Bearer" not in body
+    assert set(attempts(body)) == set(OUTCOMES)
+    assert samples(body)[("aggregator_webhook_deliveries_pending", ())] == 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_running_worker_serves_its_counts_on_its_port(endpoint, receiver):
+    port = free_port()
+    receiver.answers = [500]
+    queue_pings(endpoint["id"], 2)
+    worker = start_worker(WEBHOOK_METRICS_PORT=str(port), WEBHOOK_METRICS_ADDRESS="127.0.0.1", METRICS_TOKEN=TOKEN)
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        receiver.wait_for(3)
+        # The attempts are recorded just after the receiver answered: scrape until they show.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, body = get(url, Authorization=f"Bearer {TOKEN}")
+            except OSError:  # the listener is not up yet
+                status, body = 0, ""
+            if status == 200 and attempts(body)["delivered"] == 2:
+                break
+            assert time.monotonic() < deadline and worker.poll() is None, (status, body)
+            time.sleep(0.1)
+        assert get(url)[0] == 401
+    finally:
+        worker.terminate()
+        output = worker.communicate(timeout=30)[0]
+    assert worker.returncode == 0, output
+    assert attempts(body) == {"delivered": 2, "retrying": 1, "failed": 0, "lost": 0, "gone": 0}
+    assert ("aggregator_webhook_deliveries_pending", ()) in samples(body)  # its value: a few seconds old
