@@ -9,6 +9,7 @@ import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from alerts.metrics import webhook_metrics
 from offers_sync.metrics import sync_metrics
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -31,7 +32,8 @@ def every_series(client, settings) -> set[str]:
     client.get("/health")
     web = client.get("/metrics", HTTP_AUTHORIZATION="Bearer t")
     assert web.status_code == 200
-    return exposed(web.content.decode()) | exposed(generate_latest(sync_metrics().registry).decode())
+    workers = (sync_metrics().registry, webhook_metrics().registry)
+    return exposed(web.content.decode()).union(*(exposed(generate_latest(r).decode()) for r in workers))
 
 
 def expressions_of_the_alert_rules() -> list[str]:
@@ -68,13 +70,15 @@ def test_the_issue_s_series_are_all_exposed(every_series):
         "aggregator_upstream_requests_total",
         "aggregator_upstream_request_duration_seconds_bucket",
         "aggregator_access_token_renewals_total",
+        "aggregator_webhook_deliveries_total",
+        "aggregator_webhook_deliveries_pending",
     } <= every_series
 
 
 def test_the_scrape_configuration_reads_and_sends_the_token():
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == {"aggregator-web", "aggregator-sync"}
+    assert set(jobs) == {"aggregator-web", "aggregator-sync", "aggregator-webhooks"}
     for job in jobs.values():
         assert job["metrics_path"] == "/metrics"
         assert job["authorization"]["type"] == "Bearer"
