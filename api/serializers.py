@@ -57,7 +57,7 @@ PRODUCT = Representation(
 ProductOutputSerializer = PRODUCT.serializer
 # For `.values(*PRODUCT_VALUES_FIELDS)` on products: the rows `product_representation` takes.
 PRODUCT_VALUES_FIELDS = PRODUCT.columns
-product_representation = PRODUCT
+product_representation = PRODUCT.build
 
 
 def product_values(product: Product) -> dict[str, Any]:
