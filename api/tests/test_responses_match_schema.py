@@ -20,6 +20,9 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from jsonschema import Draft202012Validator, FormatChecker
 
+from aggregator.tests.factories import UserFactory
+from alerts.models import DeliveryStatus
+from alerts.services import alert_create, endpoint_create, endpoint_ping
 from catalogue.models import Product
 from offers_sync.models import Offer, ProductSyncState, SyncStatus
 from price_history.services import offer_events_record
@@ -43,6 +46,20 @@ CANNOT_ANSWER = {
     ("DELETE", "/products/{product_id}", "400"): "it reads no body",
     ("DELETE", "/products/{product_id}", "413"): "it reads no body",
     ("DELETE", "/products/{product_id}", "415"): "it reads no body",
+    ("GET", "/webhooks", "404"): "a list has no endpoint to miss; a bad cursor is a 400",
+    ("POST", "/webhooks", "404"): "a create has no endpoint to miss",
+    ("GET", "/webhooks/{webhook_id}", "400"): "it reads no query parameter or body",
+    ("DELETE", "/webhooks/{webhook_id}", "400"): "it reads no body",
+    ("DELETE", "/webhooks/{webhook_id}", "413"): "it reads no body",
+    ("DELETE", "/webhooks/{webhook_id}", "415"): "it reads no body",
+    ("POST", "/webhooks/{webhook_id}/ping", "400"): "it reads no body",
+    ("POST", "/webhooks/{webhook_id}/ping", "413"): "it reads no body",
+    ("POST", "/webhooks/{webhook_id}/ping", "415"): "it reads no body",
+    ("GET", "/alerts", "404"): "a list has no alert to miss; an unknown product_id filters to an empty page",
+    ("GET", "/alerts/{alert_id}", "400"): "it reads no query parameter or body",
+    ("DELETE", "/alerts/{alert_id}", "400"): "it reads no body",
+    ("DELETE", "/alerts/{alert_id}", "413"): "it reads no body",
+    ("DELETE", "/alerts/{alert_id}", "415"): "it reads no body",
 }
 
 
@@ -52,7 +69,11 @@ class Case:
     path: str  # the schema's path template
     status: int
     name: str
-    url: str = ""  # {id} is the seeded product's id; default: the path with it
+    # {id} is the seeded product's id, {bare} the never-synced one's, {webhook_id} and {alert_id} the
+    # user's seeded endpoint and alert, {every_alert} the user's every-product alert, {other_webhook}
+    # and {other_alert} another user's; default: the path with them. The same names in a body's
+    # strings are filled in too.
+    url: str = ""
     body: object = None
     headers: dict = field(default_factory=dict)
     auth: bool = False
@@ -146,6 +167,111 @@ CASES = [
     Case("GET", "/offers/changes", 400, "blank since", url="/offers/changes?since="),
 ]
 
+HOOK = "http://127.0.0.1:9/hook"
+W = "/webhooks/{webhook_id}"
+A = "/alerts/{alert_id}"
+TOO_LARGE = b'"' + b"x" * (1 << 20) + b'"'
+CASES += [
+    Case("GET", "/webhooks", 200, "all", auth=True),
+    Case("GET", "/webhooks", 200, "a page", url="/webhooks?limit=1", auth=True),
+    Case("GET", "/webhooks", 400, "bad limit", url="/webhooks?limit=zero", auth=True),
+    Case("GET", "/webhooks", 400, "bad cursor", url="/webhooks?cursor=nonsense", auth=True),
+    Case("GET", "/webhooks", 401, "no token"),
+    Case("POST", "/webhooks", 201, "created", body={"url": HOOK, "description": "Shop"}, auth=True),
+    Case("POST", "/webhooks", 201, "no description", body={"url": "https://127.0.0.1/hook"}, auth=True),
+    Case("POST", "/webhooks", 400, "not http", body={"url": "ftp://127.0.0.1/hook"}, auth=True),
+    Case("POST", "/webhooks", 400, "no url", body={"description": "d"}, auth=True),
+    Case("POST", "/webhooks", 400, "malformed JSON", raw=b"{", auth=True),
+    Case("POST", "/webhooks", 401, "no token", body={"url": HOOK}),
+    Case("POST", "/webhooks", 413, "body too large", raw=TOO_LARGE, auth=True),
+    Case("POST", "/webhooks", 415, "not JSON", raw=b"url=x", content_type="text/plain", auth=True),
+    Case("GET", W, 200, "found", auth=True),
+    Case("GET", W, 200, "failing", url="/webhooks/{failing_webhook}", auth=True),
+    Case("GET", W, 401, "no token"),
+    Case("GET", W, 404, "missing", url=f"/webhooks/{MISSING}", auth=True),
+    Case("GET", W, 404, "not a uuid", url="/webhooks/nope", auth=True),
+    Case("GET", W, 404, "another user's", url="/webhooks/{other_webhook}", auth=True),
+    Case("PATCH", W, 200, "disabled", body={"is_active": False}, auth=True),
+    Case("PATCH", W, 200, "moved", body={"url": HOOK + "/2", "description": None}, auth=True),
+    Case("PATCH", W, 400, "not a boolean", body={"is_active": "yes"}, auth=True),
+    Case("PATCH", W, 400, "bad url", body={"url": "http://127.0.0.1/a b"}, auth=True),
+    Case("PATCH", W, 401, "no token", body={"is_active": True}),
+    Case("PATCH", W, 404, "another user's", url="/webhooks/{other_webhook}", body={"is_active": True}, auth=True),
+    Case("PATCH", W, 413, "body too large", raw=TOO_LARGE, auth=True),
+    Case("PATCH", W, 415, "not JSON", raw=b"x", content_type="text/plain", auth=True),
+    Case("DELETE", W, 204, "deleted", auth=True),
+    Case("DELETE", W, 401, "no token"),
+    Case("DELETE", W, 404, "another user's", url="/webhooks/{other_webhook}", auth=True),
+    Case("POST", W + "/ping", 202, "queued", auth=True),
+    Case("POST", W + "/ping", 401, "no token"),
+    Case("POST", W + "/ping", 404, "another user's", url="/webhooks/{other_webhook}/ping", auth=True),
+    Case("POST", W + "/ping", 404, "missing", url=f"/webhooks/{MISSING}/ping", auth=True),
+    Case("GET", W + "/deliveries", 200, "deliveries", auth=True),
+    Case("GET", W + "/deliveries", 200, "a page", url="/webhooks/{webhook_id}/deliveries?limit=1", auth=True),
+    Case("GET", W + "/deliveries", 400, "bad limit", url="/webhooks/{webhook_id}/deliveries?limit=-1", auth=True),
+    Case("GET", W + "/deliveries", 401, "no token"),
+    Case("GET", W + "/deliveries", 404, "another user's", url="/webhooks/{other_webhook}/deliveries", auth=True),
+    Case("GET", "/alerts", 200, "all", auth=True),
+    Case("GET", "/alerts", 200, "one product's", url="/alerts?product_id={id}", auth=True),
+    Case("GET", "/alerts", 200, "a page", url="/alerts?limit=1", auth=True),
+    Case("GET", "/alerts", 400, "bad product_id", url="/alerts?product_id=nope", auth=True),
+    Case("GET", "/alerts", 400, "bad limit", url="/alerts?limit=0", auth=True),
+    Case("GET", "/alerts", 401, "no token"),
+    Case(
+        "POST",
+        "/alerts",
+        201,
+        "price_below",
+        body={"webhook_id": "{webhook_id}", "product_id": "{id}", "kind": "price_below", "threshold": 95},
+        auth=True,
+    ),
+    Case(
+        "POST",
+        "/alerts",
+        201,
+        "every product back in stock",
+        body={"webhook_id": "{webhook_id}", "product_id": None, "kind": "back_in_stock"},
+        auth=True,
+    ),
+    Case(
+        "POST",
+        "/alerts",
+        400,
+        "percent out of range",
+        body={"webhook_id": "{webhook_id}", "product_id": "{id}", "kind": "price_drop", "threshold": 100},
+        auth=True,
+    ),
+    Case("POST", "/alerts", 400, "unknown kind", body={"webhook_id": "{webhook_id}", "kind": "cheap"}, auth=True),
+    Case("POST", "/alerts", 400, "malformed JSON", raw=b"{", auth=True),
+    Case("POST", "/alerts", 401, "no token", body={"webhook_id": MISSING, "product_id": None, "kind": "out_of_stock"}),
+    Case(
+        "POST",
+        "/alerts",
+        404,
+        "another user's endpoint",
+        body={"webhook_id": "{other_webhook}", "product_id": None, "kind": "out_of_stock"},
+        auth=True,
+    ),
+    Case(
+        "POST",
+        "/alerts",
+        404,
+        "missing product",
+        body={"webhook_id": "{webhook_id}", "product_id": MISSING, "kind": "out_of_stock"},
+        auth=True,
+    ),
+    Case("POST", "/alerts", 413, "body too large", raw=TOO_LARGE, auth=True),
+    Case("POST", "/alerts", 415, "not JSON", raw=b"kind=x", content_type="text/plain", auth=True),
+    Case("GET", A, 200, "found", auth=True),
+    Case("GET", A, 200, "every product", url="/alerts/{every_alert}", auth=True),
+    Case("GET", A, 401, "no token"),
+    Case("GET", A, 404, "missing", url=f"/alerts/{MISSING}", auth=True),
+    Case("GET", A, 404, "another user's", url="/alerts/{other_alert}", auth=True),
+    Case("DELETE", A, 204, "deleted", auth=True),
+    Case("DELETE", A, 401, "no token"),
+    Case("DELETE", A, 404, "another user's", url="/alerts/{other_alert}", auth=True),
+]
+
 
 @pytest.fixture(scope="module")
 def schema(django_db_blocker):
@@ -157,10 +283,11 @@ def schema(django_db_blocker):
 class Seeded:
     product: Product
     bare: Product  # never synced, no offers, no history
+    ids: dict  # what a case's url and body strings name, as strings (see Case.url)
 
 
 @pytest.fixture
-def seeded(auth_client) -> Seeded:
+def seeded(auth_client, api_user) -> Seeded:
     product = Product.objects.create(name="Kettle", description="Steel")
     bare = Product.objects.create(name="Kettle, bare")
     ProductSyncState.objects.filter(product=product).update(
@@ -185,7 +312,48 @@ def seeded(auth_client) -> Seeded:
         auth_client.post("/products", {"name": "First"}, format="json", HTTP_IDEMPOTENCY_KEY="used-key").status_code
         == 201
     )
-    return Seeded(product=product, bare=bare)
+    endpoint = endpoint_create(owner=api_user, url=HOOK, description="Shop")
+    failing = endpoint_create(owner=api_user, url=HOOK + "/failing")
+    failing.is_active, failing.failing_since = False, timezone.now() - timedelta(hours=30)
+    failing.save()
+    # Fires at once (the best price in stock is 200), so the endpoint has an alert.triggered delivery.
+    alert = alert_create(owner=api_user, endpoint=endpoint, product=product, kind="price_below", threshold=250)
+    every = alert_create(owner=api_user, endpoint=endpoint, product=None, kind="price_drop", threshold=10)
+    delivered, failed = endpoint_ping(endpoint=endpoint), endpoint_ping(endpoint=endpoint)
+    delivered.status, delivered.attempts, delivered.last_status_code = DeliveryStatus.DELIVERED, 1, 204
+    delivered.delivered_at, delivered.next_attempt_at = timezone.now(), None
+    delivered.save()
+    failed.status, failed.attempts, failed.last_status_code = DeliveryStatus.FAILED, 8, 500
+    failed.last_error, failed.next_attempt_at = "HTTP 500", None
+    failed.save()
+    assert endpoint.deliveries.count() == 3
+    other_user = UserFactory(username="other-user")
+    other_endpoint = endpoint_create(owner=other_user, url=HOOK)
+    other_alert = alert_create(
+        owner=other_user, endpoint=other_endpoint, product=None, kind="out_of_stock", threshold=None
+    )
+    ids = {
+        "id": product.id,
+        "bare": bare.id,
+        "webhook_id": endpoint.id,
+        "failing_webhook": failing.id,
+        "alert_id": alert.id,
+        "every_alert": every.id,
+        "other_webhook": other_endpoint.id,
+        "other_alert": other_alert.id,
+    }
+    return Seeded(product=product, bare=bare, ids={name: str(value) for name, value in ids.items()})
+
+
+def _filled(body, ids: dict):
+    """The body with the seeded ids its strings name filled in."""
+    if isinstance(body, str):
+        return body.format(**ids)
+    if isinstance(body, list):
+        return [_filled(item, ids) for item in body]
+    if isinstance(body, dict):
+        return {key: _filled(value, ids) for key, value in body.items()}
+    return body
 
 
 @dataclass(frozen=True)
@@ -219,11 +387,12 @@ def test_every_documented_status_has_a_case(schema):
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
 def test_the_answer_matches_the_schema(case, schema, seeded, api_client, auth_client):
     client = auth_client if case.auth else api_client
-    url = (case.url or case.path.replace("{product_id}", "{id}")).format(id=seeded.product.id, bare=seeded.bare.id)
+    url = (case.url or case.path.replace("{product_id}", "{id}")).format(**seeded.ids)
     if case.raw is not None:
         content, content_type = case.raw, case.content_type
     else:
-        content, content_type = (b"" if case.body is None else json.dumps(case.body).encode()), "application/json"
+        body = b"" if case.body is None else json.dumps(_filled(case.body, seeded.ids)).encode()
+        content, content_type = body, "application/json"
     send = getattr(client, case.method.lower())
     if case.status == 503:
         with mock.patch("aggregator.health.last_sync_finished_at", side_effect=DatabaseError("down")):
