@@ -5,7 +5,15 @@ import re
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from alerts.models import DESCRIPTION_MAX_LENGTH, URL_MAX_LENGTH, Alert, AlertKind, Delivery, WebhookEndpoint
+from alerts.models import (
+    DESCRIPTION_MAX_LENGTH,
+    URL_MAX_LENGTH,
+    Alert,
+    AlertKind,
+    Delivery,
+    EventType,
+    WebhookEndpoint,
+)
 
 PRICE_MAX = 2**63 - 1
 
@@ -73,10 +81,16 @@ class EndpointUpdateSerializer(EndpointInputSerializer):
     is_active = StrictBooleanField(required=False)
 
 
+# The output serializers list every field as read-only: each answer carries every key, so the
+# schema marks them all required (a model field with a default or null=True would otherwise be
+# optional there).
+
+
 class EndpointOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = WebhookEndpoint
         fields = ["id", "url", "description", "is_active", "failing_since", "created_at"]
+        read_only_fields = fields
 
 
 class EndpointCreatedSerializer(serializers.ModelSerializer):
@@ -85,6 +99,7 @@ class EndpointCreatedSerializer(serializers.ModelSerializer):
     class Meta:
         model = WebhookEndpoint
         fields = ["id", "url", "description", "secret", "is_active", "failing_since", "created_at"]
+        read_only_fields = fields
 
 
 class AlertInputSerializer(serializers.Serializer):
@@ -106,17 +121,18 @@ class AlertInputSerializer(serializers.Serializer):
 
 
 class AlertOutputSerializer(serializers.ModelSerializer):
-    webhook_id = serializers.UUIDField(source="endpoint_id")
-    product_id = serializers.UUIDField(allow_null=True)
+    webhook_id = serializers.UUIDField(source="endpoint_id", read_only=True)
+    product_id = serializers.UUIDField(allow_null=True, read_only=True)
 
     class Meta:
         model = Alert
         fields = ["id", "webhook_id", "product_id", "kind", "threshold", "created_at"]
+        read_only_fields = fields
 
 
 class DeliveryOutputSerializer(serializers.ModelSerializer):
-    event_id = serializers.UUIDField()
-    event_type = serializers.CharField(source="event.type")
+    event_id = serializers.UUIDField(read_only=True)
+    event_type = serializers.ChoiceField(choices=EventType.choices, source="event.type", read_only=True)
 
     class Meta:
         model = Delivery
@@ -132,3 +148,4 @@ class DeliveryOutputSerializer(serializers.ModelSerializer):
             "delivered_at",
             "created_at",
         ]
+        read_only_fields = fields

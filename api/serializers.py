@@ -2,14 +2,18 @@
 
 The composition lives here, above both apps, so that neither names the other's fields: the
 catalogue has no idea it is synced, and the offer sync does not shape the product resource.
+`PRODUCT` declares the representation once; the answers (`product_representation`) and the
+schema's `ProductOutput` component (`ProductOutputSerializer`) are both made from it.
 """
 
 import datetime
-from collections.abc import Mapping
+import operator
+from functools import partial
 from typing import Any
 
 from rest_framework import serializers
 
+from aggregator.representation import Representation, RepresentedField
 from catalogue.models import Product
 
 
@@ -25,64 +29,56 @@ class RegisteredField(serializers.BooleanField):
         return state is not None and state.registered_at is not None
 
 
-# The product as the API shows it. It describes the schema (a docstring here would show in it);
-# responses are built by `product_representation`.
-class ProductOutputSerializer(serializers.ModelSerializer):
-    registered = RegisteredField()
-    offers_synced_at = serializers.DateTimeField(source="sync_state.offers_synced_at", read_only=True, allow_null=True)
-
-    class Meta:
-        model = Product
-        fields = ["id", "name", "description", "created_at", "updated_at", "registered", "offers_synced_at"]
-        read_only_fields = fields
-
-
-# The columns `product_representation` needs, for `.values(*PRODUCT_VALUES_FIELDS)` on products: the
-# sync state's through its one-to-one relation (a LEFT JOIN, so a product without one reads as
-# not registered and never synced).
-PRODUCT_VALUES_FIELDS = (
-    "id",
-    "name",
-    "description",
-    "created_at",
-    "updated_at",
-    "sync_state__registered_at",
-    "sync_state__offers_synced_at",
+# The sync state's columns are read through its one-to-one relation (a LEFT JOIN, so a product
+# without one reads as not registered and never synced).
+PRODUCT = Representation(
+    model=Product,
+    serializer_name="ProductOutputSerializer",
+    fields=[
+        RepresentedField("id"),
+        RepresentedField("name"),
+        RepresentedField("description"),
+        RepresentedField("created_at"),
+        RepresentedField("updated_at"),
+        RepresentedField(
+            "registered",
+            column="sync_state__registered_at",
+            transform=partial(operator.is_not, None),
+            schema=RegisteredField(),
+        ),
+        RepresentedField(
+            "offers_synced_at",
+            column="sync_state__offers_synced_at",
+            schema=serializers.DateTimeField(source="sync_state.offers_synced_at", read_only=True, allow_null=True),
+        ),
+    ],
 )
-_CATALOGUE_FIELDS = PRODUCT_VALUES_FIELDS[:5]
 
-
-def product_representation(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The same object as `ProductOutputSerializer(product).data`, from a `.values()` row, as a plain dict.
-
-    The hot endpoints skip the serializer: building a ModelSerializer's fields for every object cost
-    more than the database query. UUIDs and datetimes stay Python objects here; the JSON renderer's
-    encoder writes them exactly as the serializer's fields would (`str(uuid)`, ISO 8601 with `Z`).
-    A test compares the two, so a field added to one and not the other fails `make test`.
-    """
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "description": row["description"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "registered": row["sync_state__registered_at"] is not None,
-        "offers_synced_at": row["sync_state__offers_synced_at"],
-    }
+ProductOutputSerializer = PRODUCT.serializer
+# For `.values(*PRODUCT_VALUES_FIELDS)` on products: the rows `product_representation` takes.
+PRODUCT_VALUES_FIELDS = PRODUCT.columns
+product_representation = PRODUCT.build
 
 
 def product_values(product: Product) -> dict[str, Any]:
     """A model instance as the `.values()` row `product_representation` takes.
 
-    Its sync state is read from `product.sync_state` (loaded with it, or cached when the product
-    was just created). The database hands datetimes back in UTC; an instance may hold another zone
-    (set in code), so they are converted here, as the serializer's DateTimeField would.
+    A related row's column (`sync_state__registered_at`) is read through the relation: loaded with
+    the product, or cached when it was just created; a missing row reads as None, as the LEFT JOIN
+    does. The database hands datetimes back in UTC; an instance may hold another zone (set in
+    code), so they are converted here, as the serializer's DateTimeField would.
     """
-    row = {field: getattr(product, field) for field in _CATALOGUE_FIELDS}
-    state = getattr(product, "sync_state", None)
-    row["sync_state__registered_at"] = state.registered_at if state is not None else None
-    row["sync_state__offers_synced_at"] = state.offers_synced_at if state is not None else None
-    for field, value in row.items():
+    row = {column: _lookup(product, column) for column in PRODUCT.columns}
+    for column, value in row.items():
         if isinstance(value, datetime.datetime) and value.tzinfo is not None:
-            row[field] = value.astimezone(datetime.UTC)
+            row[column] = value.astimezone(datetime.UTC)
     return row
+
+
+def _lookup(instance: Any, column: str) -> Any:
+    for part in column.split("__"):
+        # A reverse one-to-one without its row raises RelatedObjectDoesNotExist, an AttributeError.
+        instance = getattr(instance, part, None)
+        if instance is None:
+            return None
+    return instance

@@ -2,19 +2,22 @@ from rest_framework import serializers
 
 from aggregator.params import WholeNumberField
 from offers_sync.models import Offer
+from offers_sync.selectors import OFFER_API_FIELDS
 
 # Prices are stored as 64-bit integers; a larger bound could not be compared in SQLite.
 MAX_PRICE = 2**63 - 1
 
 
+# The schema of the offers endpoint's items, which are the selector's `.values(*OFFER_API_FIELDS)`
+# rows: its fields are that tuple, so answer and schema name the same keys.
 class OfferOutputSerializer(serializers.ModelSerializer):
-    """Describes the offers endpoint's items; the view renders `.values()` rows of the same shape."""
+    """An offer for the product, as last mirrored from the offers service. Prices are in minor units."""
 
     product_id = serializers.UUIDField()
 
     class Meta:
         model = Offer
-        fields = ["id", "product_id", "price", "items_in_stock"]
+        fields = list(OFFER_API_FIELDS)
         read_only_fields = fields
 
 

@@ -14,7 +14,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from price_history.models import PriceEvent
-from price_history.selectors import CHANGE_REASONS, PriceChange, PriceSnapshot, PriceTrend, bucket_count
+from price_history.selectors import (
+    CHANGE_FEED_FIELDS,
+    CHANGE_REASONS,
+    EVENT_API_FIELDS,
+    PriceChange,
+    PriceSnapshot,
+    PriceTrend,
+    bucket_count,
+)
 
 DEFAULT_TREND_PERIOD = timedelta(days=30)
 INTERVALS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
@@ -115,14 +123,16 @@ class PriceEventChangesQuerySerializer(serializers.Serializer):
     )
 
 
+# The schema of the changes feed's items, which are `price_event_changes` rows cut to
+# CHANGE_FEED_FIELDS: its fields are that tuple, so answer and schema name the same keys.
 class PriceEventChangeSerializer(serializers.ModelSerializer):
-    """Describes the changes feed's items; the view renders `.values()` rows of the same shape."""
+    """A price event of any product, as the changes feed lists it."""
 
     product_id = serializers.UUIDField()
 
     class Meta:
         model = PriceEvent
-        fields = ["id", "product_id", "offer_id", "kind", "price", "items_in_stock", "observed_at"]
+        fields = list(CHANGE_FEED_FIELDS)
         read_only_fields = fields
 
 
@@ -159,12 +169,14 @@ class PriceTrendQuerySerializer(serializers.Serializer):
         return {"since": since, "until": until, "interval": interval}
 
 
+# The schema of the history endpoint's items, which are `price_event_list`'s
+# `.values(*EVENT_API_FIELDS)` rows: its fields are that tuple, so answer and schema name the same keys.
 class PriceEventOutputSerializer(serializers.ModelSerializer):
-    """Describes the history endpoint's items; the view renders `.values()` rows of the same shape."""
+    """A price event of the product: an offer appeared, changed price or stock, or vanished."""
 
     class Meta:
         model = PriceEvent
-        fields = ["id", "offer_id", "kind", "price", "items_in_stock", "observed_at"]
+        fields = list(EVENT_API_FIELDS)
         read_only_fields = fields
 
 
