@@ -60,7 +60,7 @@ def test_offers_and_history_commit_together(product):
     offer_id = uuid.uuid4()
     offers_reconcile(product_id=product.id, reported=[OfferData(offer_id, 100, 1)])
     with (
-        mock.patch("price_history.receivers.offer_events_record", side_effect=RuntimeError("disk full")),
+        mock.patch("price_history.receivers.offer_events_record_many", side_effect=RuntimeError("disk full")),
         pytest.raises(SubscriberFailed),
     ):
         offers_reconcile(product_id=product.id, reported=[OfferData(offer_id, 90, 1)])
