@@ -1,36 +1,39 @@
 """Bringing the local offers of products in line with what the offers service reported.
 
-No HTTP here: the caller hands in answers already fetched. Each product is reconciled in its own
-short transaction, so its cached offers are always either the old answer or the new one; an
-answer identical to the cache writes nothing at all. Inside that transaction the product's
-changes are published to the subscribers of `offers_sync.signals.offers_changed`.
+No HTTP here: the caller hands in answers already fetched. The changed products of a batch are
+written in one short transaction of a few statements (offers_sync.offer_rows), so each product's
+cached offers are always either the old answer or the new one; an answer identical to the cache
+writes nothing at all. Inside that transaction each product's changes are published to the
+subscribers of `offers_sync.signals.offers_changed` (and the batch's to `offers_changed_batch`).
 
 An offer id belongs to one product: the one whose cache holds it (docs/sync.md, "Offer
-identity"). An answer that lists an id another product holds is refused as malformed, and so is
-any answer whose write fails (a constraint, a value out of range): that product keeps its cache
-and gets the reason, and the other products of the batch go on. So does an answer whose write a
-subscriber failed (rolled back with it).
+identity"). An answer that lists an id another product holds is refused as malformed. When
+anything else fails in a batch's transaction (a constraint, a value out of range, a subscriber
+raising), the batch is rolled back and written again one product per transaction, so only the
+product at fault keeps its old cache and gets the reason; the other products go on.
 """
 
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from catalogue.models import Product
 from offers_sync.client import OfferData
 from offers_sync.models import Offer
-from offers_sync.offer_writes import write_offer_changes
+from offers_sync.offer_rows import (
+    CachedOffers,
+    cached_offers_for,
+    existing_offer_ids,
+    lock_and_read,
+    write_offer_changes,
+)
 from offers_sync.signals import OfferChange, OffersChanged, SubscriberFailed, offers_changed, offers_changed_batch
 
 logger = logging.getLogger(__name__)
-
-# One offer as stored: (price, items_in_stock), keyed by offer id.
-CachedOffers = dict[uuid.UUID, tuple[int, int]]
 
 
 class AnswerRefused(Exception):
@@ -88,17 +91,6 @@ def offer_changes(cached: CachedOffers, reported: Sequence[OfferData]) -> OfferC
         if offer_id not in reported_ids:
             changes.vanished.append(OfferData(id=offer_id, price=price, items_in_stock=stock))
     return changes
-
-
-def cached_offers_for(product_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, CachedOffers]:
-    """The cached offers of many products, in one query."""
-    cached: dict[uuid.UUID, CachedOffers] = defaultdict(dict)
-    rows = Offer.objects.filter(product_id__in=list(product_ids)).values_list(
-        "product_id", "id", "price", "items_in_stock"
-    )
-    for product_id, offer_id, price, stock in rows:
-        cached[product_id][offer_id] = (price, stock)
-    return cached
 
 
 def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> ReconcileCounts:
@@ -171,8 +163,7 @@ def _write_batch(answers: dict[uuid.UUID, list[OfferData]]) -> ReconcileCounts:
     the locks, so the changes written are exactly those from the cache to each answer.
     """
     counts = ReconcileCounts()
-    locked = set(_lock_products(answers))
-    cached = cached_offers_for(locked)
+    locked, cached = lock_and_read(answers)
     changes_of = {}
     for product_id, reported in answers.items():  # in the batch's order: the first of two keeps an id
         if product_id in locked and (changes := offer_changes(cached.get(product_id, {}), reported)):
@@ -212,9 +203,8 @@ def _offer_ids_held_elsewhere(changes_of: dict[uuid.UUID, OfferChanges]) -> dict
         for offer in changes.appeared:
             if claimed.setdefault(offer.id, product_id) != product_id:
                 foreign[product_id] += 1
-    if claimed:
-        for offer_id in Offer.objects.filter(id__in=list(claimed)).values_list("id", flat=True):
-            foreign[claimed[offer_id]] += 1
+    for offer_id in existing_offer_ids(claimed):
+        foreign[claimed[offer_id]] += 1
     return dict(foreign)
 
 
@@ -226,10 +216,10 @@ def offers_reconcile(*, product_id: uuid.UUID, reported: Sequence[OfferData]) ->
     happen to reconcile the same product apply whole answers one after the other, and a product
     deleted meanwhile is left alone.
     """
-    if not _lock_products([product_id]):
+    locked, cached = lock_and_read([product_id])
+    if not locked:
         return OfferChanges()
-    cached = cached_offers_for([product_id]).get(product_id, {})
-    changes = offer_changes(cached, reported)
+    changes = offer_changes(cached.get(product_id, {}), reported)
     if changes.appeared:
         held = Offer.objects.filter(id__in=[o.id for o in changes.appeared]).exclude(product_id=product_id).count()
         if held:
@@ -239,13 +229,6 @@ def offers_reconcile(*, product_id: uuid.UUID, reported: Sequence[OfferData]) ->
         write_offer_changes({product_id: changes}, now=now)
         _publish([_payload(product_id, changes, now)], log_failure=True)
     return changes
-
-
-def _lock_products(product_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
-    """Lock the products' rows for this transaction, in id order; return those that still exist."""
-    return list(
-        Product.objects.select_for_update().filter(pk__in=list(product_ids)).order_by("pk").values_list("pk", flat=True)
-    )
 
 
 def _payload(product_id: uuid.UUID, changes: OfferChanges, observed_at) -> OffersChanged:
