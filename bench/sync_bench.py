@@ -162,7 +162,7 @@ class Bench:
             env["SYNC_CONCURRENCY"] = str(concurrency)
         if count_fetches:
             self.control.post("/_control/stats/reset")
-        writes_before = offer_row_writes() if count_writes else 0
+        writes_before = table_writes()
         load = os.getloadavg()[0]
         fake_before = process_cpu_s(self.fake_pid)
         database = DatabaseCpu(self.database_url)
@@ -207,8 +207,11 @@ class Bench:
             "load_average": round(load, 1),
             "summaries": summaries,
         }
+        writes = {name: count - writes_before[name] for name, count in table_writes().items()}
+        result["rows_written_per_second"] = round(sum(v for k, v in writes.items() if k != "commits") / wall)
+        result["commits"] = writes["commits"]
         if count_writes:
-            result["offer_rows_written"] = offer_row_writes() - writes_before
+            result["offer_rows_written"] = writes["offers_sync_offer"]
         if count_fetches:
             fetches = self.control.get("/_control/stats")["offers_requests"]
             result["fetched_twice"] = sum(1 for count in fetches.values() if count > 1)
@@ -283,18 +286,28 @@ def own_backend_pid() -> int:
         return cursor.fetchone()[0]
 
 
-def offer_row_writes() -> int:
-    """Rows inserted, updated or deleted in the offers table so far (PostgreSQL's own counters)."""
+WRITTEN_TABLES = ("offers_sync_offer", "price_history_priceevent", "offers_sync_productsyncstate")
+
+
+def table_writes() -> dict[str, int]:
+    """Rows inserted, updated or deleted so far per sync table, and the database's commits.
+
+    PostgreSQL's own counters; a backend reports them when it ends, so a finished worker's are in.
+    """
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_force_next_flush()")
-        time.sleep(1.1)  # the workers' backends report their counters at most once a second
+        time.sleep(1.1)  # counters reach the shared statistics at most once a second
         cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(
-            "SELECT n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables WHERE relname = 'offers_sync_offer'"
+            "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables WHERE relname = ANY(%s)",
+            [list(WRITTEN_TABLES)],
         )
-        return cursor.fetchone()[0]
+        counts = dict(cursor.fetchall())
+        cursor.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+        counts["commits"] = cursor.fetchone()[0]
+    return counts
 
 
 def explain_claim() -> str:
@@ -389,6 +402,7 @@ def print_report(rows) -> None:
     print("|---|---|---:|---:|---:|---:|---:|---:|---|")
     for label, version, products, r in rows:
         notes = []
+        notes.append(f"{r['rows_written_per_second']} rows written/s, {r['commits']} commits")
         if "offer_rows_written" in r:
             notes.append(f"offer rows written: {r['offer_rows_written']}")
         if "fetched_twice" in r:
