@@ -12,7 +12,8 @@ fake offers service in its own process answering in 20 ms ± 10 ms, and `manage.
 - `churn`: heavy churn, 20 churn epochs between cycles, so nearly every product's offers change;
 - `unchanged`: nothing changed upstream since the last cycle (and no offer row may be written);
 - `pair`: two workers on one tick after heavy churn (no product may be fetched twice);
-- `sweep`: heavy churn with SYNC_CONCURRENCY at each of `--sweep` (default 16, 32, 64).
+- `sweep`: heavy churn with SYNC_CONCURRENCY at each of `--sweep` (default 16, 32, 64);
+- `history`: heavy churn with the price history off and on, alternately (this tree's worker only).
 
 With `--compare DIR` (a checkout of another version, e.g. `git archive main | tar -x -C DIR`)
 every run is made once with DIR's worker and once with this tree's, alternating which goes
@@ -40,7 +41,7 @@ PYTHON = sys.executable
 REFRESH_TOKEN = "bench-refresh-token"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 HEAVY_CHURN_EPOCHS = 20  # about 96% of products change (15% per epoch)
-SCENARIOS = ("first", "churn", "unchanged", "pair", "sweep")
+SCENARIOS = ("first", "churn", "unchanged", "pair", "sweep", "history")
 
 
 def main() -> None:
@@ -121,6 +122,11 @@ def main() -> None:
         if "sweep" in scenarios:
             for concurrency in [int(c) for c in args.sweep.split(",")]:
                 each_version(f"heavy churn, SYNC_CONCURRENCY={concurrency}", bench.heavy_churn, concurrency=concurrency)
+        if "history" in scenarios:
+            for mode in ("off", "on", "off", "on"):
+                bench.heavy_churn()
+                result = bench.run(ROOT, extra_env={"PRICE_HISTORY_ENABLED": "true" if mode == "on" else "false"})
+                rows.append((f"heavy churn, price history {mode}", "after", args.products, result))
         if args.scale_products > args.products:
             add_registered_products(args.scale_products - args.products)
             print("claim before the scale run:\n" + explain_claim(), flush=True)
@@ -154,10 +160,11 @@ class Bench:
         self.control.post("/_control/churn/step", {"epochs": HEAVY_CHURN_EPOCHS})
 
     def run(self, code: Path, *, workers: int = 1, concurrency: int | None = None, count_writes: bool = False,
-            count_fetches: bool = False, stop_after: float | None = None) -> dict:  # fmt: skip
+            count_fetches: bool = False, stop_after: float | None = None,
+            extra_env: dict | None = None) -> dict:  # fmt: skip
         """Run `workers` workers of the tree `code` on a new tick; wall time, rate, CPU, peak RSS."""
         self.tick += timedelta(seconds=1)  # a claim needs a tick later than the last
-        env = dict(self.env)
+        env = {**self.env, **(extra_env or {})}
         if concurrency is not None:
             env["SYNC_CONCURRENCY"] = str(concurrency)
         if count_fetches:
