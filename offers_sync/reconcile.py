@@ -120,7 +120,8 @@ def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> Reconcil
     except (OperationalError, InterfaceError):
         raise
     except (DatabaseError, OverflowError, SubscriberFailed) as exc:
-        logger.info(
+        # The product at fault is logged when it fails again on its own.
+        logger.debug(
             "a batch of %d changed products failed as a whole (%s); writing them one by one",
             len(changed),
             type(exc).__name__,
