@@ -2,7 +2,7 @@
 
 Cycle, product and offer counts come from the CycleSummary each cycle returns (`cycle_ended`).
 Calls to the offers service are counted and timed where they leave the process, the client's
-`requests` session (`InstrumentedOffersServiceClient`), so the client itself stays HTTP only; token
+client's single-request step (`InstrumentedOffersServiceClient`), so the client itself stays HTTP only; token
 renewals are counted around the client's /auth call, whatever the token source does with them.
 
 Each worker process has its own values (a worker is one process); Prometheus adds them up across
@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from aggregator.metrics import start_metrics_server as serve_metrics
 from offers_sync.client import (
     AccessTokenStillValid,
+    Answer,
     IssuedAccessToken,
     OffersServiceClient,
     OffersServiceError,
@@ -150,31 +151,25 @@ def upstream_endpoint(url: str) -> str:
 class InstrumentedOffersServiceClient(OffersServiceClient):
     """The offers service client, with every HTTP request and token renewal counted.
 
-    Requests are observed at the session's `send`, below the client's retry loop: each attempt is
-    one request with its own status and duration, as the offers service saw it.
+    Requests are observed at the client's single-request step (`_request`, below its retry loop):
+    each attempt is one request with its own status and duration, as the offers service saw it.
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        send = self.session.send
-
-        def observed_send(request, **send_kwargs):
-            endpoint = upstream_endpoint(request.url)
-            started = time.perf_counter()
-            status = "error"
-            try:
-                response = send(request, **send_kwargs)
-                status = str(response.status_code)
-                return response
-            except requests.Timeout:
-                status = "timeout"
-                raise
-            finally:
-                m = sync_metrics()
-                m.upstream_duration.labels(endpoint).observe(time.perf_counter() - started)
-                m.upstream_requests.labels(endpoint, status).inc()
-
-        self.session.send = observed_send
+    def _request(self, method: str, path: str, *, headers: dict, **kwargs) -> Answer:
+        endpoint = upstream_endpoint(self.base_url + path)
+        started = time.perf_counter()
+        status = "error"
+        try:
+            answer = super()._request(method, path, headers=headers, **kwargs)
+            status = str(answer.status)
+            return answer
+        except requests.Timeout:
+            status = "timeout"
+            raise
+        finally:
+            m = sync_metrics()
+            m.upstream_duration.labels(endpoint).observe(time.perf_counter() - started)
+            m.upstream_requests.labels(endpoint, status).inc()
 
     def issue_access_token(self, refresh_token: str) -> IssuedAccessToken:
         renewals = sync_metrics().token_renewals

@@ -1,35 +1,39 @@
 """Bringing the local offers of products in line with what the offers service reported.
 
-No HTTP here: the caller hands in answers already fetched. Each product is reconciled in its own
-short transaction, so its cached offers are always either the old answer or the new one; an
-answer identical to the cache writes nothing at all. Inside that transaction the product's
-changes are published to the subscribers of `offers_sync.signals.offers_changed`.
+No HTTP here: the caller hands in answers already fetched. The changed products of a batch are
+written in one short transaction of a few statements (offers_sync.offer_rows), so each product's
+cached offers are always either the old answer or the new one; an answer identical to the cache
+writes nothing at all. Inside that transaction each product's changes are published to the
+subscribers of `offers_sync.signals.offers_changed` (and the batch's to `offers_changed_batch`).
 
 An offer id belongs to one product: the one whose cache holds it (docs/sync.md, "Offer
-identity"). An answer that lists an id another product holds is refused as malformed, and so is
-any answer whose write fails (a constraint, a value out of range): that product keeps its cache
-and gets the reason, and the other products of the batch go on. So does an answer whose write a
-subscriber failed (rolled back with it).
+identity"). An answer that lists an id another product holds is refused as malformed. When
+anything else fails in a batch's transaction (a constraint, a value out of range, a subscriber
+raising), the batch is rolled back and written again one product per transaction, so only the
+product at fault keeps its old cache and gets the reason; the other products go on.
 """
 
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from catalogue.models import Product
 from offers_sync.client import OfferData
 from offers_sync.models import Offer
-from offers_sync.signals import OfferChange, OffersChanged, SubscriberFailed, offers_changed
+from offers_sync.offer_rows import (
+    CachedOffers,
+    cached_offers_for,
+    existing_offer_ids,
+    lock_and_read,
+    write_offer_changes,
+)
+from offers_sync.signals import OfferChange, OffersChanged, SubscriberFailed, offers_changed, offers_changed_batch
 
 logger = logging.getLogger(__name__)
-
-# One offer as stored: (price, items_in_stock), keyed by offer id.
-CachedOffers = dict[uuid.UUID, tuple[int, int]]
 
 
 class AnswerRefused(Exception):
@@ -89,25 +93,16 @@ def offer_changes(cached: CachedOffers, reported: Sequence[OfferData]) -> OfferC
     return changes
 
 
-def cached_offers_for(product_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, CachedOffers]:
-    """The cached offers of many products, in one query."""
-    cached: dict[uuid.UUID, CachedOffers] = defaultdict(dict)
-    rows = Offer.objects.filter(product_id__in=list(product_ids)).values_list(
-        "product_id", "id", "price", "items_in_stock"
-    )
-    for product_id, offer_id, price, stock in rows:
-        cached[product_id][offer_id] = (price, stock)
-    return cached
-
-
 def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> ReconcileCounts:
-    """Reconcile several products' answers: one read for all, one transaction per changed product.
+    """Reconcile several products' answers: one read for all, then one transaction for the changed.
 
-    The changes are worked out from that one read. If a product's offers moved meanwhile (a slow
-    worker from an earlier tick wrote them), its write fails as a whole and it is done again the
-    careful way, re-read under the lock. Products deleted meanwhile are skipped. Answers that
-    cannot be stored, and writes a subscriber failed, are in `failed` (rolled back); the caller
-    records the others as synced.
+    The read (no lock) sets the unchanged answers aside: they write nothing. The changed products
+    are written together, in one transaction of a few statements (`_write_batch`). If anything in
+    it fails (an offer id another product took meanwhile, a value a column cannot hold, a
+    subscriber of offers_changed raising), the batch is rolled back whole and its products are
+    done again one transaction each (`offers_reconcile`), so the failure costs only its product.
+    Products deleted meanwhile are skipped. Answers that cannot be stored, and writes a subscriber
+    failed, are in `failed`; the caller records the others as synced.
 
     A database that went away is not one product's fault: OperationalError and InterfaceError
     propagate (the cycle stops and the worker waits it out).
@@ -116,37 +111,83 @@ def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> Reconcil
     if not answers:
         return counts
     cached = cached_offers_for(answers)
-    changes_of = {pid: offer_changes(cached.get(pid, {}), reported) for pid, reported in answers.items()}
-    for product_id, foreign in _offer_ids_held_elsewhere(changes_of).items():
-        counts.failed[product_id] = str(_foreign_ids_refusal(foreign))
-    for product_id, reported in answers.items():
-        changes = changes_of[product_id]
-        if not changes or product_id in counts.failed:
-            continue
-        try:
-            try:
-                with transaction.atomic():
-                    # The row lock orders this write after a concurrent delete of the product
-                    # (which takes the same lock), so that never turns into a foreign-key failure
-                    # at commit.
-                    if not _lock_product(product_id):
-                        continue
-                    _apply_changes(product_id=product_id, changes=changes)
-            except IntegrityError:
-                changes = offers_reconcile(product_id=product_id, reported=reported)
-        except (AnswerRefused, SubscriberFailed) as exc:
-            counts.failed[product_id] = str(exc)
-            continue
-        except (OperationalError, InterfaceError):
-            raise
-        except (DatabaseError, OverflowError) as exc:
-            # The client lets through only values that fit, so this is a surprise: keep the
-            # traceback in the log, and only the kind of failure in the product's error.
-            logger.warning("product %s: its offers could not be stored", product_id, exc_info=True)
-            counts.failed[product_id] = f"offers could not be stored ({type(exc).__name__})"
-            continue
+    changed = {pid: reported for pid, reported in answers.items() if offer_changes(cached.get(pid, {}), reported)}
+    if not changed:
+        return counts
+    try:
+        with transaction.atomic():
+            batch = _write_batch(changed)
+    except (OperationalError, InterfaceError):
+        raise
+    except (DatabaseError, OverflowError, SubscriberFailed) as exc:
+        # The product at fault is logged when it fails again on its own.
+        logger.debug(
+            "a batch of %d changed products failed as a whole (%s); writing them one by one",
+            len(changed),
+            type(exc).__name__,
+        )
+        for product_id, reported in changed.items():
+            _reconcile_alone(product_id, reported, counts)
+        return counts
+    counts.failed.update(batch.failed)
+    counts.added += batch.added
+    counts.changed += batch.changed
+    counts.removed += batch.removed
+    counts.products_changed += batch.products_changed
+    return counts
+
+
+def _reconcile_alone(product_id: uuid.UUID, reported: Sequence[OfferData], counts: ReconcileCounts) -> None:
+    """One product in its own transaction; its failure goes into `counts.failed`."""
+    try:
+        changes = offers_reconcile(product_id=product_id, reported=reported)
+    except (AnswerRefused, SubscriberFailed) as exc:
+        counts.failed[product_id] = str(exc)
+    except (OperationalError, InterfaceError):
+        raise
+    except (DatabaseError, OverflowError) as exc:
+        # The client lets through only values that fit, so this is a surprise: keep the
+        # traceback in the log, and only the kind of failure in the product's error.
+        logger.warning("product %s: its offers could not be stored", product_id, exc_info=True)
+        counts.failed[product_id] = f"offers could not be stored ({type(exc).__name__})"
+    else:
         if changes:
             counts.add(changes)
+
+
+def _write_batch(answers: dict[uuid.UUID, list[OfferData]]) -> ReconcileCounts:
+    """Write several products' answers in the caller's transaction; raise to have it rolled back.
+
+    The products' rows are locked first, in id order (two workers locking overlapping batches
+    cannot deadlock), which orders this write after a concurrent delete of a product and after
+    another worker's write of the same product; their cached offers are then read again under
+    the locks, so the changes written are exactly those from the cache to each answer.
+    """
+    counts = ReconcileCounts()
+    locked, cached = lock_and_read(answers)
+    changes_of = {}
+    for product_id, reported in answers.items():  # in the batch's order: the first of two keeps an id
+        if product_id in locked and (changes := offer_changes(cached.get(product_id, {}), reported)):
+            changes_of[product_id] = changes
+    # Under the locks, an id new to a product's cache that exists at all is another product's.
+    for product_id, foreign in _offer_ids_held_elsewhere(changes_of).items():
+        counts.failed[product_id] = str(_foreign_ids_refusal(foreign))
+        del changes_of[product_id]
+    if not changes_of:
+        return counts
+    now = timezone.now()
+    write_offer_changes(changes_of, now=now)
+    payloads = [_payload(product_id, changes, now) for product_id, changes in changes_of.items()]
+    _publish(payloads, log_failure=False)
+    for changes in changes_of.values():
+        counts.add(changes)
+    logger.debug(
+        "%d products written in one batch: %d offers added, %d changed, %d removed",
+        counts.products_changed,
+        counts.added,
+        counts.changed,
+        counts.removed,
+    )
     return counts
 
 
@@ -163,9 +204,8 @@ def _offer_ids_held_elsewhere(changes_of: dict[uuid.UUID, OfferChanges]) -> dict
         for offer in changes.appeared:
             if claimed.setdefault(offer.id, product_id) != product_id:
                 foreign[product_id] += 1
-    if claimed:
-        for offer_id in Offer.objects.filter(id__in=list(claimed)).values_list("id", flat=True):
-            foreign[claimed[offer_id]] += 1
+    for offer_id in existing_offer_ids(claimed):
+        foreign[claimed[offer_id]] += 1
     return dict(foreign)
 
 
@@ -177,67 +217,23 @@ def offers_reconcile(*, product_id: uuid.UUID, reported: Sequence[OfferData]) ->
     happen to reconcile the same product apply whole answers one after the other, and a product
     deleted meanwhile is left alone.
     """
-    if not _lock_product(product_id):
+    locked, cached = lock_and_read([product_id])
+    if not locked:
         return OfferChanges()
-    cached = cached_offers_for([product_id]).get(product_id, {})
-    changes = offer_changes(cached, reported)
+    changes = offer_changes(cached.get(product_id, {}), reported)
     if changes.appeared:
         held = Offer.objects.filter(id__in=[o.id for o in changes.appeared]).exclude(product_id=product_id).count()
         if held:
             raise _foreign_ids_refusal(held)
     if changes:
-        _apply_changes(product_id=product_id, changes=changes)
+        now = timezone.now()
+        write_offer_changes({product_id: changes}, now=now)
+        _publish([_payload(product_id, changes, now)], log_failure=True)
     return changes
 
 
-def _lock_product(product_id: uuid.UUID) -> bool:
-    """Lock the product's row for this transaction; False when it no longer exists."""
-    return Product.objects.select_for_update().filter(pk=product_id).exists()
-
-
-def _apply_changes(*, product_id: uuid.UUID, changes: OfferChanges) -> None:
-    """Write one product's changes; the caller holds the transaction."""
-    now = timezone.now()
-    if changes.vanished:
-        Offer.objects.filter(product_id=product_id, id__in=[o.id for o in changes.vanished]).delete()
-    if changes.changed:
-        Offer.objects.bulk_update(
-            [
-                Offer(id=o.id, product_id=product_id, price=o.price, items_in_stock=o.items_in_stock, updated_at=now)
-                for o in changes.changed
-            ],
-            ["price", "items_in_stock", "updated_at"],
-        )
-    if changes.appeared:
-        Offer.objects.bulk_create(
-            Offer(
-                id=o.id,
-                product_id=product_id,
-                price=o.price,
-                items_in_stock=o.items_in_stock,
-                created_at=now,
-                updated_at=now,
-            )
-            for o in changes.appeared
-        )
-    _publish(product_id=product_id, changes=changes, observed_at=now)
-    logger.debug(
-        "product %s: %d offers added, %d changed, %d removed",
-        product_id,
-        len(changes.appeared),
-        len(changes.changed),
-        len(changes.vanished),
-    )
-
-
-def _publish(*, product_id: uuid.UUID, changes: OfferChanges, observed_at) -> None:
-    """Hand the changes to the subscribers, in the caller's transaction (see offers_sync.signals).
-
-    A subscriber's exception becomes SubscriberFailed, which rolls this product's write back and
-    is told apart from the IntegrityError of offers moved meanwhile (a subscriber's own integrity
-    error must not send the product down the retry path).
-    """
-    payload = OffersChanged(
+def _payload(product_id: uuid.UUID, changes: OfferChanges, observed_at) -> OffersChanged:
+    return OffersChanged(
         product_id=product_id,
         observed_at=observed_at,
         appeared=tuple(changes.appeared),
@@ -245,8 +241,25 @@ def _publish(*, product_id: uuid.UUID, changes: OfferChanges, observed_at) -> No
         vanished=tuple(changes.vanished),
         offers=tuple(changes.reported),
     )
+
+
+def _publish(payloads: Sequence[OffersChanged], *, log_failure: bool) -> None:
+    """Hand the changes to the subscribers, in the caller's transaction (see offers_sync.signals).
+
+    `offers_changed` goes out once per product, then `offers_changed_batch` once with them all. A
+    subscriber's exception becomes SubscriberFailed, which rolls the write back and is told apart
+    from the database errors of the write itself. A batch's failure is not logged with its
+    traceback here: the batch is redone product by product, and the product whose subscriber
+    fails again is logged then (`log_failure`).
+    """
     try:
-        offers_changed.send(sender=OffersChanged, changes=payload)
+        for payload in payloads:
+            offers_changed.send(sender=OffersChanged, changes=payload)
+        offers_changed_batch.send(sender=OffersChanged, changes=tuple(payloads))
     except Exception as exc:
-        logger.exception("product %s: a subscriber of offers_changed failed; its offers stay as they were", product_id)
+        if log_failure:
+            logger.exception(
+                "product %s: a subscriber of offers_changed failed; its offers stay as they were",
+                payloads[0].product_id,
+            )
         raise SubscriberFailed(f"a subscriber of offers_changed failed: {type(exc).__name__}") from exc

@@ -19,6 +19,15 @@ the sync's hot path. Work that must not roll back with the offers, or that talks
 
 Nothing is sent for an answer identical to the cache.
 
+The worker writes the changed products of a batch (up to `SYNC_CONCURRENCY` × 4) in one
+transaction. After each product's `offers_changed`, `offers_changed_batch` is sent once, in the
+same transaction, with all of them (`changes=` a tuple of OffersChanged): a subscriber that writes
+rows per change can write the whole batch's in one statement (the price history does). If any
+receiver of either signal raises, the batch is rolled back whole and written again product by
+product, each in its own transaction with its own `offers_changed` and a one-product
+`offers_changed_batch`; so a receiver may see a change once in a batch that was then rolled back
+(its writes with it), and a receiver that keeps raising for one product fails only that product.
+
 `worker_cycle_done` is the worker's housekeeping hook: sent by `run_sync` after each scheduled
 cycle, outside any transaction, so a subscriber can do periodic upkeep of its own (the price
 history prunes old events). A receiver that raises is logged and the worker goes on.
@@ -35,6 +44,9 @@ from offers_sync.client import OfferData
 
 # Sent with sender=OffersChanged and changes=<OffersChanged>. Receivers take **kwargs.
 offers_changed = Signal()
+# Sent with sender=OffersChanged and changes=<tuple of OffersChanged>, once per written batch,
+# after the batch's offers_changed. Receivers take **kwargs.
+offers_changed_batch = Signal()
 # Sent with sender=<the run_sync Command class>, summary=<CycleSummary, or None when the cycle
 # could not run> and proceed=<() -> bool>: long upkeep calls it between units of work (it beats the
 # worker's heartbeat) and stops when it returns False (the worker was asked to stop). Receivers

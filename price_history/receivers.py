@@ -2,7 +2,7 @@
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from django.db import DatabaseError
@@ -11,7 +11,7 @@ from django.utils import timezone
 from offers_sync.signals import OffersChanged
 from price_history.services import (
     DEFAULT_PRUNE_BATCH_SIZE,
-    offer_events_record,
+    offer_events_record_many,
     price_events_prune,
     price_history_cutoff,
 )
@@ -22,18 +22,12 @@ PRUNE_EVERY = timedelta(hours=1)
 PRUNE_BATCH_SIZE = DEFAULT_PRUNE_BATCH_SIZE
 
 
-def record_offer_events(sender, *, changes: OffersChanged, **kwargs) -> None:
-    """Record the product's changes as price events, in the reconciler's transaction.
+def record_offer_events(sender, *, changes: Sequence[OffersChanged], **kwargs) -> None:
+    """Record a batch's changes as price events, in the reconciler's transaction, in one insert.
 
     So the history and the offers it describes are committed together, or not at all.
     """
-    offer_events_record(
-        product_id=changes.product_id,
-        appeared=changes.appeared,
-        changed=[change.after for change in changes.changed],
-        vanished=changes.vanished,
-        observed_at=changes.observed_at,
-    )
+    offer_events_record_many(changes)
 
 
 class HourlyPrune:

@@ -11,6 +11,7 @@ from django.db import connection, connections
 from catalogue.models import Product
 from catalogue.services import product_delete
 from catalogue.tests.factories import ProductFactory
+from offers_sync import reconcile
 from offers_sync.client import OfferData
 from offers_sync.models import Offer
 from offers_sync.reconcile import offers_reconcile
@@ -60,16 +61,17 @@ def test_deleting_a_product_while_the_worker_writes_its_offers_deletes_everythin
     OfferFactory(id=old.id, product=product, price=old.price, items_in_stock=old.items_in_stock)
     new = OfferData(id=uuid.uuid4(), price=90, items_in_stock=2)
 
-    # The worker's reconcile stops inside its transaction, just before inserting the new offer.
+    # The worker's reconcile stops inside its transaction (the product locked), just before
+    # writing the new offer.
     inside, go_on = threading.Event(), threading.Event()
-    real_bulk_create = Offer.objects.bulk_create
+    real_write = reconcile.write_offer_changes
 
-    def paused_bulk_create(*args, **kwargs):
+    def paused_write(*args, **kwargs):
         inside.set()
         go_on.wait(20)
-        return real_bulk_create(*args, **kwargs)
+        return real_write(*args, **kwargs)
 
-    with mock.patch.object(Offer.objects, "bulk_create", side_effect=paused_bulk_create):
+    with mock.patch.object(reconcile, "write_offer_changes", side_effect=paused_write):
         worker, _ = run_in_thread(lambda: offers_reconcile(product_id=product.id, reported=[old, new]))
         wait_until(inside.is_set, "the worker to be mid-reconcile")
         deleter, deleted = run_in_thread(lambda: product_delete(product=Product.objects.get(pk=product.id)))

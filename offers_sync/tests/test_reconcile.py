@@ -119,3 +119,34 @@ def test_a_database_error_on_one_product_fails_only_that_product(product):
     assert counts.failed[product.id].startswith("offers could not be stored")
     assert cached(product) == {(kept, 1, 1)}
     assert cached(other) == {(fine, 2, 2)}
+
+
+def test_a_batch_of_changed_products_costs_the_same_few_queries_as_one(product, django_assert_max_num_queries):
+    """Changed products are written together: the queries do not grow with the batch."""
+    products = [product, *(ProductFactory(name=f"P{i}") for i in range(39))]
+    first = {p.id: answer((uuid.uuid4(), 10, 1), (uuid.uuid4(), 20, 2)) for p in products}
+    offers_reconcile_many(first)
+    # Every product: one offer changes, one vanishes, one appears.
+    second = {pid: answer((offers[0].id, 11, 0), (uuid.uuid4(), 30, 3)) for pid, offers in first.items()}
+    with django_assert_max_num_queries(12):
+        counts = offers_reconcile_many(second)
+    assert (counts.products_changed, counts.added, counts.changed, counts.removed) == (40, 40, 40, 40)
+    assert not counts.failed
+    for p in products:
+        assert cached(p) == {(o.id, o.price, o.items_in_stock) for o in second[p.id]}
+
+
+def test_a_batch_that_fails_as_a_whole_is_written_product_by_product(product):
+    """One unstorable answer in a batch: the batch is rolled back and the others written one by one."""
+    others = [ProductFactory(name=f"P{i}") for i in range(3)]
+    kept = uuid.uuid4()
+    offers_reconcile(product_id=product.id, reported=answer((kept, 1, 1)))
+    fresh = {p.id: answer((uuid.uuid4(), 5, 5)) for p in others}
+    counts = offers_reconcile_many({others[0].id: fresh[others[0].id], product.id: answer((kept, 2**63, 1)),
+                                    **{p.id: fresh[p.id] for p in others[1:]}})  # fmt: skip
+    assert set(counts.failed) == {product.id}
+    assert counts.failed[product.id].startswith("offers could not be stored")
+    assert cached(product) == {(kept, 1, 1)}
+    for p in others:
+        assert cached(p) == {(o.id, o.price, o.items_in_stock) for o in fresh[p.id]}
+    assert (counts.products_changed, counts.added) == (3, 3)

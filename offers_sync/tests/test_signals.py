@@ -10,7 +10,7 @@ from django.utils import timezone
 from offers_sync.client import OfferData
 from offers_sync.models import Offer
 from offers_sync.reconcile import offers_reconcile_many
-from offers_sync.signals import OffersChanged, offers_changed
+from offers_sync.signals import OffersChanged, offers_changed, offers_changed_batch
 from offers_sync.tests.factories import make_product, sync_state_of
 from offers_sync.tests.test_sync import TICK, mirrored, offer, serve_offers, service, syncer  # noqa: F401
 from price_history.models import PriceEvent
@@ -99,3 +99,48 @@ def test_a_failing_subscriber_fails_its_product_only(service, failing_for):  # n
     syncer(service).run_cycle(TICK + timedelta(seconds=30))
     assert [price for _, price, _ in mirrored(doomed)] == [10]
     assert sync_state_of(doomed).last_sync_error == ""
+
+
+def test_in_a_batch_a_failing_subscriber_costs_only_its_product(failing_for, received):
+    products = [make_product(f"p{i}", registered_at=timezone.now()) for i in range(5)]
+    doomed = products[2]
+    failing_for(doomed.id)
+    answers = {p.id: [OfferData(uuid.uuid4(), 10 + i, 1)] for i, p in enumerate(products)}
+
+    counts = offers_reconcile_many(answers)
+
+    assert set(counts.failed) == {doomed.id}
+    assert counts.failed[doomed.id] == "a subscriber of offers_changed failed: RuntimeError"
+    assert not Offer.objects.filter(product=doomed).exists()
+    assert PriceEvent.objects.filter(product=doomed).count() == 0
+    for p in products:
+        if p != doomed:
+            assert list(Offer.objects.filter(product=p).values_list("price", flat=True)) == [answers[p.id][0].price]
+            # the subscriber's row and the price history's event, committed with the offers
+            assert PriceEvent.objects.filter(product=p).count() == 2
+    # What committed was handed over once per product in the end (after the rolled-back batch).
+    committed = [c for c in received if c.product_id != doomed.id]
+    assert sorted(c.product_id for c in committed[-4:]) == sorted(p.id for p in products if p != doomed)
+
+
+def test_the_batch_hook_gets_every_changed_product_of_a_batch_once():
+    batches = []
+
+    def receiver(sender, *, changes, **kwargs):
+        batches.append(changes)
+
+    products = [make_product(f"p{i}", registered_at=timezone.now()) for i in range(3)]
+    same = uuid.uuid4()
+    offers_reconcile_many({products[0].id: [OfferData(same, 1, 1)]})
+    offers_changed_batch.connect(receiver, dispatch_uid="test-batch")
+    try:
+        offers_reconcile_many({
+            products[0].id: [OfferData(same, 1, 1)],  # unchanged: not in the batch
+            products[1].id: [OfferData(uuid.uuid4(), 2, 2)],
+            products[2].id: [OfferData(uuid.uuid4(), 3, 3)],
+        })  # fmt: skip
+    finally:
+        offers_changed_batch.disconnect(dispatch_uid="test-batch")
+    assert len(batches) == 1
+    assert [c.product_id for c in batches[0]] == [products[1].id, products[2].id]
+    assert len({c.observed_at for c in batches[0]}) == 1

@@ -60,7 +60,7 @@ def test_offers_and_history_commit_together(product):
     offer_id = uuid.uuid4()
     offers_reconcile(product_id=product.id, reported=[OfferData(offer_id, 100, 1)])
     with (
-        mock.patch("price_history.receivers.offer_events_record", side_effect=RuntimeError("disk full")),
+        mock.patch("price_history.receivers.offer_events_record_many", side_effect=RuntimeError("disk full")),
         pytest.raises(SubscriberFailed),
     ):
         offers_reconcile(product_id=product.id, reported=[OfferData(offer_id, 90, 1)])
@@ -76,3 +76,16 @@ def test_the_trend_endpoint_sees_what_the_sync_recorded(api_client, product):
     assert body["end"] == {**body["end"], "best_price": 300, "average_price": 300.0, "offers_in_stock": 1}
     history = api_client.get(f"/products/{product.id}/offers/history?offer={cheap}").json()
     assert [e["kind"] for e in history] == ["appeared", "vanished"]
+
+
+def test_a_batch_of_changed_products_records_its_events_in_one_insert(product):
+    from catalogue.models import Product
+
+    others = [Product.objects.create(name=f"Other {i}") for i in range(4)]
+    answers = {p.id: [OfferData(uuid.uuid4(), 10, 1), OfferData(uuid.uuid4(), 20, 0)] for p in [product, *others]}
+    with CaptureQueriesContext(connection) as queries:
+        offers_reconcile_many(answers)
+    inserts = [q for q in queries if q["sql"].startswith("INSERT") and "price_history" in q["sql"]]
+    assert len(inserts) == 1
+    for p in [product, *others]:
+        assert sorted(_events(p)) == sorted((o.id, "appeared", o.price, o.items_in_stock) for o in answers[p.id])
