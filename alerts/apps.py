@@ -9,7 +9,7 @@ class AlertsConfig(AppConfig):
         from aggregator.metrics import register_gauges
         from alerts.metrics import pending_gauges
         from alerts.receivers import evaluate_alerts
-        from offers_sync.signals import offers_changed
+        from offers_sync.signals import offers_changed_batch
 
-        offers_changed.connect(evaluate_alerts, dispatch_uid="alerts.evaluate_alerts")
+        offers_changed_batch.connect(evaluate_alerts, dispatch_uid="alerts.evaluate_alerts")
         register_gauges("alerts", pending_gauges)  # on the web's /metrics

@@ -1,14 +1,17 @@
-"""The alerts' subscription to `offers_sync.signals.offers_changed`.
+"""The alerts' subscription to `offers_sync.signals.offers_changed_batch`.
 
-Runs inside the reconcile transaction, holding the product's row lock: the alerts' new state, the
+Runs inside the reconcile transaction, holding the products' row locks: the alerts' new state, the
 events and their deliveries commit or roll back with the offers. Cheap on purpose: one indexed
-query for the product's alerts (and the every-product ones); writes only when something changed.
+query for the batch's alerts (and the every-product ones), whatever the batch's size; writes only
+when something changed.
 """
 
-from alerts.services import alerts_evaluate
+from collections.abc import Sequence
+
+from alerts.services import alerts_evaluate_batch
 from offers_sync.signals import OffersChanged
 
 
-def evaluate_alerts(sender, *, changes: OffersChanged, **kwargs) -> None:
-    """Evaluate the product's alerts against its offers before and after the change."""
-    alerts_evaluate(changes=changes)
+def evaluate_alerts(sender, *, changes: Sequence[OffersChanged], **kwargs) -> None:
+    """Evaluate the batch's products' alerts against their offers before and after the change."""
+    alerts_evaluate_batch(changes=changes)

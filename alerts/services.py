@@ -6,11 +6,12 @@ Events are written with their deliveries in the caller's transaction; the worker
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -122,77 +123,94 @@ def alert_delete(*, alert: Alert) -> None:
     alert.delete()
 
 
-# The product's alerts and the every-product ones, with the latter's price_drop reference for this
-# product. Plain SQL, written once: on the sync's hot path the ORM's building of the same query
-# cost several times what the database spends on it.
-_ALERTS_OF_PRODUCT = f"""
-    SELECT a.id, a.endpoint_id, a.product_id, a.kind, a.threshold, a.armed, a.reference_price, a.in_stock,
-           (SELECT r.reference_price FROM {AlertReference._meta.db_table} r
-             WHERE r.alert_id = a.id AND r.product_id = %s) AS stored_reference
-      FROM {Alert._meta.db_table} a
-     WHERE a.product_id = %s OR a.product_id IS NULL
-"""
-
-
 def alerts_evaluate(*, changes: OffersChanged) -> int:
-    """Evaluate the alerts of the product whose offers changed; the caller holds its transaction.
+    """Evaluate the alerts of one product whose offers changed (see `alerts_evaluate_batch`)."""
+    return alerts_evaluate_batch(changes=[changes])
 
-    Returns how many fired. One query loads the product's alerts with the every-product ones;
-    only alerts whose state moved are written back.
+
+def alerts_evaluate_batch(*, changes: Sequence[OffersChanged]) -> int:
+    """Evaluate the alerts of a batch of products whose offers changed; the caller holds the transaction.
+
+    Returns how many fired. One query loads the batch's alerts with the every-product ones (and one
+    more their price_drop references for these products, when there are such alerts), however
+    many products the batch holds; only alerts whose state moved are written back, in one statement.
     """
-    product_id = changes.product_id
-    key = Alert._meta.pk.get_db_prep_value(product_id, connection)
-    alerts = list(Alert.objects.raw(_ALERTS_OF_PRODUCT, [key, key]))
+    product_ids = [change.product_id for change in changes]
+    alerts = list(Alert.objects.filter(Q(product_id__in=product_ids) | Q(product_id__isnull=True)))
     if not alerts:
         return 0
-    after = summarize(changes.offers)
-    before = summarize(changes.offers_before())
-    references = {a.id: a.stored_reference for a in alerts if a.stored_reference is not None}
-    fired: list[Alert] = []
-    changed_state: list[Alert] = []
-    new_references: dict[uuid.UUID, int] = {}
+    of_product: dict[uuid.UUID, list[Alert]] = defaultdict(list)
+    every_product = []
     for alert in alerts:
-        if alert.product_id is None:
-            stored = references.get(alert.id)
-            reference = stored if stored is not None else before.best_price
-            state = state_before(alert.kind, alert.threshold, before, reference)
-        else:
-            state = AlertState(armed=alert.armed, reference_price=alert.reference_price, in_stock=alert.in_stock)
-        fires, new_state = evaluate(alert.kind, alert.threshold, state, after)
-        if fires:
-            fired.append(alert)
-        if alert.product_id is None:
-            kept = new_state.reference_price
-            if alert.kind == AlertKind.PRICE_DROP and kept is not None and kept != stored:
-                new_references[alert.id] = kept
-        elif new_state != state:
-            alert.armed = new_state.armed
-            alert.reference_price = new_state.reference_price
-            alert.in_stock = new_state.in_stock
-            changed_state.append(alert)
+        (every_product.append(alert) if alert.product_id is None else of_product[alert.product_id].append(alert))
+    stored_references: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
+    if every_product:
+        rows = AlertReference.objects.filter(
+            alert_id__in=[a.id for a in every_product], product_id__in=product_ids
+        ).values_list("alert_id", "product_id", "reference_price")
+        stored_references = {(alert_id, product_id): price for alert_id, product_id, price in rows}
+    fired: list[tuple[Alert, OffersChanged, OfferSummary, OfferSummary]] = []
+    changed_state: list[Alert] = []
+    new_references: list[AlertReference] = []
+    for change in changes:
+        product_id = change.product_id
+        product_alerts = of_product.get(product_id, [])
+        if not product_alerts and not every_product:
+            continue
+        after = summarize(change.offers)
+        before = summarize(change.offers_before())
+        for alert in [*product_alerts, *every_product]:
+            if alert.product_id is None:
+                stored = stored_references.get((alert.id, product_id))
+                reference = stored if stored is not None else before.best_price
+                state = state_before(alert.kind, alert.threshold, before, reference)
+            else:
+                state = AlertState(armed=alert.armed, reference_price=alert.reference_price, in_stock=alert.in_stock)
+            fires, new_state = evaluate(alert.kind, alert.threshold, state, after)
+            if fires:
+                fired.append((alert, change, after, before))
+            if alert.product_id is None:
+                kept = new_state.reference_price
+                if alert.kind == AlertKind.PRICE_DROP and kept is not None and kept != stored:
+                    reference_row = AlertReference(alert_id=alert.id, product_id=product_id, reference_price=kept)
+                    new_references.append(reference_row)
+            elif new_state != state:
+                alert.armed = new_state.armed
+                alert.reference_price = new_state.reference_price
+                alert.in_stock = new_state.in_stock
+                changed_state.append(alert)
     if changed_state:
         Alert.objects.bulk_update(changed_state, ["armed", "reference_price", "in_stock"])
     if new_references:
-        _references_save(product_id, new_references)
+        _references_save(new_references)
     if fired:
-        name = Product.objects.filter(pk=product_id).values_list("name", flat=True).first() or ""
+        names = dict(
+            Product.objects.filter(pk__in={change.product_id for _, change, _, _ in fired}).values_list("id", "name")
+        )
         _events_create(
             [
                 (
                     EventType.ALERT_TRIGGERED,
-                    _alert_data(alert, product_id, name, after, before.best_price, changes.observed_at),
+                    _alert_data(
+                        alert,
+                        change.product_id,
+                        names.get(change.product_id, ""),
+                        after,
+                        before.best_price,
+                        change.observed_at,
+                    ),
                     alert.endpoint_id,
                 )
-                for alert in fired
+                for alert, change, after, before in fired
             ]
         )
     return len(fired)
 
 
-def _references_save(product_id: uuid.UUID, references: dict[uuid.UUID, int]) -> None:
-    # The product's row lock (held by the reconciler) serialises writers of these rows.
+def _references_save(references: list[AlertReference]) -> None:
+    # The products' row locks (held by the reconciler) serialise writers of these rows.
     AlertReference.objects.bulk_create(
-        [AlertReference(alert_id=a, product_id=product_id, reference_price=p) for a, p in references.items()],
+        references,
         update_conflicts=True,
         unique_fields=["alert", "product"],
         update_fields=["reference_price"],
