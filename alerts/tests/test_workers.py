@@ -14,17 +14,14 @@ from django.db import connection
 
 from alerts.models import Delivery, DeliveryStatus, EventType
 from alerts.services import _events_create
+from tests.system.live import current_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def worker_env(**extra) -> dict:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        database_url = f"sqlite:///{db['NAME']}"
-    else:
-        database_url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    database_url = current_database_url()
     return {
         "PATH": os.environ["PATH"],
         "DJANGO_SETTINGS_MODULE": "aggregator.settings",

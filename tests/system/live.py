@@ -297,3 +297,13 @@ class Api:
             products += response.json()
             url = response.links.get("next", {}).get("url")
         return products
+
+
+def current_database_url() -> str:
+    """DATABASE_URL of the database this test (this xdist worker) uses, for the processes it starts."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"

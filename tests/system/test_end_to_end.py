@@ -19,6 +19,7 @@ from django.db import connection
 
 from devtools.fake_service import FakeOffersService
 from offers_sync.models import Offer, ProductSyncState, SyncStatus
+from tests.system.live import current_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 REFRESH_TOKEN = "e2e-refresh-token"
@@ -138,11 +139,7 @@ def test_upstream_forgetting_a_product_gets_it_registered_again(fake, auth_clien
 
 
 def worker_env(fake, **extra) -> dict:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        database_url = f"sqlite:///{db['NAME']}"
-    else:
-        database_url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    database_url = current_database_url()
     return {
         "PATH": os.environ["PATH"],
         "DJANGO_SETTINGS_MODULE": "aggregator.settings",
