@@ -1,9 +1,12 @@
 """GET /metrics on the web, as Prometheus scrapes it: guarded by the token, counting requests, the sync gauges."""
 
+import urllib.error
+import urllib.request
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.parser import text_string_to_metric_families
 
 from aggregator import metrics
@@ -146,3 +149,34 @@ def test_metrics_still_answer_while_the_database_is_down(scrape, monkeypatch):
     assert value(scraped, "aggregator_products", state="registered") == 0
     assert not any(name == "aggregator_products" for name, _ in scraped)
     assert any(name == "aggregator_http_requests_total" for name, _ in scraped)
+
+
+def _get(url: str, **headers) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_the_workers_listener_serves_its_registry_to_the_metrics_token_only(settings):
+    """The one listener both workers (run_sync, run_webhooks) serve their series from."""
+    registry = CollectorRegistry()
+    Counter("aggregator_listener_test", "A series of this registry only.", registry=registry).inc()
+    server = metrics.start_metrics_server(registry, address="127.0.0.1", port=0)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        settings.METRICS_TOKEN = ""
+        assert _get(f"{base}/metrics", Authorization="Bearer anything")[0] == 404
+        settings.METRICS_TOKEN = TOKEN
+        assert _get(f"{base}/metrics")[0] == 401
+        assert _get(f"{base}/metrics", Authorization="Bearer wrong")[0] == 401
+        assert _get(f"{base}/metrics", Authorization=f"Basic {TOKEN}")[0] == 401
+        assert _get(f"{base}/other", Authorization=f"Bearer {TOKEN}")[0] == 404
+        status, body = _get(f"{base}/metrics", Authorization=f"Bearer {TOKEN}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 200 and TOKEN not in body
+    assert {family.name for family in text_string_to_metric_families(body)} == {"aggregator_listener_test"}
