@@ -14,7 +14,9 @@ and price events the worker's cycle rewrote. Its parts (`--parts`, in this order
   CPU, `EXPLAIN (ANALYZE, BUFFERS)` of every query and their execution time): a product's history
   page, trends over the default period (the last 30 days) and over a year, and the changes feed's
   first page, its next one and a page from the middle. (The build spreads each product's ten
-  events over the year, one every five weeks or so.)
+  events over the year, one every five weeks or so.) Besides, bench/trend_bench.py's busy product
+  (10,000 events over a year) is given to one product of the catalogue, once, and measured as
+  trend_bench measures it.
 - `claim`: the worker's claim statement (`offers_sync.sync.products_claim_for_tick`, a batch of
   64), committed batch after batch as a worker does: CLAIMS claims at the start of a cycle, then,
   after half the catalogue was claimed and committed in one statement (not yet vacuumed), CLAIMS
@@ -53,6 +55,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 import million  # noqa: E402  (the build, the database helpers)
 import sync_bench  # noqa: E402  (CPU of processes and of PostgreSQL backends, free ports)
+import trend_bench  # noqa: E402  (a product's year of price events)
 
 ROOT = BENCH.parent
 PYTHON = sys.executable
@@ -84,6 +87,23 @@ def explain(conn, statement: str) -> tuple[str, float]:
 # -- history ---------------------------------------------------------------------------------
 
 
+def busy_product(count: int):
+    """A product with a year of history, 10,000 events, as bench/trend_bench.py's (added once)."""
+    import random
+
+    from django.utils import timezone
+
+    from catalogue.models import Product
+    from price_history.models import PriceEvent
+
+    product = Product.objects.filter(name__icontains=f"product {count // 3:07d}").first()
+    if PriceEvent.objects.filter(product=product).count() < trend_bench.EVENTS:
+        trend_bench.fill(
+            product, events=trend_bench.EVENTS, span=timedelta(days=365), now=timezone.now(), rng=random.Random(5)
+        )
+    return product
+
+
 def history_cases() -> list[million.Case]:
     """The price-history endpoints, on products from the middle and the newest end of the catalogue."""
     from catalogue.models import Product
@@ -91,6 +111,8 @@ def history_cases() -> list[million.Case]:
 
     count = Product.objects.count()
     middle = Product.objects.filter(name__icontains=f"product {count // 2:07d}").values_list("id", flat=True)[0]
+    busy = busy_product(count).id
+    year_start = f"{datetime.now(UTC) - timedelta(days=366):%Y-%m-%d}"
     newest = Product.objects.order_by("-created_at", "-id").values_list("id", flat=True)[0]
     year_ago = quote((datetime.now(UTC) - timedelta(days=365)).isoformat(timespec="seconds"))
     middle_event = (
@@ -108,6 +130,10 @@ def history_cases() -> list[million.Case]:
             "Trend over the last 365 days, daily points",
             f"/products/{middle}/price-trend?since={year_ago}&interval=day",
         ),
+        million.Case("Busy product (10,000 events in a year): trend, default 30 days", f"/products/{busy}/price-trend"),
+        million.Case("Busy product: trend, whole year", f"/products/{busy}/price-trend?since={year_start}"),
+        million.Case("Busy product: trend, 30 days, interval=day", f"/products/{busy}/price-trend?interval=day"),
+        million.Case("Busy product: history, first page (100)", f"/products/{busy}/offers/history"),
         million.Case("Changes feed, first page (100)", "/offers/changes"),
         million.Case("Changes feed, a page from the middle", f"/offers/changes?cursor={cursor.decode().rstrip('=')}"),
     ]
