@@ -52,6 +52,8 @@ class _Select:
             fields_read.append(field)
         self.sql = f"SELECT {', '.join(columns)} FROM {table}{''.join(joins.values())}"
         # Columns a backend may return as text: UUIDs (also through a foreign key) and datetimes.
+        # PostgreSQL's driver returns both as Python values already (aware datetimes in UTC, the
+        # zone Django gives the session), so only other backends need them converted.
         self._converted = tuple(
             (position, field.to_python, isinstance(field, DateTimeField))
             for position, field in enumerate(fields_read)
@@ -62,11 +64,12 @@ class _Select:
         return f"{self.table}.{_quote(self.meta.get_field(name).column)}"
 
     def fetch(self, sql: str, params: list, *, using: str) -> list[dict[str, Any]]:
-        with connections[using].cursor() as cursor:
+        connection = connections[using]
+        with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         names, converted = self.names, self._converted
-        if converted:
+        if converted and connection.vendor != "postgresql":
             rows = [_convert(list(row), converted) for row in rows]
         return [dict(zip(names, row, strict=True)) for row in rows]
 
