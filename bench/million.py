@@ -3,6 +3,7 @@
     .venv/bin/python bench/million.py                  # 1,000,000 products, 5,000,000 offers, 10,000,000 events
     .venv/bin/python bench/million.py --products 100000 --keep-db
     .venv/bin/python bench/million.py --reuse-db       # measure again on a database kept by --keep-db
+    .venv/bin/python bench/million.py --reuse-db --keep-db --cases "admin products"   # only those cases
 
 Steps: (re)create the benchmark's own PostgreSQL database (BENCH_DATABASE_URL, by default
 postgres://postgres@127.0.0.1:5432/aggregator_bench_million; the name must contain "bench"),
@@ -329,6 +330,16 @@ def cases(sample: dict) -> list[Case]:
             "/admin/catalogue/product/?sync_state__registered_at__isempty=1",
             admin=True,
         ),
+        Case(
+            "Admin products, registered filter",
+            "/admin/catalogue/product/?sync_state__registered_at__isempty=0",
+            admin=True,
+        ),
+        Case(
+            "Admin products, registered filter, page 100",
+            "/admin/catalogue/product/?sync_state__registered_at__isempty=0&p=100",
+            admin=True,
+        ),
         Case("Admin offers, page 1", "/admin/offers_sync/offer/", admin=True),
         Case("Admin offers, page 100", "/admin/offers_sync/offer/?p=100", admin=True),
         Case("Admin offers, search an offer id", f"/admin/offers_sync/offer/?q={sample['offer_id']}", admin=True),
@@ -358,7 +369,7 @@ def cases(sample: dict) -> list[Case]:
     ]
 
 
-def measure(url: str, runs: int) -> tuple[list[dict], list[tuple[str, str]], dict]:
+def measure(url: str, runs: int, only: list[str]) -> tuple[list[dict], list[tuple[str, str]], dict]:
     os.environ.update(django_env(url))
     sys.path.insert(0, str(ROOT))
     import django
@@ -418,6 +429,8 @@ def measure(url: str, runs: int) -> tuple[list[dict], list[tuple[str, str]], dic
 
     rows, explains = [], []
     for case in cases(sample):
+        if only and not any(word.lower() in case.title.lower() for word in only):
+            continue
         client = admin if case.admin else api
         for _ in range(2):
             client.get(case.path)
@@ -618,6 +631,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="timed requests per case")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--reuse-db", action="store_true", help="measure a database an earlier --keep-db run built")
+    parser.add_argument(
+        "--cases",
+        action="append",
+        default=[],
+        metavar="WORDS",
+        help="measure only the cases whose title contains WORDS (any case; repeatable), without the comparisons",
+    )
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -634,9 +654,11 @@ def main() -> None:
         )
         build_timings["whole build"] = time.monotonic() - started
     try:
-        rows, explains, sizes = measure(url, args.runs)
-        comparison_rows, comparison_explains = comparisons(url, sizes["products"] // 2)
-        explains += comparison_explains + claim_plans(url)
+        rows, explains, sizes = measure(url, args.runs, args.cases)
+        comparison_rows = []
+        if not args.cases:
+            comparison_rows, comparison_explains = comparisons(url, sizes["products"] // 2)
+            explains += comparison_explains + claim_plans(url)
     finally:
         from django.db import connections
 

@@ -5,14 +5,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from aggregator.sql import ValuesStatement
 from catalogue.models import Product
 from catalogue.selectors import parse_product_id
-from offers_sync.models import Offer, SyncRun, SyncStatus
+from offers_sync.models import Offer, ProductSyncState, SyncRun, SyncStatus
 from offers_sync.schedule import InvalidSchedule, parse_schedule
+from offers_sync.sync import FULL_STATE_CHECK_EVERY
 
 OFFER_API_FIELDS = ("id", "product_id", "price", "items_in_stock")
 
@@ -113,6 +114,36 @@ def sync_gauges(*, now: datetime | None = None) -> dict[str, Any]:
         counts["stale"] = Count("pk", filter=_stale(stale_before))
     gauges = {"stale": 0, **Product.objects.aggregate(**counts)}
     return {**gauges, "last_success": last_sync_finished_at()}
+
+
+# A product inserted without its sync state gets one at the worker's next cycle, if it was created
+# lately, or at the worker's hourly look through the whole catalogue: an older product without one
+# is there only while no worker runs.
+STATELESS_PRODUCTS_WITHIN = 2 * FULL_STATE_CHECK_EVERY
+
+
+def products_registered(products: QuerySet) -> QuerySet:
+    """Those of `products` the offers service has accepted."""
+    return products.filter(sync_state__registered_at__isnull=False)
+
+
+def products_not_registered(products: QuerySet, *, now: datetime) -> QuerySet:
+    """Those of `products` the offers service has not accepted yet: pending, or without a sync state.
+
+    Of the products without a sync state only those created in the last STATELESS_PRODUCTS_WITHIN
+    are looked for. The pending ones come from the partial index of pending registrations and the
+    stateless ones from the products' (created_at, id) index, together a short list of ids; a
+    LEFT JOIN of the catalogue with every sync state, which would find both, reads both tables
+    whole even when there is nothing to find.
+    """
+    pending = ProductSyncState.objects.filter(registered_at__isnull=True).values("product_id")
+    stateless = (
+        Product.objects.filter(created_at__gte=now - STATELESS_PRODUCTS_WITHIN)
+        .filter(~Exists(ProductSyncState.objects.filter(product_id=OuterRef("pk"))))
+        .order_by()
+        .values("id")
+    )
+    return products.filter(pk__in=pending.union(stateless, all=True))
 
 
 def products_stale(*, now: datetime, limit: int) -> list[Product]:
