@@ -265,7 +265,7 @@ class SyncStatusAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "cycles": sync_runs_latest(limit=LATEST_CYCLES),
             "chart": sync_runs_svg(sync_runs_since(since), since=since, until=now),
             "stale": products_stale(now=now, limit=PRODUCTS_LISTED),
-            "pending": products_pending(limit=PRODUCTS_LISTED),
+            "pending": products_pending(now=now, limit=PRODUCTS_LISTED),
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/offers_sync/sync_status.html", context)

@@ -90,29 +90,30 @@ def sync_stale_before(now: datetime) -> datetime | None:
     return now - timedelta(seconds=2 * schedule.interval_after(now))
 
 
-def _stale(stale_before: datetime) -> Q:
+def _stale(stale_before: datetime, *, prefix: str = "sync_state__") -> Q:
     # Registered, and mirrored before the threshold, or never mirrored though registered before it.
-    return Q(sync_state__registered_at__isnull=False) & (
-        Q(sync_state__offers_synced_at__lt=stale_before)
-        | Q(sync_state__offers_synced_at__isnull=True, sync_state__registered_at__lt=stale_before)
+    # `prefix` is the path from the queried model to the sync state ("" on ProductSyncState itself).
+    return Q(**{f"{prefix}registered_at__isnull": False}) & (
+        Q(**{f"{prefix}offers_synced_at__lt": stale_before})
+        | Q(**{f"{prefix}offers_synced_at__isnull": True, f"{prefix}registered_at__lt": stale_before})
     )
 
 
 def sync_gauges(*, now: datetime | None = None) -> dict[str, Any]:
-    """The metrics' database gauges in two short queries.
+    """The metrics' database gauges in three short queries.
 
-    `registered` and `pending` products (not yet accepted by the offers service), `stale` ones (see
-    `sync_stale_before`; 0 when the sync is off) and `last_success`, when a cycle last completed.
+    `registered` and `pending` products (not yet accepted by the offers service, as
+    `products_not_registered` finds them), `stale` ones (see `sync_stale_before`; 0 when the sync is
+    off) and `last_success`, when a cycle last completed. The counts read the sync states alone:
+    joined to the catalogue, every scrape read both tables whole.
     """
     now = now or timezone.now()
     stale_before = sync_stale_before(now)
-    counts = {
-        "registered": Count("pk", filter=Q(sync_state__registered_at__isnull=False)),
-        "pending": Count("pk", filter=Q(sync_state__registered_at__isnull=True)),
-    }
+    counts = {"registered": Count("pk", filter=Q(registered_at__isnull=False))}
     if stale_before is not None:
-        counts["stale"] = Count("pk", filter=_stale(stale_before))
-    gauges = {"stale": 0, **Product.objects.aggregate(**counts)}
+        counts["stale"] = Count("pk", filter=_stale(stale_before, prefix=""))
+    gauges = {"stale": 0, **ProductSyncState.objects.aggregate(**counts)}
+    gauges["pending"] = products_not_registered(Product.objects.all(), now=now).count()
     return {**gauges, "last_success": last_sync_finished_at()}
 
 
@@ -159,10 +160,10 @@ def products_stale(*, now: datetime, limit: int) -> list[Product]:
     )
 
 
-def products_pending(*, limit: int) -> list[Product]:
-    """Up to `limit` products the offers service has not accepted yet, oldest first."""
+def products_pending(*, now: datetime, limit: int) -> list[Product]:
+    """Up to `limit` products the offers service has not accepted yet (`products_not_registered`), oldest first."""
     return list(
-        Product.objects.filter(sync_state__registered_at__isnull=True)
+        products_not_registered(Product.objects.all(), now=now)
         .select_related("sync_state")
         .order_by("created_at", "id")
         .only("id", "name", "created_at", *(f"sync_state__{name}" for name in _STATUS_FIELDS))[:limit]
