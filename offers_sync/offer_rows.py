@@ -117,33 +117,30 @@ def write_offer_changes(changes_of: Mapping[uuid.UUID, OfferChanges], *, now: da
 
 
 def _write_postgresql(vanished, changed, appeared, now: datetime) -> None:
+    # One statement, one round trip: the delete and the update are data-modifying CTEs of the
+    # insert. They touch disjoint rows (an offer vanishes, changes or appears, never two of these),
+    # and the vanished ids come from the cache read under the products' locks, so they are these
+    # products'; an appeared id held by any product was refused before (existing_offer_ids).
     table = _table(Offer)
     with connection.cursor() as cursor:
-        if vanished:
-            # The ids come from the cache read under the products' locks: they are these products'.
-            cursor.execute(f"DELETE FROM {table} WHERE id = ANY(%s::uuid[])", [array_literal(vanished)])
-        if changed:
-            cursor.execute(
-                f"UPDATE {table} AS o SET price = v.price, items_in_stock = v.stock, updated_at = %s "
-                "FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[]) AS v(id, price, stock) WHERE o.id = v.id",
-                [
-                    now,
-                    array_literal([o.id for o in changed]),
-                    array_literal([o.price for o in changed]),
-                    array_literal([o.items_in_stock for o in changed]),
-                ],
-            )
-        if appeared:
-            cursor.execute(
-                f"INSERT INTO {table} (id, product_id, price, items_in_stock, created_at, updated_at) "
-                "SELECT v.id, v.product_id, v.price, v.stock, %s, %s "
-                "FROM unnest(%s::uuid[], %s::uuid[], %s::bigint[], %s::bigint[]) AS v(id, product_id, price, stock)",
-                [
-                    now,
-                    now,
-                    array_literal([o.id for _, o in appeared]),
-                    array_literal([pid for pid, _ in appeared]),
-                    array_literal([o.price for _, o in appeared]),
-                    array_literal([o.items_in_stock for _, o in appeared]),
-                ],
-            )
+        cursor.execute(
+            f"WITH vanished AS (DELETE FROM {table} WHERE id = ANY(%s::uuid[])), "
+            f"changed AS (UPDATE {table} AS o SET price = v.price, items_in_stock = v.stock, updated_at = %s "
+            "FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[]) AS v(id, price, stock) WHERE o.id = v.id) "
+            f"INSERT INTO {table} (id, product_id, price, items_in_stock, created_at, updated_at) "
+            "SELECT v.id, v.product_id, v.price, v.stock, %s, %s "
+            "FROM unnest(%s::uuid[], %s::uuid[], %s::bigint[], %s::bigint[]) AS v(id, product_id, price, stock)",
+            [
+                array_literal(vanished),
+                now,
+                array_literal([o.id for o in changed]),
+                array_literal([o.price for o in changed]),
+                array_literal([o.items_in_stock for o in changed]),
+                now,
+                now,
+                array_literal([o.id for _, o in appeared]),
+                array_literal([pid for pid, _ in appeared]),
+                array_literal([o.price for _, o in appeared]),
+                array_literal([o.items_in_stock for _, o in appeared]),
+            ],
+        )
