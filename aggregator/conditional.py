@@ -38,7 +38,8 @@ class ConditionalGetMixin:
         response.render()
         etag = body_etag(response.content)
         response["ETag"] = etag
-        if_none_match = request.headers.get("If-None-Match")
+        # From META: `request.headers` builds a mapping of every header on first use.
+        if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
         if not if_none_match or not none_match(if_none_match, etag):
             return response
         not_modified = HttpResponseNotModified()

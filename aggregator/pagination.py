@@ -8,6 +8,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from django.db.models import Q
@@ -29,22 +30,34 @@ class KeysetLinkPagination(BasePagination):
     limit_query_param = "limit"
 
     def paginate_queryset(self, queryset, request, view=None):
+        field = self.ordering_field
+
+        def fetch(after, limit: int) -> list:
+            page = queryset
+            if after is not None:
+                value, pk = after
+                # (field, id) > (value, pk) (or < when descending). The first filter is implied by
+                # the second but is what lets PostgreSQL walk the (field, id) index from the cursor
+                # and stop after `limit` rows; with the OR alone it reads every row after the
+                # cursor and sorts them.
+                before, beyond = ("lte", "lt") if self.descending else ("gte", "gt")
+                page = page.filter(**{f"{field}__{before}": value}).filter(
+                    Q(**{f"{field}__{beyond}": value}) | Q(**{f"id__{beyond}": pk})
+                )
+            order = (f"-{field}", "-id") if self.descending else (field, "id")
+            return list(page.order_by(*order)[:limit])
+
+        return self.paginate_rows(fetch, request)
+
+    def paginate_rows(self, fetch: Callable[[tuple | None, int], list], request) -> list:
+        """A page from `fetch(after, limit)`: up to `limit` rows after the cursor `(value, id)`, or the first ones.
+
+        For a read that is not a queryset (aggregator.sql.KeysetPageStatement); `paginate_queryset`
+        is this with the queryset's filter.
+        """
         self.request = request
         limit = self._read_limit(request)
-        after = self._read_cursor(request)
-        field = self.ordering_field
-        if after is not None:
-            value, pk = after
-            # (field, id) > (value, pk) (or < when descending). The first filter is implied by the
-            # second but is what lets PostgreSQL walk the (field, id) index from the cursor and stop
-            # after `limit` rows; with the OR alone it read every row after the cursor and sorted
-            # them (EXPLAIN, 10,000 products: 2.5 ms for a page in the middle, 0.1 ms with it).
-            before, beyond = ("lte", "lt") if self.descending else ("gte", "gt")
-            queryset = queryset.filter(**{f"{field}__{before}": value}).filter(
-                Q(**{f"{field}__{beyond}": value}) | Q(**{f"id__{beyond}": pk})
-            )
-        order = (f"-{field}", "-id") if self.descending else (field, "id")
-        rows = list(queryset.order_by(*order)[: limit + 1])
+        rows = fetch(self._read_cursor(request), limit + 1)
         self.next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
@@ -72,7 +85,7 @@ class KeysetLinkPagination(BasePagination):
                 "name": self.cursor_query_param,
                 "in": "query",
                 "required": False,
-                "description": "Opaque position, taken from the `Link: <…>; rel=\"next\"` header.",
+                "description": 'Opaque position, taken from the `Link: <…>; rel="next"` header.',
                 "schema": {"type": "string"},
             },
         ]

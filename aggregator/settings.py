@@ -99,6 +99,10 @@ MIDDLEWARE = [
     "aggregator.middleware.DatabaseUnavailableMiddleware",
 ]
 
+# The admin's messages live in its session. The default also tries a signed cookie first, which
+# every request, API calls included, pays for by building a signer.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 ROOT_URLCONF = "aggregator.urls"
 WSGI_APPLICATION = "aggregator.wsgi.application"
 # The API's paths have no trailing slash; redirecting a POST would lose its body.

@@ -2,12 +2,13 @@
 
 Django builds and compiles a queryset's SQL anew every time it is evaluated: for the one-query
 reads behind `GET /products/{id}` and `GET /products/{id}/offers` that was the larger part of the
-request's CPU time, while the SQL never changes, only the id does. `ValuesStatement` writes the
-statement once, from the model's public `_meta` (table and column names), and runs it through
-Django's cursor, so errors, query logging and `django_assert_num_queries` behave as for any query.
-Values go through the fields' own `to_python` where a backend has no native type for them (SQLite
-keeps UUIDs and datetimes as text), so the rows are the queryset's on every backend; each caller's
-test holds its statement to its queryset.
+request's CPU time, and a large part of a `GET /products` page's, while the SQL never changes, only
+the id or the cursor does. `ValuesStatement` and `KeysetPageStatement` write the statement once,
+from the model's public `_meta` (table and column names), and run it through Django's cursor, so
+errors, query logging and `django_assert_num_queries` behave as for any query. Values go through
+the fields' own `to_python` where a backend has no native type for them (SQLite keeps UUIDs and
+datetimes as text), so the rows are the queryset's on every backend; each caller's test holds its
+statement to its queryset.
 
 `array_literal` writes a list of values as one PostgreSQL array parameter (`%s::uuid[]`).
 """
@@ -22,20 +23,19 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import DateTimeField, Model, UUIDField
 
 
-class ValuesStatement:
-    """`SELECT fields FROM model WHERE where = %s [ORDER BY order_by]`, rows as dicts keyed by `fields`.
+class _Select:
+    """`SELECT fields FROM model [LEFT JOIN …]`, and how to turn its rows into `.values()` dicts.
 
-    `fields`, `where` and `order_by` name concrete fields of `model` (a foreign key by its `_id` name);
-    `fields` may also name a field of a one-to-one row pointing at `model`, as `relation__field`.
+    `fields` name concrete fields of `model` (a foreign key by its `_id` name), or a field of a
+    one-to-one row pointing at `model`, as `relation__field`.
     """
 
-    def __init__(self, model: type[Model], fields: Sequence[str], *, where: str, order_by: Sequence[str] = ()):
-        meta = model._meta
-        table = _quote(meta.db_table)
+    def __init__(self, model: type[Model], fields: Sequence[str]):
+        self.meta = meta = model._meta
+        self.table = table = _quote(meta.db_table)
         self.names = tuple(fields)
-        self._where = meta.get_field(where)
         joins: dict[str, str] = {}
-        columns, self._fields = [], []
+        columns, fields_read = [], []
         for name in self.names:
             relation, _, related_name = name.partition("__")
             if not related_name:
@@ -53,28 +53,75 @@ class ValuesStatement:
                 )
                 field = related.get_field(related_name)
                 columns.append(f"{alias}.{_quote(field.column)}")
-            self._fields.append(field)
-        order = ", ".join(f"{table}.{_quote(meta.get_field(name).column)}" for name in order_by)
+            fields_read.append(field)
         self.sql = f"SELECT {', '.join(columns)} FROM {table}{''.join(joins.values())}"
-        self.sql += f" WHERE {table}.{_quote(self._where.column)} = %s"
-        if order:
-            self.sql += f" ORDER BY {order}"
         # Columns a backend may return as text: UUIDs (also through a foreign key) and datetimes.
+        # PostgreSQL's driver returns both as Python values already (aware datetimes in UTC, the
+        # zone Django gives the session), so only other backends need them converted.
         self._converted = tuple(
             (position, field.to_python, isinstance(field, DateTimeField))
-            for position, field in enumerate(self._fields)
+            for position, field in enumerate(fields_read)
             if isinstance(getattr(field, "target_field", field), (UUIDField, DateTimeField))
         )
 
-    def fetch(self, value: Any, *, using: str = DEFAULT_DB_ALIAS) -> list[dict[str, Any]]:
+    def column(self, name: str) -> str:
+        return f"{self.table}.{_quote(self.meta.get_field(name).column)}"
+
+    def fetch(self, sql: str, params: list, *, using: str) -> list[dict[str, Any]]:
         connection = connections[using]
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, [self._where.get_db_prep_value(value, connection)])
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
         names, converted = self.names, self._converted
-        if converted:
+        if converted and connection.vendor != "postgresql":
             rows = [_convert(list(row), converted) for row in rows]
         return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+class ValuesStatement:
+    """`SELECT fields FROM model WHERE where = %s [ORDER BY order_by]`, rows as dicts keyed by `fields`.
+
+    `fields` as for `_Select`; `where` and `order_by` name concrete fields of `model`.
+    """
+
+    def __init__(self, model: type[Model], fields: Sequence[str], *, where: str, order_by: Sequence[str] = ()):
+        self._select = select = _Select(model, fields)
+        self.names = select.names
+        self._where = select.meta.get_field(where)
+        self.sql = f"{select.sql} WHERE {select.column(where)} = %s"
+        if order_by:
+            self.sql += f" ORDER BY {', '.join(select.column(name) for name in order_by)}"
+
+    def fetch(self, value: Any, *, using: str = DEFAULT_DB_ALIAS) -> list[dict[str, Any]]:
+        prepared = self._where.get_db_prep_value(value, connections[using])
+        return self._select.fetch(self.sql, [prepared], using=using)
+
+
+class KeysetPageStatement:
+    """One keyset page of a whole table: the rows after `(ordering_field, id)`, in that order, `limit` of them.
+
+    The statement `aggregator.pagination.KeysetLinkPagination` has the ORM build for a queryset:
+    `WHERE field >= %s AND (field > %s OR id > %s) ORDER BY field, id LIMIT %s` (the first
+    condition lets the database walk the `(field, id)` index from the cursor; see there).
+    """
+
+    def __init__(self, model: type[Model], fields: Sequence[str], *, ordering_field: str):
+        self._select = select = _Select(model, fields)
+        self.names = select.names
+        self._ordering = select.meta.get_field(ordering_field)
+        self._pk = select.meta.pk
+        field, pk = select.column(ordering_field), select.column(self._pk.name)
+        order = f" ORDER BY {field} ASC, {pk} ASC LIMIT %s"
+        self.first_sql = select.sql + order
+        self.after_sql = f"{select.sql} WHERE {field} >= %s AND ({field} > %s OR {pk} > %s){order}"
+
+    def fetch(self, after: tuple[Any, Any] | None, limit: int, *, using: str = DEFAULT_DB_ALIAS) -> list[dict]:
+        if after is None:
+            return self._select.fetch(self.first_sql, [limit], using=using)
+        connection = connections[using]
+        value = self._ordering.get_db_prep_value(after[0], connection)
+        pk = self._pk.get_db_prep_value(after[1], connection)
+        return self._select.fetch(self.after_sql, [value, value, pk, limit], using=using)
 
 
 # Elements an array literal can hold without quoting: no comma, brace, quote, backslash or space.

@@ -47,6 +47,7 @@ RESULTS = ROOT / "bench" / "results"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/aggregator_bench_million"
 TABLES = ["catalogue_product", "offers_sync_offer", "price_history_priceevent"]
 TRIGRAM_INDEX = "product_name_trgm_idx"
+EVENT_TRANSACTIONS = 2000
 
 COLOURS = ["Red", "Blue", "Green", "Black", "White", "Silver", "Yellow", "Orange", "Purple", "Grey"]
 MATERIALS = ["steel", "glass", "oak", "cotton", "ceramic", "plastic", "copper", "bamboo", "leather", "wool"]
@@ -177,15 +178,25 @@ def build(url: str, *, products: int, offers_per_product: int, events_per_offer:
 
         started = time.monotonic()
         # In time order over the last year, as the sync appends them: each offer appears, then changes.
+        # The changes feed's key, the writing transaction's id, is spread over EVENT_TRANSACTIONS
+        # values in the same order (below the cluster's real ids, so the feed serves them all).
         offers = products * offers_per_product
         for k in range(events_per_offer):
             conn.execute(
                 "INSERT INTO price_history_priceevent "
-                "(offer_id, product_id, kind, price, items_in_stock, observed_at) "
+                "(offer_id, product_id, kind, price, items_in_stock, observed_at, xact_id) "
                 "SELECT o.id, o.product_id, %s, o.price + %s, o.items_in_stock, "
-                "now() - interval '365 days' + (%s + row_number() OVER ()) * (interval '365 days' / %s) "
-                "FROM offers_sync_offer o",
-                ["appeared" if k == 0 else "changed", k, k * offers, offers * events_per_offer],
+                "now() - interval '365 days' + (%s + n) * (interval '365 days' / %s), 1 + (%s + n) * %s / %s "
+                "FROM (SELECT o.*, row_number() OVER () AS n FROM offers_sync_offer o) o",
+                [
+                    "appeared" if k == 0 else "changed",
+                    k,
+                    k * offers,
+                    offers * events_per_offer,
+                    k * offers,
+                    EVENT_TRANSACTIONS,
+                    offers * events_per_offer + 1,
+                ],
             )
         timings["events inserted"] = time.monotonic() - started
         log(f"events in {timings['events inserted']:.0f} s")

@@ -8,9 +8,10 @@ from datetime import timezone as dt_timezone
 import pytest
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
-from aggregator.sql import ValuesStatement, array_literal
+from aggregator.sql import KeysetPageStatement, ValuesStatement, array_literal
 from catalogue.models import Product
 from offers_sync.models import Offer, ProductSyncState
 from offers_sync.tests.factories import make_product
@@ -68,6 +69,29 @@ def test_a_product_without_its_one_to_one_row_reads_nulls_as_the_orm_does(produc
 def test_a_field_the_model_lacks_is_refused_at_once():
     with pytest.raises(FieldDoesNotExist):
         ValuesStatement(Product, ("id", "no_such_field"), where="id")
+
+
+def test_keyset_pages_equal_the_querysets_pages_also_across_equal_timestamps(django_assert_num_queries):
+    same_moment = timezone.now()
+    created = [make_product(f"P{n}", registered_at=same_moment if n % 2 else None) for n in range(7)]
+    # Three share one created_at: the id decides their order, on both sides of a cursor.
+    Product.objects.filter(pk__in=[p.pk for p in created[2:5]]).update(created_at=same_moment)
+    statement = KeysetPageStatement(Product, PRODUCT_FIELDS, ordering_field="created_at")
+    ordered = Product.objects.order_by("created_at", "id").values(*PRODUCT_FIELDS)
+    walked, after = [], None
+    while True:
+        with django_assert_num_queries(1):
+            page = statement.fetch(after, 2)
+        if not page:
+            break
+        expected = ordered
+        if after is not None:
+            expected = expected.filter(created_at__gte=after[0]).filter(Q(created_at__gt=after[0]) | Q(id__gt=after[1]))
+        assert page == list(expected[:2])
+        walked += page
+        after = (page[-1]["created_at"], page[-1]["id"])
+    assert walked == list(ordered)
+    assert statement.fetch(None, 100) == list(ordered)
 
 
 ARRAYS = [
