@@ -9,10 +9,14 @@ errors, query logging and `django_assert_num_queries` behave as for any query. V
 the fields' own `to_python` where a backend has no native type for them (SQLite keeps UUIDs and
 datetimes as text), so the rows are the queryset's on every backend; each caller's test holds its
 statement to its queryset.
+
+`array_literal` writes a list of values as one PostgreSQL array parameter (`%s::uuid[]`).
 """
 
-from collections.abc import Sequence
-from datetime import UTC
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -118,6 +122,34 @@ class KeysetPageStatement:
         value = self._ordering.get_db_prep_value(after[0], connection)
         pk = self._pk.get_db_prep_value(after[1], connection)
         return self._select.fetch(self.after_sql, [value, value, pk, limit], using=using)
+
+
+# Elements an array literal can hold without quoting: no comma, brace, quote, backslash or space.
+_PLAIN_ELEMENT = re.compile(r"[A-Za-z0-9_.:+-]+")
+
+
+def array_literal(values: Iterable[uuid.UUID | int | datetime | str]) -> str:
+    """PostgreSQL's text form of an array of these values, for one `%s::uuid[]` (`bigint[]`, ...) parameter.
+
+    With Django's default client-side binding, psycopg turns a list parameter into SQL element by
+    element in Python, which for the batches of the sync (hundreds of ids, prices, timestamps per
+    statement) costs more than the statement's own work in the database; one string is quoted
+    once. Holds UUIDs (as 32 hex digits, which PostgreSQL's uuid input reads), whole numbers,
+    aware datetimes and strings of plain characters; anything else is refused (ValueError).
+    """
+    parts = []
+    for value in values:
+        if isinstance(value, uuid.UUID):
+            parts.append(value.hex)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            parts.append(str(value))
+        elif isinstance(value, datetime) and value.tzinfo is not None:
+            parts.append(value.isoformat())
+        elif isinstance(value, str) and _PLAIN_ELEMENT.fullmatch(value):
+            parts.append(value)
+        else:
+            raise ValueError(f"not an element array_literal writes: {type(value).__name__}")
+    return "{" + ",".join(parts) + "}"
 
 
 def _quote(name: str) -> str:

@@ -544,7 +544,7 @@ def claim_plans(url: str) -> list[tuple[str, str]]:
     from offers_sync import sync
 
     tick = datetime.now(UTC).replace(microsecond=0)
-    limit = max(16, 16 * 4)  # the default batch: SYNC_CONCURRENCY 16 × 4
+    limit = max(16, 16 * 8)  # the default batch: SYNC_CONCURRENCY 16 × 8
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
         sync.products_claim_for_tick(tick=tick, worker="bench", limit=limit)
         transaction.set_rollback(True)

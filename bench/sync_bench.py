@@ -318,7 +318,7 @@ def table_writes() -> dict[str, int]:
 
 
 def explain_claim() -> str:
-    """EXPLAIN ANALYZE of a worker's claim of one batch (64 products), rolled back."""
+    """EXPLAIN ANALYZE of a worker's claim of one batch (128 products, the default), rolled back."""
     from django.db import connection, transaction
 
     tick = datetime.now(UTC) + timedelta(days=1)
@@ -328,7 +328,7 @@ def explain_claim() -> str:
         WHERE product_id IN (
             SELECT product_id FROM offers_sync_productsyncstate
             WHERE registered_at IS NOT NULL AND sync_claimed_for < %s
-            ORDER BY sync_claimed_for LIMIT 64 FOR UPDATE SKIP LOCKED
+            ORDER BY sync_claimed_for LIMIT 128 FOR UPDATE SKIP LOCKED
         ) AND sync_claimed_for < %s
         RETURNING product_id
     """

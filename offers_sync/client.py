@@ -34,10 +34,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 
 logger = logging.getLogger(__name__)
 
@@ -163,13 +165,6 @@ class OffersServiceClient:
         # dripping a byte at a time cannot hold a fetch thread for ever.
         self.max_body_seconds = 2 * read_timeout
         self._wait = wait
-        # Calls go straight to requests' transport adapter (its urllib3 pool), not through a
-        # Session: we use nothing of the Session layer (cookies, hooks, .netrc, merged settings,
-        # redirect handling), which cost about a quarter of the client's CPU per call. The adapter
-        # never follows a redirect (urllib3's redirect=False) and, with stream=True, leaves a
-        # redirect's body unread: a 3xx comes back like any other answer, so credentials go only
-        # to base_url. Our own retry loop (below) decides what to retry, so urllib3's is off.
-        self._adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0, pool_block=False)
         self._headers = {
             **requests.utils.default_headers(),
             "Accept": "application/json",
@@ -178,9 +173,39 @@ class OffersServiceClient:
         # The environment's proxy and CA settings, read once (requests' Session reads them per call).
         self._proxies = requests.utils.get_environ_proxies(self.base_url)
         self._verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        # Every URL is base_url + a path the client builds (ASCII: constants and UUIDs), so requests'
+        # preparation of the URL (parsing, IDNA, requoting, credentials in it) is done once, here.
+        self._url_prefix, origin = self._prepared_base()
+        # Calls go straight to requests' transport adapter (its urllib3 pool), not through a
+        # Session: we use nothing of the Session layer (cookies, hooks, .netrc, merged settings,
+        # redirect handling), which costs CPU on every call. The adapter never follows a redirect
+        # (urllib3's redirect=False) and, with stream=True, leaves a redirect's body unread: a 3xx
+        # comes back like any other answer, so credentials go only to base_url. Our own retry loop
+        # (below) decides what to retry, so urllib3's is off.
+        self._adapter = _ServiceAdapter(
+            origin=origin, pool_connections=1, pool_maxsize=pool_size, max_retries=0, pool_block=False
+        )
+        # Prepared (validated) headers by the call's own headers (the token): a few at a time.
+        self._prepared_headers: dict[tuple, CaseInsensitiveDict] = {}
 
     def close(self) -> None:
         self._adapter.close()
+
+    def _prepared_base(self) -> tuple[str | None, str]:
+        """base_url as requests prepares it, and its origin; (None, "") if requests refuses it.
+
+        A URL requests refuses keeps failing each call as before (a TemporaryError), through the
+        full preparation.
+        """
+        probe = requests.PreparedRequest()
+        try:
+            probe.prepare(method="GET", url=self.base_url + "/", headers={})
+        except (requests.RequestException, ValueError):
+            return None, ""
+        # Credentials in the URL become an Authorization header, as requests would send them.
+        self._headers.update(probe.headers)
+        parts = urlsplit(probe.url)
+        return probe.url[:-1], f"{parts.scheme}://{parts.netloc}"
 
     # -- the contract's calls ----------------------------------------------------------------
 
@@ -263,8 +288,7 @@ class OffersServiceClient:
 
     def _request(self, method: str, path: str, *, headers: dict, **kwargs) -> Answer:
         """One request; the body is streamed and refused past the size or time limit."""
-        request = requests.PreparedRequest()
-        request.prepare(method=method, url=self.base_url + path, headers={**self._headers, **headers}, **kwargs)
+        request = self._prepare(method, path, headers=headers, **kwargs)
         response = self._adapter.send(
             request, stream=True, timeout=self.timeout, verify=self._verify, cert=None, proxies=self._proxies
         )
@@ -284,6 +308,28 @@ class OffersServiceClient:
                 body.append(chunk)
             return Answer(status=response.status_code, headers=response.headers, body=b"".join(body))
 
+    def _prepare(self, method: str, path: str, *, headers: dict, json: Any = None) -> requests.PreparedRequest:
+        """The request requests' `PreparedRequest.prepare` would make, without redoing per call what
+        does not change between calls: the base URL's preparation, and the headers' validation
+        while the token is the same."""
+        request = requests.PreparedRequest()
+        if self._url_prefix is None:
+            request.prepare(method=method, url=self.base_url + path, headers={**self._headers, **headers}, json=json)
+            return request
+        key = tuple(headers.items())
+        prepared = self._prepared_headers.get(key)
+        if prepared is None:
+            request.prepare_headers({**self._headers, **headers})  # raises InvalidHeader on a bad value
+            prepared = request.headers
+            if len(self._prepared_headers) >= 4:
+                self._prepared_headers.clear()  # old tokens
+            self._prepared_headers[key] = prepared
+        request.method = method
+        request.url = self._url_prefix + path
+        request.headers = prepared.copy()  # the body's preparation adds its own headers
+        request.prepare_body(data=None, files=None, json=json)
+        return request
+
     def _retry_after(self, response: Answer) -> float:
         raw = response.headers.get("Retry-After", "")
         try:
@@ -293,6 +339,60 @@ class OffersServiceClient:
         if seconds != seconds:  # NaN
             seconds = self.backoff_seconds
         return max(0.0, min(seconds, self.max_retry_after_seconds))
+
+
+class _ServiceAdapter(HTTPAdapter):
+    """requests' transport adapter for one origin, without the per-call work that origin makes moot.
+
+    Each call of requests' adapter looks its connection pool up again (parsing the URL twice and
+    building the pool's key), applies the TLS settings to the pool again, and copies the answer's
+    cookies into a jar. All of the client's calls go to one origin and nothing reads cookies, so
+    the pool is looked up and set up once per TLS setting and answers carry no cookie jar. These
+    are the methods requests documents for subclasses; a proxy or any other origin goes through
+    requests' own code. `send` stays requests' (the tests' `responses` mocks it).
+    """
+
+    def __init__(self, *, origin: str, **kwargs):
+        super().__init__(**kwargs)
+        self._origin = origin + "/" if origin else ""
+        self._pool = None
+        self._pool_settings = None
+
+    def _ours(self, request: requests.PreparedRequest, proxies) -> bool:
+        return bool(self._origin) and not proxies and request.url.startswith(self._origin)
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        if not self._ours(request, proxies):
+            return super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
+        if self._pool is None or self._pool_settings != (verify, cert):
+            pool = super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
+            super().cert_verify(pool, request.url, verify, cert)
+            self._pool, self._pool_settings = pool, (verify, cert)
+        return self._pool
+
+    def cert_verify(self, conn, url, verify, cert) -> None:
+        if conn is not self._pool or self._pool_settings != (verify, cert):
+            super().cert_verify(conn, url, verify, cert)
+
+    def request_url(self, request, proxies) -> str:
+        if not self._ours(request, proxies):
+            return super().request_url(request, proxies)
+        return request.url[len(self._origin) - 1 :]  # the path and query, as requests' path_url
+
+    def build_response(self, req, resp) -> requests.Response:
+        response = requests.Response()
+        response.status_code = resp.status
+        response.headers = CaseInsensitiveDict(resp.headers)
+        response.raw = resp
+        response.reason = resp.reason
+        response.url = req.url
+        response.request = req
+        response.connection = self
+        return response
+
+    def close(self) -> None:
+        super().close()
+        self._pool = None
 
 
 def parse_offers(data: Any) -> list[OfferData]:
@@ -342,11 +442,7 @@ def _fits_column(value: Any) -> bool:
 
 
 def _is_header_safe_token(token: Any) -> bool:
-    return (
-        isinstance(token, str)
-        and 0 < len(token) <= MAX_ACCESS_TOKEN_LENGTH
-        and _TOKEN_CHARACTERS.issuperset(token)
-    )
+    return isinstance(token, str) and 0 < len(token) <= MAX_ACCESS_TOKEN_LENGTH and _TOKEN_CHARACTERS.issuperset(token)
 
 
 def _json(response: Answer, what: str) -> Any:

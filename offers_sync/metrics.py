@@ -156,7 +156,7 @@ class InstrumentedOffersServiceClient(OffersServiceClient):
     """
 
     def _request(self, method: str, path: str, *, headers: dict, **kwargs) -> Answer:
-        endpoint = upstream_endpoint(self.base_url + path)
+        endpoint = upstream_endpoint(path)
         started = time.perf_counter()
         status = "error"
         try:

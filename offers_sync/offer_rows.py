@@ -2,9 +2,10 @@
 
 The reconciler decides what to write; this module holds the statements, for the caller's
 transaction. On PostgreSQL each is one plain SQL statement whose rows travel as array parameters
-(`= ANY(%s)`, `unnest`), so its text is the same for any batch and it costs little to build:
-the ORM spells `id IN (…)` with one placeholder per value, and has no UPDATE from a list of rows
-(its `bulk_update` builds a CASE per column and row). Other databases (SQLite in development and
+(`= ANY(%s)`, `unnest`), each array passed as one string (`aggregator.sql.array_literal`), so
+its text is the same for any batch and it costs little to build: the ORM spells `id IN (…)` with
+one placeholder per value, and has no UPDATE from a list of rows (its `bulk_update` builds a CASE
+per column and row). Other databases (SQLite in development and
 tests) get the ORM's equivalents.
 """
 
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from django.db import connection
 
+from aggregator.sql import array_literal
 from catalogue.models import Product
 from offers_sync.models import Offer
 
@@ -43,7 +45,7 @@ def cached_offers_for(product_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Cac
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT product_id, id, price, items_in_stock FROM {_table(Offer)} WHERE product_id = ANY(%s::uuid[])",
-                [list(product_ids)],
+                [array_literal(product_ids)],
             )
             rows = cursor.fetchall()
     else:
@@ -72,7 +74,7 @@ def lock_and_read(product_ids: Collection[uuid.UUID]) -> tuple[set[uuid.UUID], d
             f"SELECT p.id, o.id, o.price, o.items_in_stock FROM {_table(Product)} AS p "
             f"LEFT JOIN {_table(Offer)} AS o ON o.product_id = p.id "
             "WHERE p.id = ANY(%s::uuid[]) ORDER BY p.id FOR UPDATE OF p",
-            [list(product_ids)],
+            [array_literal(product_ids)],
         )
         for product_id, offer_id, price, stock in cursor.fetchall():
             locked.add(product_id)
@@ -88,7 +90,7 @@ def existing_offer_ids(offer_ids: Collection[uuid.UUID]) -> list[uuid.UUID]:
     if not _postgresql():
         return list(Offer.objects.filter(id__in=list(offer_ids)).values_list("id", flat=True))
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id FROM {_table(Offer)} WHERE id = ANY(%s::uuid[])", [list(offer_ids)])
+        cursor.execute(f"SELECT id FROM {_table(Offer)} WHERE id = ANY(%s::uuid[])", [array_literal(offer_ids)])
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -115,28 +117,30 @@ def write_offer_changes(changes_of: Mapping[uuid.UUID, OfferChanges], *, now: da
 
 
 def _write_postgresql(vanished, changed, appeared, now: datetime) -> None:
+    # One statement, one round trip: the delete and the update are data-modifying CTEs of the
+    # insert. They touch disjoint rows (an offer vanishes, changes or appears, never two of these),
+    # and the vanished ids come from the cache read under the products' locks, so they are these
+    # products'; an appeared id held by any product was refused before (existing_offer_ids).
     table = _table(Offer)
     with connection.cursor() as cursor:
-        if vanished:
-            # The ids come from the cache read under the products' locks: they are these products'.
-            cursor.execute(f"DELETE FROM {table} WHERE id = ANY(%s::uuid[])", [vanished])
-        if changed:
-            cursor.execute(
-                f"UPDATE {table} AS o SET price = v.price, items_in_stock = v.stock, updated_at = %s "
-                "FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[]) AS v(id, price, stock) WHERE o.id = v.id",
-                [now, [o.id for o in changed], [o.price for o in changed], [o.items_in_stock for o in changed]],
-            )
-        if appeared:
-            cursor.execute(
-                f"INSERT INTO {table} (id, product_id, price, items_in_stock, created_at, updated_at) "
-                "SELECT v.id, v.product_id, v.price, v.stock, %s, %s "
-                "FROM unnest(%s::uuid[], %s::uuid[], %s::bigint[], %s::bigint[]) AS v(id, product_id, price, stock)",
-                [
-                    now,
-                    now,
-                    [o.id for _, o in appeared],
-                    [pid for pid, _ in appeared],
-                    [o.price for _, o in appeared],
-                    [o.items_in_stock for _, o in appeared],
-                ],
-            )
+        cursor.execute(
+            f"WITH vanished AS (DELETE FROM {table} WHERE id = ANY(%s::uuid[])), "
+            f"changed AS (UPDATE {table} AS o SET price = v.price, items_in_stock = v.stock, updated_at = %s "
+            "FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[]) AS v(id, price, stock) WHERE o.id = v.id) "
+            f"INSERT INTO {table} (id, product_id, price, items_in_stock, created_at, updated_at) "
+            "SELECT v.id, v.product_id, v.price, v.stock, %s, %s "
+            "FROM unnest(%s::uuid[], %s::uuid[], %s::bigint[], %s::bigint[]) AS v(id, product_id, price, stock)",
+            [
+                array_literal(vanished),
+                now,
+                array_literal([o.id for o in changed]),
+                array_literal([o.price for o in changed]),
+                array_literal([o.items_in_stock for o in changed]),
+                now,
+                now,
+                array_literal([o.id for _, o in appeared]),
+                array_literal([pid for pid, _ in appeared]),
+                array_literal([o.price for _, o in appeared]),
+                array_literal([o.items_in_stock for _, o in appeared]),
+            ],
+        )

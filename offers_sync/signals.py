@@ -19,7 +19,7 @@ the sync's hot path. Work that must not roll back with the offers, or that talks
 
 Nothing is sent for an answer identical to the cache.
 
-The worker writes the changed products of a batch (up to `SYNC_CONCURRENCY` × 4) in one
+The worker writes the changed products of a batch (up to `SYNC_CONCURRENCY` × 8) in one
 transaction. After each product's `offers_changed`, `offers_changed_batch` is sent once, in the
 same transaction, with all of them (`changes=` a tuple of OffersChanged): a subscriber that writes
 rows per change can write the whole batch's in one statement (the price history does). If any

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 
+from aggregator.sql import array_literal
 from offers_sync.signals import OffersChanged
 from price_history.models import PriceEvent
 
@@ -102,7 +103,7 @@ def offer_events_record_many(changes: Iterable[OffersChanged]) -> int:
             f"INSERT INTO {table} (offer_id, product_id, kind, price, items_in_stock, observed_at) "
             "SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::varchar[], %s::bigint[], %s::bigint[], "
             "%s::timestamptz[])",
-            list(columns),
+            [array_literal(column) for column in columns],
         )
     return len(offer_ids)
 

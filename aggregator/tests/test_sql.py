@@ -1,13 +1,17 @@
-"""A plain SQL statement answers exactly what its `.values()` queryset would, one query each time."""
+"""A plain SQL statement answers exactly what its `.values()` queryset would, one query each time;
+an array literal reads back in PostgreSQL as the values it was made of."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.core.exceptions import FieldDoesNotExist
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from aggregator.sql import KeysetPageStatement, ValuesStatement
+from aggregator.sql import KeysetPageStatement, ValuesStatement, array_literal
 from catalogue.models import Product
 from offers_sync.models import Offer, ProductSyncState
 from offers_sync.tests.factories import make_product
@@ -88,3 +92,27 @@ def test_keyset_pages_equal_the_querysets_pages_also_across_equal_timestamps(dja
         after = (page[-1]["created_at"], page[-1]["id"])
     assert walked == list(ordered)
     assert statement.fetch(None, 100) == list(ordered)
+
+
+ARRAYS = [
+    ("uuid", [uuid.UUID("0885aab1-4da3-54c2-f626-acc74bab381e"), uuid.UUID(int=0), uuid.UUID(int=2**128 - 1)]),
+    ("bigint", [0, 1, -5, 2**63 - 1]),
+    ("timestamptz", [datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+                     datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt_timezone(timedelta(hours=-3)))]),
+    ("varchar", ["appeared", "changed", "vanished"]),
+    ("uuid", []),
+]  # fmt: skip
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's array input")
+@pytest.mark.parametrize(("kind", "values"), ARRAYS, ids=[f"{kind}-{len(values)}" for kind, values in ARRAYS])
+def test_an_array_literal_reads_back_as_its_values(kind, values):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT %s::{kind}[]", [array_literal(values)])
+        assert cursor.fetchone()[0] == values
+
+
+@pytest.mark.parametrize("value", [None, True, "two words", "quo'te", "{brace}", "a,b", datetime(2026, 1, 1), 1.5])
+def test_an_array_literal_refuses_what_it_cannot_write_plainly(value):
+    with pytest.raises(ValueError):
+        array_literal([value])

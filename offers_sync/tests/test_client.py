@@ -336,3 +336,34 @@ class TestHostileAnswers:
         responses.get(OFFERS_URL, body=requests.ConnectionError("Connection reset by peer"))
         with pytest.raises(TemporaryError, match="connection failed"):
             client.get_offers(StaticTokens(), PRODUCT)
+
+
+class TestRequests:
+    @responses.activate
+    def test_a_base_url_with_a_path_keeps_it_in_every_call(self, wait):
+        client = OffersServiceClient("http://offers.test/upstream/", wait=wait)
+        url = f"http://offers.test/upstream/api/v1/products/{PRODUCT}/offers"
+        responses.get(url, json=[], match=[matchers.header_matcher({"Bearer": "access-1"})])
+        assert client.get_offers(StaticTokens("access-1"), PRODUCT) == []
+        assert client.get_offers(StaticTokens("access-1"), PRODUCT) == []
+        assert [call.request.url for call in responses.calls] == [url, url]
+
+    @responses.activate
+    def test_each_call_carries_its_own_token(self, client):
+        responses.get(OFFERS_URL, json=[], match=[matchers.header_matcher({"Bearer": "access-1"})])
+        responses.get(OFFERS_URL, json=[], match=[matchers.header_matcher({"Bearer": "access-2"})])
+        for token in ("access-1", "access-2", "access-1"):
+            client.get_offers(StaticTokens(token), PRODUCT)
+        assert [call.request.headers["Bearer"] for call in responses.calls] == ["access-1", "access-2", "access-1"]
+
+    @responses.activate
+    def test_a_refresh_token_that_cannot_go_in_a_header_fails_without_a_request(self, client):
+        with pytest.raises(TemporaryError):
+            client.issue_access_token("refresh\r\nX-Injected: yes")
+        assert len(responses.calls) == 0
+
+    @responses.activate
+    def test_a_base_url_requests_refuses_fails_each_call_as_temporary(self, wait):
+        client = OffersServiceClient("offers.test-without-a-scheme", wait=wait, max_attempts=1)
+        with pytest.raises(TemporaryError):
+            client.get_offers(StaticTokens(), PRODUCT)
