@@ -56,6 +56,8 @@ THINGS = (
     " carafe tumbler bowl plate platter jug vase candle clock mirror shelf stool bench rug"
     " cushion blanket towel basket bin hook rack crème-brûlée-torch чайник 急須 café-press tray"
 ).split()
+# Added to one name in 100,000: characters and pairs that no other name has, for the short searches.
+RARE_SUFFIX = " Øx 7q #"
 
 
 def log(message: str) -> None:
@@ -153,6 +155,7 @@ def build(url: str, *, products: int, offers_per_product: int, events_per_offer:
         conn.execute(product_insert_sql(conn, 1, products))
         timings["products inserted"] = time.monotonic() - started
         log(f"{products:,} products in {timings['products inserted']:.0f} s")
+        conn.execute("UPDATE catalogue_product SET name = name || %s WHERE right(name, 5) = '54321'", [RARE_SUFFIX])
 
         started = time.monotonic()
         # Every product's sync state: registered long ago, mirrored an hour ago, never claimed.
@@ -305,6 +308,17 @@ def cases(sample: dict) -> list[Case]:
         Case("API search, 1 character (`k`)", "/products?search=k"),
         Case("API search, 2 characters, common (`ke`)", "/products?search=ke"),
         Case("API search, 2 characters, no match (`zq`)", "/products?search=zq"),
+        Case("API search, 2 characters, no match, upper case (`ZZ`)", "/products?search=ZZ"),
+        Case("API search, 2 characters, rare (`7q`, 1 name in 100,000)", "/products?search=7q"),
+        Case("API search, 2 characters, rare, not ASCII (`øX`)", "/products?search=%C3%B8X"),
+        Case("API search, 1 character, rare (`q`)", "/products?search=q"),
+        Case("API search, 1 character, rare symbol (`#`)", "/products?search=%23"),
+        Case("API search, 1 character, not ASCII, 2.5 % (`é`)", "/products?search=%C3%A9"),
+        Case("API search, 1 character, no match (`ж`)", "/products?search=%D0%B6"),
+        Case("API search, short words, rare (`7q #`)", "/products?search=7q%20%23"),
+        Case("API search, short words, 1 % (`d s`)", "/products?search=d%20s"),
+        Case("API search, short words, no match (`a b`)", "/products?search=a%20b"),
+        Case("Admin products, search short words, rare (`7q ø`)", "/admin/catalogue/product/?q=7q+%C3%B8", admin=True),
         Case("Admin products, page 1", "/admin/catalogue/product/", admin=True),
         Case("Admin products, page 2", "/admin/catalogue/product/?p=2", admin=True),
         Case("Admin products, page 100 (the last offered)", "/admin/catalogue/product/?p=100", admin=True),
@@ -347,7 +361,7 @@ def cases(sample: dict) -> list[Case]:
     ]
 
 
-def measure(url: str, runs: int) -> tuple[list[dict], list[tuple[str, str]], dict]:
+def measure(url: str, runs: int, only: str = "") -> tuple[list[dict], list[tuple[str, str]], dict]:
     os.environ.update(django_env(url))
     sys.path.insert(0, str(ROOT))
     import django
@@ -407,6 +421,8 @@ def measure(url: str, runs: int) -> tuple[list[dict], list[tuple[str, str]], dic
 
     rows, explains = [], []
     for case in cases(sample):
+        if only and only not in case.title:
+            continue
         client = admin if case.admin else api
         for _ in range(2):
             client.get(case.path)
@@ -607,6 +623,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="timed requests per case")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--reuse-db", action="store_true", help="measure a database an earlier --keep-db run built")
+    parser.add_argument("--cases", default="", help="only the cases whose title contains this (no comparisons)")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -623,9 +640,11 @@ def main() -> None:
         )
         build_timings["whole build"] = time.monotonic() - started
     try:
-        rows, explains, sizes = measure(url, args.runs)
-        comparison_rows, comparison_explains = comparisons(url, sizes["products"] // 2)
-        explains += comparison_explains + claim_plans(url)
+        rows, explains, sizes = measure(url, args.runs, args.cases)
+        comparison_rows = []
+        if not args.cases:
+            comparison_rows, comparison_explains = comparisons(url, sizes["products"] // 2)
+            explains += comparison_explains + claim_plans(url)
     finally:
         from django.db import connections
 
