@@ -61,6 +61,9 @@ THINGS = (
 ).split()
 # Added to one name in 100,000: characters and pairs that no other name has, for the short searches.
 RARE_SUFFIX = " Øx 7q #"
+# Added to one name in 200, spread as by chance: a pair where walking the list costs what the
+# pieces' index does.
+SCATTERED_SUFFIX = " jz"
 
 
 def log(message: str) -> None:
@@ -159,6 +162,9 @@ def build(url: str, *, products: int, offers_per_product: int, events_per_offer:
         timings["products inserted"] = time.monotonic() - started
         log(f"{products:,} products in {timings['products inserted']:.0f} s")
         conn.execute("UPDATE catalogue_product SET name = name || %s WHERE right(name, 5) = '54321'", [RARE_SUFFIX])
+        conn.execute(
+            "UPDATE catalogue_product SET name = name || %s WHERE hashtext(name) %% 200 = 0", [SCATTERED_SUFFIX]
+        )
 
         started = time.monotonic()
         # Every product's sync state: registered long ago, mirrored an hour ago, never claimed.
@@ -315,6 +321,7 @@ def cases(sample: dict) -> list[Case]:
         Case("API search, 2 characters, no match, upper case (`ZZ`)", "/products?search=ZZ"),
         Case("API search, 2 characters, rare (`7q`, 1 name in 100,000)", "/products?search=7q"),
         Case("API search, 2 characters, rare, not ASCII (`øX`)", "/products?search=%C3%B8X"),
+        Case("API search, 2 characters, 0.5 %, scattered (`jz`)", "/products?search=jz"),
         Case("API search, 1 character, rare (`q`)", "/products?search=q"),
         Case("API search, 1 character, rare symbol (`#`)", "/products?search=%23"),
         Case("API search, 1 character, not ASCII, 2.5 % (`é`)", "/products?search=%C3%A9"),

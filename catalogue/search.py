@@ -25,7 +25,7 @@ import time
 from django.contrib.postgres.fields import ArrayField
 from django.db import connections
 from django.db.models import Func, QuerySet, TextField, Value
-from django.db.models.functions import StrIndex, Upper
+from django.db.models.functions import Collate, StrIndex, Upper
 
 # pg_trgm splits text into words of letters and digits; only those words make trigrams.
 WORD = re.compile(r"[^\W_]+")
@@ -82,7 +82,7 @@ def name_contains_all(queryset: QuerySet, parts: list[str]) -> QuerySet:
     for part in indexed:
         queryset = queryset.filter(name__icontains=part)
     if pieces:
-        queryset = queryset.alias(name_grams=NameGrams(Upper("name")))
+        queryset = queryset.alias(name_grams=Collate(NameGrams(Upper("name")), "C"))  # as the index (0005)
     for part in pieces:
         queryset = queryset.filter(name_grams__contains=NameGrams(Upper(Value(part))))
         if len(part) <= 2:

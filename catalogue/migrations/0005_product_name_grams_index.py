@@ -7,6 +7,13 @@ run in a transaction, while products are created and updated (at 1,000,000 produ
 docs/performance.md). ANALYZE takes the statistics of the new expression now rather than at
 autovacuum's next pass.
 
+The pieces are compared byte by byte (collation "C"; the search says so too, or the planner
+would not use the index): with the database's collation, building and updating the index spends
+most of its time comparing them. New rows' pieces wait in GIN's pending list, which every search
+reads whole, until it is merged into the index; 256 kB rather than the default 4 MB keeps that
+read under a millisecond (a full 4 MB list costs about 10 ms a search at 1,000,000 products), for
+about the same work merged more often.
+
 The function is one SQL expression, so PostgreSQL inlines it into the index expression and the
 query alike. Its second half writes every character twice around a separator (`abc` ->
 `a|ab|bc|c`) and splits there: the pairs, plus the first and last character. U+0001 is that
@@ -14,6 +21,7 @@ separator, so it is read as U+0002 first; the search applies the same function t
 for, so the two agree (and the exact check of each row keeps the answer right).
 """
 
+import django.db.models.functions.comparison
 import django.db.models.functions.text
 from django.db import migrations
 
@@ -42,7 +50,10 @@ class Migration(migrations.Migration):
         aggregator.postgres.AddIndexConcurrentlyOnPostgres(
             model_name="product",
             index=aggregator.postgres.PostgresOnlyGinIndex(
-                catalogue.search.NameGrams(django.db.models.functions.text.Upper("name")),
+                django.db.models.functions.comparison.Collate(
+                    catalogue.search.NameGrams(django.db.models.functions.text.Upper("name")), "C"
+                ),
+                gin_pending_list_limit=256,
                 name="product_name_grams_idx",
             ),
         ),
