@@ -31,8 +31,8 @@ from django.db.models.functions import Collate, StrIndex, Upper
 WORD = re.compile(r"[^\W_]+")
 COMMON_SHARE = 0.1
 # Above this share of the names, the list's index meets a page of matches sooner than the pieces'
-# index finds and sorts them all.
-PIECES_SHARE = 0.005
+# index finds, fetches and sorts them all; near this share the two cost the same.
+PIECES_SHARE = 0.004
 SAMPLE_TTL_SECONDS = 600
 INDEX = "product_name_trgm_idx"
 
