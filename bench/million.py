@@ -11,9 +11,10 @@ migrate it, and build the catalogue in SQL with generate_series: products with n
 vocabulary ("Blue steel kettle, product 0123456"), OFFERS_PER_PRODUCT offers each and
 EVENTS_PER_OFFER price events per offer over the last year. The secondary indexes are dropped
 for the load and rebuilt after it (as fast as PostgreSQL can build them), except the search's
-trigram index, which is rebuilt with `CREATE INDEX CONCURRENTLY`, as its migration does on a
-populated table, while another connection writes products: the report gives the build's time
-and the slowest of those writes. Loading needs a superuser (it skips foreign-key checks with
+two indexes (trigrams, and the short parts' pieces), which are rebuilt one after the other with
+`CREATE INDEX CONCURRENTLY`, as their migrations do on a populated table, while another
+connection writes products: the report gives each build's time, the index's size and the
+slowest of those writes. Loading needs a superuser (it skips foreign-key checks with
 `session_replication_role`, the rows being consistent by construction).
 
 Then, in this process through Django's test client (routing, views, queries, rendering; no HTTP
@@ -49,6 +50,8 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/aggregator_bench_mill
 TABLES = ["catalogue_product", "offers_sync_offer", "price_history_priceevent"]
 TRIGRAM_INDEX = "product_name_trgm_idx"
 EVENT_TRANSACTIONS = 2000
+# Built concurrently, as their migrations do, with what the report calls them.
+CONCURRENT_INDEXES = {TRIGRAM_INDEX: "trigram index", "product_name_grams_idx": "pieces index"}
 
 COLOURS = ["Red", "Blue", "Green", "Black", "White", "Silver", "Yellow", "Orange", "Purple", "Grey"]
 MATERIALS = ["steel", "glass", "oak", "cotton", "ceramic", "plastic", "copper", "bamboo", "leather", "wool"]
@@ -58,6 +61,11 @@ THINGS = (
     " carafe tumbler bowl plate platter jug vase candle clock mirror shelf stool bench rug"
     " cushion blanket towel basket bin hook rack crème-brûlée-torch чайник 急須 café-press tray"
 ).split()
+# Added to one name in 100,000: characters and pairs that no other name has, for the short searches.
+RARE_SUFFIX = " Øx 7q #"
+# Added to one name in 200, spread as by chance: a pair where walking the list costs what the
+# pieces' index does.
+SCATTERED_SUFFIX = " jz"
 
 
 def log(message: str) -> None:
@@ -155,6 +163,10 @@ def build(url: str, *, products: int, offers_per_product: int, events_per_offer:
         conn.execute(product_insert_sql(conn, 1, products))
         timings["products inserted"] = time.monotonic() - started
         log(f"{products:,} products in {timings['products inserted']:.0f} s")
+        conn.execute("UPDATE catalogue_product SET name = name || %s WHERE right(name, 5) = '54321'", [RARE_SUFFIX])
+        conn.execute(
+            "UPDATE catalogue_product SET name = name || %s WHERE hashtext(name) %% 200 = 0", [SCATTERED_SUFFIX]
+        )
 
         started = time.monotonic()
         # Every product's sync state: registered long ago, mirrored an hour ago, never claimed.
@@ -204,10 +216,10 @@ def build(url: str, *, products: int, offers_per_product: int, events_per_offer:
         conn.execute("SET session_replication_role = DEFAULT")
 
         started = time.monotonic()
-        trigram = None
+        concurrent = {}
         for name, definition in indexes:
-            if name == TRIGRAM_INDEX:
-                trigram = definition
+            if name in CONCURRENT_INDEXES:
+                concurrent[name] = definition
             else:
                 conn.execute(definition)
         timings["other indexes built"] = time.monotonic() - started
@@ -220,7 +232,7 @@ def build(url: str, *, products: int, offers_per_product: int, events_per_offer:
             for name, attnum, target in targets
         ]
         for statement in restore_targets:
-            if TRIGRAM_INDEX not in statement.as_string(conn):
+            if not any(name in statement.as_string(conn) for name in concurrent):
                 conn.execute(statement)
 
         started = time.monotonic()
@@ -231,20 +243,24 @@ def build(url: str, *, products: int, offers_per_product: int, events_per_offer:
         timings["vacuum analyze"] = time.monotonic() - started
         log(f"vacuum analyze in {timings['vacuum analyze']:.0f} s")
 
-        if trigram is not None:
-            concurrently = trigram.replace("CREATE INDEX", "CREATE INDEX CONCURRENTLY", 1)
-            timings.update(build_concurrently(url, conn, concurrently, product_insert_sql(conn, 0, 0)))
+        for name, definition in concurrent.items():
+            concurrently = definition.replace("CREATE INDEX", "CREATE INDEX CONCURRENTLY", 1)
+            label = CONCURRENT_INDEXES[name]
+            timings.update(build_concurrently(url, conn, concurrently, product_insert_sql(conn, 0, 0), label))
+            size = conn.execute("SELECT pg_relation_size(%s::regclass)", [name]).fetchone()[0]
+            timings[f"{label} size (MB)"] = size / 2**20
             for statement in restore_targets:
-                if TRIGRAM_INDEX in statement.as_string(conn):
+                if name in statement.as_string(conn):
                     conn.execute(statement)
+        if concurrent:
             started = time.monotonic()
-            conn.execute("ANALYZE catalogue_product")  # statistics of the index's expression, as the migration
-            timings["analyze after the trigram index"] = time.monotonic() - started
+            conn.execute("ANALYZE catalogue_product")  # statistics of the indexes' expressions, as the migrations
+            timings["analyze after the search indexes"] = time.monotonic() - started
     return timings
 
 
-def build_concurrently(url: str, conn, definition: str, insert_product: str) -> dict:
-    """Build the trigram index as the migration does while another connection writes products.
+def build_concurrently(url: str, conn, definition: str, insert_product: str, label: str) -> dict:
+    """Build an index as its migration does while another connection writes products.
 
     Each write is a transaction that updates the newest product and creates one, as the API does.
     """
@@ -271,15 +287,12 @@ def build_concurrently(url: str, conn, definition: str, insert_product: str) -> 
     elapsed = time.monotonic() - started
     stop.set()
     writer.join()
-    log(
-        f"trigram index concurrently in {elapsed:.0f} s; {len(waits)} writes meanwhile, "
-        f"slowest {max(waits) * 1000:.0f} ms"
-    )
+    log(f"{label} concurrently in {elapsed:.0f} s; {len(waits)} writes meanwhile, slowest {max(waits) * 1000:.0f} ms")
     return {
-        "trigram index built concurrently": elapsed,
-        "writes during the build": len(waits),
-        "slowest write during the build (ms)": max(waits) * 1000,
-        "median write during the build (ms)": statistics.median(waits) * 1000,
+        f"{label} built concurrently": elapsed,
+        f"writes during the {label} build": len(waits),
+        f"slowest write during the {label} build (ms)": max(waits) * 1000,
+        f"median write during the {label} build (ms)": statistics.median(waits) * 1000,
     }
 
 
@@ -317,6 +330,18 @@ def cases(sample: dict) -> list[Case]:
         Case("API search, 1 character (`k`)", "/products?search=k"),
         Case("API search, 2 characters, common (`ke`)", "/products?search=ke"),
         Case("API search, 2 characters, no match (`zq`)", "/products?search=zq"),
+        Case("API search, 2 characters, no match, upper case (`ZZ`)", "/products?search=ZZ"),
+        Case("API search, 2 characters, rare (`7q`, 1 name in 100,000)", "/products?search=7q"),
+        Case("API search, 2 characters, rare, not ASCII (`øX`)", "/products?search=%C3%B8X"),
+        Case("API search, 2 characters, 0.5 %, scattered (`jz`)", "/products?search=jz"),
+        Case("API search, 1 character, rare (`q`)", "/products?search=q"),
+        Case("API search, 1 character, rare symbol (`#`)", "/products?search=%23"),
+        Case("API search, 1 character, not ASCII, 2.5 % (`é`)", "/products?search=%C3%A9"),
+        Case("API search, 1 character, no match (`ж`)", "/products?search=%D0%B6"),
+        Case("API search, short words, rare (`7q #`)", "/products?search=7q%20%23"),
+        Case("API search, short words, 1 % (`d s`)", "/products?search=d%20s"),
+        Case("API search, short words, no match (`a b`)", "/products?search=a%20b"),
+        Case("Admin products, search short words, rare (`7q ø`)", "/admin/catalogue/product/?q=7q+%C3%B8", admin=True),
         Case("Admin products, page 1", "/admin/catalogue/product/", admin=True),
         Case("Admin products, page 2", "/admin/catalogue/product/?p=2", admin=True),
         Case("Admin products, page 100 (the last offered)", "/admin/catalogue/product/?p=100", admin=True),

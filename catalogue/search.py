@@ -9,22 +9,41 @@ up in the index, and the rows it finds get an exact substring check of the whole
 (`STRPOS`). The result is the same rows; only the work differs. A search whose words are all in
 more than a tenth of the names matches most names, and stays a plain `LIKE`: the planner then
 walks the list's index and fills a page quickly. Other databases scan the names either way.
+
+A part with no word of three characters (`ke`, `é`, `a b`) makes no trigram at all, and one whose
+words are all common (`product 7q`) makes only trigrams that find most names. A second index
+answers those: `catalogue_name_grams(UPPER(name))`, each name's one- and two-character pieces
+(migration 0005). The part's own pieces (the same function of `UPPER(part)`) must all be among
+them, which the index answers with its rarest piece's list, and the rows it finds get the exact
+check. That is for parts rare in the sample; a part in more than four names in a thousand
+(`PIECES_SHARE`) is left to the list's index, which meets a page of them soon, as before.
 """
 
 import re
 import time
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import connections
-from django.db.models import QuerySet, Value
-from django.db.models.functions import StrIndex, Upper
+from django.db.models import Func, QuerySet, TextField, Value
+from django.db.models.functions import Collate, StrIndex, Upper
 
 # pg_trgm splits text into words of letters and digits; only those words make trigrams.
 WORD = re.compile(r"[^\W_]+")
 COMMON_SHARE = 0.1
+# Above this share of the names, the list's index meets a page of matches sooner than the pieces'
+# index finds, fetches and sorts them all; near this share the two cost the same.
+PIECES_SHARE = 0.004
 SAMPLE_TTL_SECONDS = 600
 INDEX = "product_name_trgm_idx"
 
 _samples: dict[str, tuple[float, list[str]]] = {}
+
+
+class NameGrams(Func):
+    """`catalogue_name_grams(text)`: the text's 1- and 2-character pieces (PostgreSQL, migration 0005)."""
+
+    function = "catalogue_name_grams"
+    output_field = ArrayField(TextField())
 
 
 def name_contains_all(queryset: QuerySet, parts: list[str]) -> QuerySet:
@@ -35,26 +54,43 @@ def name_contains_all(queryset: QuerySet, parts: list[str]) -> QuerySet:
             queryset = queryset.filter(name__icontains=part)
         return queryset
     sample = _name_sample(queryset.db)
-    indexed, checked = [], []
+    indexed, checked, pieces = [], [], []
     for part in parts:
         words = [word for word in WORD.findall(part) if len(word) >= 3]  # shorter ones make no trigram
-        if not words or not sample:
+        if not sample:
             indexed.append(part)
             continue
-        rarest = min(words, key=lambda word: (_share(word, sample), -len(word)))
-        if _share(rarest, sample) > COMMON_SHARE:
-            checked.append(part)  # nothing rare to look up in it: see below
+        rarest = min(words, key=lambda word: (_share(word, sample), -len(word))) if words else None
+        if rarest is None or _share(rarest, sample) > COMMON_SHARE:
+            # No trigram narrows it down; its pieces may, if the part is rare. A common one is
+            # a plain LIKE when there is no other part, so the planner walks the list.
+            if _share(part, sample) <= PIECES_SHARE:
+                pieces.append(part)
+            elif words:
+                checked.append(part)
+            else:
+                indexed.append(part)
         elif words == [part]:
             indexed.append(part)
         else:
             # One rare word finds few rows; the others' trigrams would only add posting lists to read.
             indexed.append(rarest)
             checked.append(part)
-    if not indexed:
+    if not indexed and not pieces:
         # Only common words: most names match, and a plain LIKE lets the planner judge so.
         indexed, checked = parts, []
     for part in indexed:
         queryset = queryset.filter(name__icontains=part)
+    if pieces:
+        queryset = queryset.alias(name_grams=Collate(NameGrams(Upper("name")), "C"))  # as the index (0005)
+    for part in pieces:
+        queryset = queryset.filter(name_grams__contains=NameGrams(Upper(Value(part))))
+        if len(part) <= 2:
+            # Its LIKE makes no trigram, and tells the planner the part is rare (from the sample):
+            # one character is one piece, which the index's statistics only know as "not common".
+            queryset = queryset.filter(name__icontains=part)
+        else:
+            checked.append(part)  # a LIKE could lure the planner to common words' trigrams (`a b`)
     for n, part in enumerate(checked):
         position = f"name_contains_{n}"
         queryset = queryset.alias(**{position: StrIndex(Upper("name"), Upper(Value(part)))}).filter(
