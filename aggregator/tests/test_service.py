@@ -51,7 +51,8 @@ class TestErrors:
         assert api_client.get("/products/").status_code == 404
 
     def test_database_outage_during_api_call_is_json_503(self, api_client):
-        with mock.patch("api.products.product_page_values", side_effect=OperationalError("server closed the connection")):
+        outage = OperationalError("server closed the connection")
+        with mock.patch("api.products.product_page_values", side_effect=outage):
             response = api_client.get("/products")
         assert response.status_code == 503
         assert response.json() == {"detail": "The database is unavailable; try again shortly."}
