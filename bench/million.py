@@ -30,6 +30,7 @@ printed and written to bench/results/; the database is dropped unless --keep-db.
 
 import argparse
 import os
+import re
 import secrets
 import statistics
 import subprocess
@@ -400,14 +401,13 @@ def measure(url: str, runs: int, only: list[str]) -> tuple[list[dict], list[tupl
     import django
 
     django.setup()
-    import re
     import uuid
 
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext, override_settings
+    from django.test.utils import override_settings
 
     from catalogue.models import Product
     from offers_sync.models import Offer
@@ -456,41 +456,50 @@ def measure(url: str, runs: int, only: list[str]) -> tuple[list[dict], list[tupl
     for case in cases(sample):
         if only and not any(word.lower() in case.title.lower() for word in only):
             continue
-        client = admin if case.admin else api
-        for _ in range(2):
-            client.get(case.path)
-        times, cpu = [], []
-        for _ in range(runs):
-            started, started_cpu = time.perf_counter(), time.process_time()
-            response = client.get(case.path)
-            times.append((time.perf_counter() - started) * 1000)
-            cpu.append((time.process_time() - started_cpu) * 1000)
-        assert response.status_code == case.status, (case.path, response.status_code)
-        with CaptureQueriesContext(connection) as queries:
-            client.get(case.path)
-        statements = [
-            q["sql"] for q in queries.captured_queries if not re.search(r"django_session|auth_user", q["sql"])
-        ]
-        rows.append(
-            {
-                "case": case.title,
-                "median_ms": statistics.median(times),
-                "max_ms": max(times),
-                "app_cpu_ms": statistics.median(cpu),
-                "queries": len(statements),
-                "summary": _summary(case, response),
-            }
+        row, case_explains = measure_case(
+            admin if case.admin else api, case, runs, lambda response, case=case: _summary(case, response)
         )
-        database_ms = 0.0
-        for statement in statements:
-            with connection.cursor() as cursor:
-                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}")
-                plan = "\n".join(row[0] for row in cursor.fetchall())
-            database_ms += float(re.search(r"Execution Time: ([\d.]+) ms", plan).group(1))
-            explains.append((case.title, f"{statement}\n\n{plan}"))
-        rows[-1]["database_ms"] = database_ms
+        rows.append(row)
+        explains += case_explains
         log(f"{case.title}: {rows[-1]['median_ms']:.1f} ms median, {rows[-1]['max_ms']:.1f} max, {rows[-1]['summary']}")
     return rows, explains, sizes
+
+
+def measure_case(client, case: Case, runs: int, summarise) -> tuple[dict, list[tuple[str, str]]]:
+    """One case: two warm-up requests, `runs` timed ones (wall and this process's CPU), then
+    `EXPLAIN (ANALYZE, BUFFERS)` of each query of one more (the admin's session and user lookups left out)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(2):
+        client.get(case.path)
+    times, cpu = [], []
+    for _ in range(runs):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        response = client.get(case.path)
+        times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+    assert response.status_code == case.status, (case.path, response.status_code, response.content[:300])
+    with CaptureQueriesContext(connection) as queries:
+        client.get(case.path)
+    statements = [q["sql"] for q in queries.captured_queries if not re.search(r"django_session|auth_user", q["sql"])]
+    database_ms, explains = 0.0, []
+    for statement in statements:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        database_ms += float(re.search(r"Execution Time: ([\d.]+) ms", plan).group(1))
+        explains.append((case.title, f"{statement}\n\n{plan}"))
+    row = {
+        "case": case.title,
+        "median_ms": statistics.median(times),
+        "max_ms": max(times),
+        "app_cpu_ms": statistics.median(cpu),
+        "database_ms": database_ms,
+        "queries": len(statements),
+        "summary": summarise(response),
+    }
+    return row, explains
 
 
 def _cursor_at(number: int) -> str:
@@ -506,7 +515,6 @@ def _cursor_at(number: int) -> str:
 
 
 def _summary(case: Case, response) -> str:
-    import re
 
     if case.status != 200:
         return f"answered {response.status_code}"

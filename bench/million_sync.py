@@ -140,9 +140,7 @@ def history_cases() -> list[million.Case]:
 
 
 def measure_history(runs: int) -> tuple[list[dict], list[tuple[str, str]]]:
-    from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     client = Client()
     cases = history_cases()
@@ -151,35 +149,10 @@ def measure_history(runs: int) -> tuple[list[dict], list[tuple[str, str]]]:
     cases.insert(-1, million.Case("Changes feed, the next page (Link of the first)", link))
     rows, explains = [], []
     for case in cases:
-        for _ in range(2):
-            client.get(case.path)
-        times, cpu = [], []
-        for _ in range(runs):
-            started, started_cpu = time.perf_counter(), time.process_time()
-            response = client.get(case.path)
-            times.append((time.perf_counter() - started) * 1000)
-            cpu.append((time.process_time() - started_cpu) * 1000)
-        assert response.status_code == case.status, (case.path, response.status_code, response.content[:300])
-        with CaptureQueriesContext(connection) as queries:
-            client.get(case.path)
-        database_ms = 0.0
-        for query in queries.captured_queries:
-            with connection.cursor() as cursor:
-                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {query['sql']}")
-                plan = "\n".join(row[0] for row in cursor.fetchall())
-            database_ms += float(re.search(r"Execution Time: ([\d.]+) ms", plan).group(1))
-            explains.append((case.title, f"{query['sql']}\n\n{plan}"))
-        rows.append(
-            {
-                "case": case.title,
-                "median_ms": statistics.median(times),
-                "max_ms": max(times),
-                "app_cpu_ms": statistics.median(cpu),
-                "database_ms": database_ms,
-                "queries": len(queries.captured_queries),
-                "summary": _history_summary(response),
-            }
-        )
+        row, case_explains = million.measure_case(client, case, runs, _history_summary)
+        rows.append(row)
+        explains += case_explains
+        database_ms = row["database_ms"]
         log(f"{case.title}: {rows[-1]['median_ms']:.1f} ms median, DB {database_ms:.1f} ms, {rows[-1]['summary']}")
     return rows, explains
 
