@@ -124,7 +124,7 @@ class KeysetPageStatement:
         return self._select.fetch(self.after_sql, [value, value, pk, limit], using=using)
 
 
-# Elements an array literal can hold without quoting: no comma, brace, quote, backslash or space.
+# Strings an array literal holds with plain double quotes: no comma, brace, quote, backslash or space.
 _PLAIN_ELEMENT = re.compile(r"[A-Za-z0-9_.:+-]+")
 
 
@@ -146,7 +146,8 @@ def array_literal(values: Iterable[uuid.UUID | int | datetime | str]) -> str:
         elif isinstance(value, datetime) and value.tzinfo is not None:
             parts.append(value.isoformat())
         elif isinstance(value, str) and _PLAIN_ELEMENT.fullmatch(value):
-            parts.append(value)
+            # Quoted: unquoted, the word NULL (in any case) would be read as a null element.
+            parts.append(f'"{value}"')
         else:
             raise ValueError(f"not an element array_literal writes: {type(value).__name__}")
     return "{" + ",".join(parts) + "}"

@@ -16,7 +16,7 @@ answers those: `catalogue_name_grams(UPPER(name))`, each name's one- and two-cha
 (migration 0005). The part's own pieces (the same function of `UPPER(part)`) must all be among
 them, which the index answers with its rarest piece's list, and the rows it finds get the exact
 check. That is for parts rare in the sample; a part in more than four names in a thousand
-(`PIECES_SHARE`) is left to the list's index, which meets a page of them soon, as before.
+(`PIECES_SHARE`) is left to the list's index, which meets a page of them soon.
 """
 
 import re

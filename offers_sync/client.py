@@ -194,8 +194,7 @@ class OffersServiceClient:
     def _prepared_base(self) -> tuple[str | None, str]:
         """base_url as requests prepares it, and its origin; (None, "") if requests refuses it.
 
-        A URL requests refuses keeps failing each call as before (a TemporaryError), through the
-        full preparation.
+        A URL requests refuses fails every call with a TemporaryError, through the full preparation.
         """
         probe = requests.PreparedRequest()
         try:

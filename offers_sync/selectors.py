@@ -102,18 +102,25 @@ def _stale(stale_before: datetime, *, prefix: str = "sync_state__") -> Q:
 def sync_gauges(*, now: datetime | None = None) -> dict[str, Any]:
     """The metrics' database gauges in three short queries.
 
-    `registered` and `pending` products (not yet accepted by the offers service, as
-    `products_not_registered` finds them), `stale` ones (see `sync_stale_before`; 0 when the sync is
-    off) and `last_success`, when a cycle last completed. The counts read the sync states alone:
-    joined to the catalogue, every scrape read both tables whole.
+    `registered` and `pending` products (not yet accepted by the offers service, a product without
+    a sync state row included), `stale` ones (see `sync_stale_before`; 0 when the sync is off) and
+    `last_success`, when a cycle last completed. The counts read each table on its own, never
+    joined: every sync state belongs to a product, so the products without one are the catalogue's
+    count less the states'.
     """
     now = now or timezone.now()
     stale_before = sync_stale_before(now)
-    counts = {"registered": Count("pk", filter=Q(registered_at__isnull=False))}
+    counts = {
+        "states": Count("pk"),
+        "registered": Count("pk", filter=Q(registered_at__isnull=False)),
+        "pending_states": Count("pk", filter=Q(registered_at__isnull=True)),
+    }
     if stale_before is not None:
         counts["stale"] = Count("pk", filter=_stale(stale_before, prefix=""))
-    gauges = {"stale": 0, **ProductSyncState.objects.aggregate(**counts)}
-    gauges["pending"] = products_not_registered(Product.objects.all(), now=now).count()
+    state_counts = ProductSyncState.objects.aggregate(**counts)
+    stateless = max(0, Product.objects.count() - state_counts.pop("states"))
+    gauges = {"stale": 0, **state_counts}
+    gauges["pending"] = gauges.pop("pending_states") + stateless
     return {**gauges, "last_success": last_sync_finished_at()}
 
 

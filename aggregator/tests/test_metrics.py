@@ -10,8 +10,9 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.parser import text_string_to_metric_families
 
 from aggregator import metrics
+from catalogue.models import Product
 from catalogue.tests.factories import ProductFactory
-from offers_sync.models import SyncStatus
+from offers_sync.models import ProductSyncState, SyncStatus
 from offers_sync.tests.factories import make_product
 
 TOKEN = "scrape-token-for-tests"
@@ -108,6 +109,9 @@ def test_sync_gauges_count_products_from_the_database(scrape, settings):
     settings.SYNC_SCHEDULE = "*/30 * * * * *"  # stale: last mirrored more than 60 s ago
     now = timezone.now()
     ProductFactory(name="pending")
+    old = make_product("pending for days", registered_at=None)
+    Product.objects.filter(pk=old.pk).update(created_at=now - timedelta(days=3))
+    ProductSyncState.objects.filter(product=old).delete()  # as while no worker runs
     make_product("fresh", registered_at=now - timedelta(hours=1), offers_synced_at=now)
     make_product("stale", registered_at=now - timedelta(hours=1), offers_synced_at=now - timedelta(minutes=5))
     make_product("never synced", registered_at=now - timedelta(hours=1))
@@ -116,7 +120,7 @@ def test_sync_gauges_count_products_from_the_database(scrape, settings):
     SyncStatus.objects.update_or_create(pk=SyncStatus.SINGLETON_ID, defaults={"last_cycle_finished_at": finished})
     scraped = scrape()
     assert value(scraped, "aggregator_products", state="registered") == 4
-    assert value(scraped, "aggregator_products", state="pending") == 1
+    assert value(scraped, "aggregator_products", state="pending") == 2
     assert value(scraped, "aggregator_products_stale") == 2
     assert value(scraped, "aggregator_sync_last_success_timestamp_seconds") == pytest.approx(finished.timestamp())
 
@@ -138,12 +142,13 @@ def test_sync_gauges_are_read_once_per_cache_period(monkeypatch, django_assert_n
 
 
 @pytest.mark.django_db
-def test_metrics_still_answer_while_the_database_is_down(scrape, monkeypatch):
+def test_metrics_still_answer_while_the_database_is_down(scrape, client, monkeypatch):
     from django.db import OperationalError
 
     def down(**kwargs):
         raise OperationalError("connection refused")
 
+    client.get("/no/such/page")  # a request counted in this process, whichever tests ran before
     monkeypatch.setattr("offers_sync.selectors.sync_gauges", down)
     scraped = scrape()
     assert value(scraped, "aggregator_products", state="registered") == 0

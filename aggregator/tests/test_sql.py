@@ -99,7 +99,7 @@ ARRAYS = [
     ("bigint", [0, 1, -5, 2**63 - 1]),
     ("timestamptz", [datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
                      datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt_timezone(timedelta(hours=-3)))]),
-    ("varchar", ["appeared", "changed", "vanished"]),
+    ("varchar", ["appeared", "changed", "vanished", "NULL", "null"]),
     ("uuid", []),
 ]  # fmt: skip
 

@@ -11,8 +11,7 @@ The pieces are compared byte by byte (collation "C"; the search says so too, or 
 would not use the index): with the database's collation, building and updating the index spends
 most of its time comparing them. New rows' pieces wait in GIN's pending list, which every search
 reads whole, until it is merged into the index; 256 kB rather than the default 4 MB keeps that
-read under a millisecond (a full 4 MB list costs about 10 ms a search at 1,000,000 products), for
-about the same work merged more often.
+read short (docs/performance.md has the figures), for about the same work merged more often.
 
 The function is one SQL expression, so PostgreSQL inlines it into the index expression and the
 query alike. Its second half writes every character twice around a separator (`abc` ->
