@@ -79,14 +79,16 @@ def database_name(url: str) -> str:
 
 def recreate_database(url: str) -> None:
     name = database_name(url)
-    if "bench" not in name:
-        sys.exit(f"million: refusing to drop {name!r}; the benchmark's database name must contain 'bench'")
+    if not name.startswith("aggregator_bench"):
+        sys.exit(f"million: refusing to drop {name!r}; the benchmark's database name must start with aggregator_bench")
     with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def drop_database(url: str) -> None:
+    if not database_name(url).startswith("aggregator_bench"):
+        sys.exit(f"million: refusing to drop {database_name(url)!r}; not a benchmark's database")
     with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database_name(url))))
 

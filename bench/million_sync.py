@@ -246,7 +246,9 @@ def measure_claim_part(url: str, small_products: int, claims: int) -> tuple[list
     results.append(large)
     explains += plans
     if small_products:
-        small_url = url + "_small"
+        # The suffix on the database name, before any query string (?sslmode=…).
+        base, _, query = url.partition("?")
+        small_url = base + "_small" + (f"?{query}" if query else "")
         log(f"building {small_products:,} products in {million.database_name(small_url)}")
         million.recreate_database(small_url)
         try:
