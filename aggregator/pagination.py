@@ -23,6 +23,23 @@ MAX_LIMIT = 1000
 MAX_CURSOR_LENGTH = 256
 
 
+def keyset_page(queryset, field: str, *, after: tuple | None, limit: int, descending: bool = False) -> list:
+    """Up to `limit` rows of `queryset` after `after` = (value of `field`, id), in (field, id) order.
+
+    (field, id) > (value, pk), or < when descending. The first filter is implied by the second but
+    is what lets PostgreSQL walk the (field, id) index from the cursor and stop after `limit` rows;
+    with the OR alone it reads every row after the cursor and sorts them.
+    """
+    if after is not None:
+        value, pk = after
+        before, beyond = ("lte", "lt") if descending else ("gte", "gt")
+        queryset = queryset.filter(**{f"{field}__{before}": value}).filter(
+            Q(**{f"{field}__{beyond}": value}) | Q(**{f"id__{beyond}": pk})
+        )
+    order = (f"-{field}", "-id") if descending else (field, "id")
+    return list(queryset.order_by(*order)[:limit])
+
+
 class KeysetLinkPagination(BasePagination):
     ordering_field = "created_at"
     descending = False  # True: newest first, cut on (field, id) < the cursor
@@ -30,22 +47,8 @@ class KeysetLinkPagination(BasePagination):
     limit_query_param = "limit"
 
     def paginate_queryset(self, queryset, request, view=None):
-        field = self.ordering_field
-
         def fetch(after, limit: int) -> list:
-            page = queryset
-            if after is not None:
-                value, pk = after
-                # (field, id) > (value, pk) (or < when descending). The first filter is implied by
-                # the second but is what lets PostgreSQL walk the (field, id) index from the cursor
-                # and stop after `limit` rows; with the OR alone it reads every row after the
-                # cursor and sorts them.
-                before, beyond = ("lte", "lt") if self.descending else ("gte", "gt")
-                page = page.filter(**{f"{field}__{before}": value}).filter(
-                    Q(**{f"{field}__{beyond}": value}) | Q(**{f"id__{beyond}": pk})
-                )
-            order = (f"-{field}", "-id") if self.descending else (field, "id")
-            return list(page.order_by(*order)[:limit])
+            return keyset_page(queryset, self.ordering_field, after=after, limit=limit, descending=self.descending)
 
         return self.paginate_rows(fetch, request)
 

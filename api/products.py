@@ -70,13 +70,13 @@ class ProductListCreateApi(ConditionalGetMixin, generics.GenericAPIView):
         return product_list(search=_search(self.request))
 
     def get(self, request):
-        # Rows as dicts, not model instances: a page of 100 is the endpoint's whole cost. The
-        # whole catalogue's pages, the common read, come from one statement written once.
+        # Rows as dicts, not model instances: a page of 100 is the endpoint's whole cost.
         search = _search(request)
-        if search:
-            page = self.paginate_queryset(product_list(search=search).values(*PRODUCT_VALUES_FIELDS))
-        else:
-            page = self.paginator.paginate_rows(_catalogue_page, request)
+
+        def fetch(after, limit: int) -> list[dict]:
+            return product_page_values(PRODUCT_VALUES_FIELDS, search=search, after=after, limit=limit)
+
+        page = self.paginator.paginate_rows(fetch, request)
         return self.get_paginated_response([product_representation(row) for row in page])
 
     def post(self, request):
@@ -221,10 +221,6 @@ def _indexed(errors) -> list[dict]:
         for index, item_errors in sorted(by_index)
         if item_errors
     ]
-
-
-def _catalogue_page(after, limit: int) -> list[dict]:
-    return product_page_values(PRODUCT_VALUES_FIELDS, after=after, limit=limit)
 
 
 def _representation(product: Product) -> dict:

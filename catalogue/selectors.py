@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from aggregator.pagination import keyset_page
 from aggregator.sql import KeysetPageStatement, ValuesStatement
 from catalogue.models import Product
 from catalogue.search import name_contains_all
@@ -52,13 +53,18 @@ def _product_values_statement(fields: tuple[str, ...]) -> ValuesStatement:
     return ValuesStatement(Product, fields, where="id")
 
 
-def product_page_values(fields: Sequence[str], *, after: tuple[datetime, uuid.UUID] | None, limit: int) -> list[dict]:
-    """A keyset page of every product, oldest first: `limit` rows of `fields` after `after` (created_at, id).
+def product_page_values(
+    fields: Sequence[str], *, search: str | None = None, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[dict]:
+    """A keyset page of `product_list(search=…)`, oldest first: `limit` rows of `fields` after `after` (created_at, id).
 
-    The rows `product_list().values(*fields)` pages to, in one plain SQL statement: GET /products
-    without a search runs it on every request.
+    Without a search, the page of the whole catalogue that GET /products reads on most requests,
+    from one plain SQL statement written once; a search's filters vary per search, so it is a
+    queryset.
     """
-    return _product_page_statement(tuple(fields)).fetch(after, limit)
+    if not search:
+        return _product_page_statement(tuple(fields)).fetch(after, limit)
+    return keyset_page(product_list(search=search).values(*fields), "created_at", after=after, limit=limit)
 
 
 @cache

@@ -87,13 +87,14 @@ def test_a_cycle_id_tags_the_lines_of_every_thread(log_lines):
     log_format, lines = log_lines
     bind_cycle_id("cycle-7")
     try:
-        thread = threading.Thread(target=lambda: logging.getLogger("offers_sync.sync").warning("from a fetch thread"))
+        thread = threading.Thread(target=lambda: logging.getLogger("aggregator.tests").warning("from a fetch thread"))
         thread.start()
         thread.join()
     finally:
         bind_cycle_id(None)
-    logging.getLogger("offers_sync.sync").warning("after the cycle")
-    # Picked by message: another test's leftover thread may log meanwhile.
+    logging.getLogger("aggregator.tests").warning("after the cycle")
+    # Picked by message: another test's leftover thread may log meanwhile. The logger is this
+    # module's: a worker test may have configured the sync's loggers (logging.config) before.
     (fetch_line,) = [line for line in lines() if "from a fetch thread" in line]
     (after_line,) = [line for line in lines() if "after the cycle" in line]
     assert id_in(fetch_line, log_format, "cycle_id") == "cycle-7"
