@@ -1,7 +1,7 @@
 """The local mirror of the offers service: offers, each product's sync state, the shared access
 token and sync health."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import models
 
@@ -9,6 +9,13 @@ from catalogue.models import Product
 
 # "Never claimed": older than any schedule tick, so a new product is due at the next one.
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+# Products inserted in bulk get their sync state from the worker (offers_sync.sync): each cycle
+# looks at those created lately (cheap, through an index), and the whole catalogue is checked at
+# start and every hour (for rows stamped long before they were committed, or by another clock).
+# The admin's and the status page's reads rely on the same rule (offers_sync.selectors).
+RECENT_PRODUCTS = timedelta(minutes=10)
+FULL_STATE_CHECK_EVERY = timedelta(hours=1)
 
 
 class ProductSyncState(models.Model):

@@ -11,9 +11,8 @@ from django.utils import timezone
 from aggregator.sql import ValuesStatement
 from catalogue.models import Product
 from catalogue.selectors import parse_product_id
-from offers_sync.models import Offer, ProductSyncState, SyncRun, SyncStatus
+from offers_sync.models import FULL_STATE_CHECK_EVERY, Offer, ProductSyncState, SyncRun, SyncStatus
 from offers_sync.schedule import InvalidSchedule, parse_schedule
-from offers_sync.sync import FULL_STATE_CHECK_EVERY
 
 OFFER_API_FIELDS = ("id", "product_id", "price", "items_in_stock")
 

@@ -17,7 +17,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
@@ -25,7 +25,7 @@ from django.utils import timezone
 from aggregator.sql import array_literal
 from offers_sync.client import OfferData, OffersServiceError, ProductNotRegistered, RefreshTokenRejected
 from offers_sync.gateway import OffersService
-from offers_sync.models import ProductSyncState, SyncStatus
+from offers_sync.models import FULL_STATE_CHECK_EVERY, RECENT_PRODUCTS, ProductSyncState, SyncStatus
 from offers_sync.reconcile import offers_reconcile_many
 from offers_sync.registration import (
     PendingProduct,
@@ -46,11 +46,6 @@ BATCHES_IN_FLIGHT = 3
 # waits out, so larger batches leave it more time per product; a batch's transaction stays short.
 BATCH_PER_FETCH_THREAD = 8
 REGISTRATIONS_PER_CYCLE = 2000
-# Products inserted in bulk get their sync state from the worker: each cycle looks at those created
-# lately (cheap, through an index), and the whole catalogue is checked at start and every hour
-# (for rows stamped long before they were committed, or by another clock).
-RECENT_PRODUCTS = timedelta(minutes=10)
-FULL_STATE_CHECK_EVERY = timedelta(hours=1)
 
 
 class CycleAborted(Exception):
