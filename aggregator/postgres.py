@@ -10,7 +10,7 @@ does for most column changes).
 
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.operations import AddIndexConcurrently, CreateExtension
-from django.db.migrations.operations import RunSQL
+from django.db.migrations.operations import AddIndex, RunSQL
 
 
 def _is_postgresql(schema_editor) -> bool:
@@ -32,19 +32,24 @@ class PostgresOnlyGinIndex(GinIndex):
 
 
 class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
-    """`CREATE INDEX CONCURRENTLY` on PostgreSQL (writes go on meanwhile); the model state only elsewhere.
+    """`CREATE INDEX CONCURRENTLY` on PostgreSQL (writes go on meanwhile); a plain `CREATE INDEX` elsewhere.
 
-    The migration holding it must be `atomic = False`. If the build fails half-way, PostgreSQL
+    Elsewhere a PostgresOnlyGinIndex renders to nothing, so only the model state has it. The
+    migration holding this must be `atomic = False`. If the build fails half-way, PostgreSQL
     keeps an INVALID index of that name; drop it (`DROP INDEX CONCURRENTLY`) and migrate again.
     """
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         if _is_postgresql(schema_editor):
             super().database_forwards(app_label, schema_editor, from_state, to_state)
+        else:
+            AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         if _is_postgresql(schema_editor):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
+        else:
+            AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
 
 
 class CreateExtensionOnPostgres(CreateExtension):

@@ -377,6 +377,12 @@ def cases(sample: dict) -> list[Case]:
         Case("Admin price events, page 1", "/admin/price_history/priceevent/", admin=True),
         Case("Admin price events, page 100", "/admin/price_history/priceevent/?p=100", admin=True),
         Case("Admin price events, kind = changed", "/admin/price_history/priceevent/?kind__exact=changed", admin=True),
+        # Every "appeared" event is older than every "changed" one, and none is "vanished": walked
+        # newest first without the kind's index, these read all the changed events, or all events.
+        Case("Admin price events, kind = appeared (all older)", "/admin/price_history/priceevent/?kind__exact=appeared",
+             admin=True),  # fmt: skip
+        Case("Admin price events, kind = vanished (none)", "/admin/price_history/priceevent/?kind__exact=vanished",
+             admin=True),  # fmt: skip
         Case("Admin price events, past 7 days", sample["events_past_week"], admin=True),
         Case(
             "Admin price events, search an offer id",

@@ -59,6 +59,9 @@ class PriceEvent(models.Model):
             models.Index(fields=["xact_id", "id"], name="priceevent_xact_idx"),
             # Retention deletes the oldest events, across products.
             models.Index(fields=["observed_at"], name="priceevent_observed_idx"),
+            # The admin's list filtered by kind, newest first: without it a kind absent from the
+            # newest millions of events (all "appeared" after a first sync) is looked for in all of them.
+            models.Index(fields=["kind", "observed_at", "id"], name="priceevent_kind_time_idx"),
         ]
 
     def __str__(self) -> str:

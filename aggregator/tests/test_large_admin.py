@@ -215,6 +215,20 @@ class TestPriceEventList:
         assert "0 price events" in admin_client.get(EVENTS + f"?q={offer.id}").content.decode()
         assert "4 price events" in admin_client.get(EVENTS + f"?q={offer.product_id}").content.decode()
 
+    @pytest.mark.skipif(not ON_POSTGRESQL, reason="the plan is PostgreSQL's")
+    def test_a_kind_the_newest_events_lack_is_found_through_its_index(self, admin_client, events):
+        # Every "appeared" event is older than every "changed" one: walked newest first, the
+        # time index reads past all the changed events (millions, after a first sync) first.
+        response, sql = get(admin_client, EVENTS + "?kind__exact=appeared")
+        prices = re.findall(r'<td class="field-price">(\d+)</td>', response.content.decode())
+        assert prices == [str(events[11].price), str(events[10].price)]
+        page = next(q for q in sql if '"price_history_priceevent"."kind" = ' in q and "COUNT(" not in q)
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a table this small would be read whole
+            cursor.execute(f"EXPLAIN {page}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "priceevent_kind_time_idx" in plan
+
     def test_a_page_is_the_same_queries_however_many_products_it_shows(self, admin_client, events):
         admin_client.get(EVENTS)
         _, sql = get(admin_client, EVENTS)
