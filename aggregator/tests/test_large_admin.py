@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.contrib import admin
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -235,3 +236,13 @@ class TestPriceEventList:
         # session, user, estimate or bounded count, the events, their products
         assert len(sql) == 5
         assert not any("JOIN" in query for query in sql)
+
+
+def test_a_rows_checkbox_is_the_element_django_renders(admin_client):
+    product = Product.objects.create(name='Kettle <b>"&" 1</b>')
+    model_admin = admin.site.get_model_admin(Product)
+    assert model_admin.action_checkbox(product) == admin.ModelAdmin.action_checkbox(model_admin, product)
+    # and the admin can act on the rows it lists
+    response = admin_client.post(PRODUCTS, {"action": "delete_selected", "_selected_action": [str(product.pk)]})
+    html = response.content.decode()
+    assert "Delete multiple objects" in html and "Kettle &lt;b&gt;&quot;&amp;&quot; 1&lt;/b&gt;" in html
