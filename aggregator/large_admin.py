@@ -7,9 +7,9 @@ which reads and throws away every row before it. `LargeTableAdminMixin` replaces
 - the count is the planner's estimate (`pg_class.reltuples`, kept by autovacuum) for the whole
   table on PostgreSQL, and otherwise an exact count that stops one row past what can be paged
   (`SELECT COUNT(*) FROM (SELECT … LIMIT n)`), shown as "more than n";
-- only the first `max_pages` pages are offered, so no OFFSET is deeper than
-  `(max_pages - 1) × list_per_page` rows. The rest is reached the way one finds anything in a
-  large table: search, a filter, or the other sort order.
+- only the first `max_pages` pages are offered (`max_pages_filtered` for a search or filter), so
+  no OFFSET is deeper than `(max_pages - 1) × list_per_page` rows. The rest is reached the way
+  one finds anything in a large table: search, a filter, or the other sort order.
 
 Sorting is limited (`sortable_by`) by each admin to columns an index serves, and facet counts
 are off: each would be a count over the table.
@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 DEFAULT_MAX_PAGES = 100
+DEFAULT_MAX_PAGES_FILTERED = 20
 # The change list's own parameters that do not narrow the rows.
 _UNFILTERING_PARAMETERS = {PAGE_VAR, ORDER_VAR, ERROR_FLAG}
 
@@ -106,6 +107,10 @@ class LargeTableAdminMixin:
     # at a hundred was most of a search's time.
     list_per_page = 50
     max_pages = DEFAULT_MAX_PAGES
+    # A search's or filter's rows are counted and paged to fewer pages: counting 5,000 matches,
+    # or skipping 4,950 of them with OFFSET, reads all those rows (through a join for offers and
+    # events found by product name), and a search is narrowed further rather than paged through.
+    max_pages_filtered = DEFAULT_MAX_PAGES_FILTERED
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     change_list_template = "admin/large_table/change_list.html"
@@ -126,7 +131,7 @@ class LargeTableAdminMixin:
         return LargeTablePaginator(
             queryset,
             per_page,
-            max_pages=self.max_pages,
+            max_pages=self.max_pages if unfiltered else self.max_pages_filtered,
             estimate_table=self.model._meta.db_table if unfiltered else None,
             orphans=orphans,
             allow_empty_first_page=allow_empty_first_page,

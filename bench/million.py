@@ -364,16 +364,20 @@ def cases(sample: dict) -> list[Case]:
             admin=True,
         ),
         Case(
-            "Admin products, registered filter, page 100",
-            "/admin/catalogue/product/?sync_state__registered_at__isempty=0&p=100",
+            "Admin products, registered filter, page 20 (the last offered)",
+            "/admin/catalogue/product/?sync_state__registered_at__isempty=0&p=20",
             admin=True,
         ),
+        Case("Admin products, search `kettle`, page 20 (the last offered)", "/admin/catalogue/product/?q=kettle&p=20",
+             admin=True),  # fmt: skip
         Case("Admin offers, page 1", "/admin/offers_sync/offer/", admin=True),
         Case("Admin offers, page 100", "/admin/offers_sync/offer/?p=100", admin=True),
         Case("Admin offers, search an offer id", f"/admin/offers_sync/offer/?q={sample['offer_id']}", admin=True),
         Case("Admin offers, search a product id", f"/admin/offers_sync/offer/?q={sample['product_id']}", admin=True),
         Case("Admin offers, search a product name", f"/admin/offers_sync/offer/?q=duct+{n:07d}", admin=True),
         Case("Admin offers, search `kettle`", "/admin/offers_sync/offer/?q=kettle", admin=True),
+        Case("Admin offers, search `kettle`, page 20 (the last offered)", "/admin/offers_sync/offer/?q=kettle&p=20",
+             admin=True),  # fmt: skip
         Case("Admin price events, page 1", "/admin/price_history/priceevent/", admin=True),
         Case("Admin price events, page 100", "/admin/price_history/priceevent/?p=100", admin=True),
         Case("Admin price events, kind = changed", "/admin/price_history/priceevent/?kind__exact=changed", admin=True),

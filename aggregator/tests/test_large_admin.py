@@ -49,6 +49,7 @@ def small_pages(monkeypatch):
     for model_admin in (ProductAdmin, OfferAdmin, PriceEventAdmin):
         monkeypatch.setattr(model_admin, "list_per_page", 2)
         monkeypatch.setattr(model_admin, "max_pages", 3)
+        monkeypatch.setattr(model_admin, "max_pages_filtered", 3)
 
 
 @pytest.fixture
@@ -127,6 +128,17 @@ class TestProductList:
         response = admin_client.get(PRODUCTS + "?q=mug")
         assert listed(response, ProductAdmin) == ["Mug 9", "Mug 6"]
         assert "4 products" in response.content.decode()
+
+    def test_a_search_is_counted_and_paged_to_fewer_pages_than_the_list(self, admin_client, products, monkeypatch):
+        monkeypatch.setattr(ProductAdmin, "max_pages_filtered", 2)
+        response, sql = get(admin_client, PRODUCTS + "?q=ETTLE")  # 6 matches, 2 a page
+        html = response.content.decode()
+        assert "more than 4 products" in html
+        assert "Only the first 2 pages are offered" in html
+        assert re.findall(r"[?;]p=(\d+)", html) == ["2"]  # page links: 1 (this one) and 2
+        assert all("LIMIT 5)" in q for q in counts(sql))
+        assert admin_client.get(PRODUCTS + "?q=ETTLE&p=3").status_code == 302
+        assert admin_client.get(PRODUCTS + "?p=3").status_code == 200  # the whole list still has 3
 
     def test_query_count_is_pinned(self, admin_client, products):
         admin_client.get(PRODUCTS)  # the session and user are loaded; the rest is the list
