@@ -274,6 +274,9 @@ WEBHOOK_RETRY_DELAYS = read_delays("WEBHOOK_RETRY_DELAYS", "5,30,120,600,1800,72
 WEBHOOK_DISABLE_AFTER_HOURS = read_int("WEBHOOK_DISABLE_AFTER_HOURS", 24, minimum=1, maximum=24 * 365)
 # Allow endpoints on loopback, private, link-local and other non-public addresses (local demos, tests).
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = read_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+# Finished deliveries (delivered or failed), their attempts and the events left without a delivery
+# are kept this many days, pruned hourly by the run_webhooks workers; 0 keeps them all.
+WEBHOOK_HISTORY_DAYS = read_int("WEBHOOK_HISTORY_DAYS", 30, minimum=0, maximum=36500)
 # Deliveries one run_webhooks process sends at once (a thread pool).
 WEBHOOK_CONCURRENCY = read_int("WEBHOOK_CONCURRENCY", 16, minimum=1, maximum=256)
 # Each run_webhooks worker serves its metrics on WEBHOOK_METRICS_ADDRESS:WEBHOOK_METRICS_PORT

@@ -93,6 +93,10 @@ class WebhookEvent(models.Model):
     body = models.TextField()
     created_at = models.DateTimeField()
 
+    class Meta:
+        # Retention finds the oldest events.
+        indexes = [models.Index(fields=["created_at", "id"], name="alerts_event_created_idx")]
+
     def __str__(self) -> str:
         return f"{self.type} {self.id}"
 
@@ -128,6 +132,12 @@ class Delivery(models.Model):
                 name="alerts_delivery_due_idx",
             ),
             models.Index(fields=["endpoint", "-created_at", "-id"], name="alerts_delivery_endpoint_idx"),
+            # Retention finds the oldest finished deliveries.
+            models.Index(
+                fields=["created_at", "id"],
+                condition=~Q(status="pending"),
+                name="alerts_delivery_finished_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,18 +1,19 @@
-"""Writes of the alerts app: endpoints, alerts, their evaluation, events and deliveries.
+"""Writes of the alerts app: endpoints, alerts, their evaluation, events and deliveries, and their retention.
 
 Events are written with their deliveries in the caller's transaction; the worker
 (alerts.dispatch, run_webhooks) sends them after the commit.
 """
 
 import json
+import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from alerts.addresses import check_url
@@ -31,6 +32,8 @@ from alerts.signing import new_secret
 from catalogue.models import Product
 from offers_sync.models import Offer
 from offers_sync.signals import OffersChanged
+
+logger = logging.getLogger(__name__)
 
 # -- endpoints -------------------------------------------------------------------------------
 
@@ -271,3 +274,58 @@ def deliveries_retry_now(*, deliveries) -> int:
         .exclude(held)
         .update(status=DeliveryStatus.PENDING, next_attempt_at=now, claim=None)
     )
+
+
+# -- retention -------------------------------------------------------------------------------
+
+HISTORY_PRUNE_BATCH_SIZE = 1000
+
+
+def webhook_history_cutoff(*, now: datetime) -> datetime | None:
+    """History created before this is past retention; None when it is kept (WEBHOOK_HISTORY_DAYS=0)."""
+    days = settings.WEBHOOK_HISTORY_DAYS
+    return None if days <= 0 else now - timedelta(days=days)
+
+
+def webhook_history_prune(
+    *,
+    older_than: datetime,
+    batch_size: int = HISTORY_PRUNE_BATCH_SIZE,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Delete finished deliveries created before `older_than`, with their attempts, then the events
+    left without any delivery; return how many deliveries and events went.
+
+    A pending delivery is never deleted, however old (one of a disabled endpoint waits for it to be
+    enabled again), and neither is its event. Each batch is its own short transaction (the caller
+    must not wrap this in one), and `should_stop` is asked between batches.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    finished = Delivery.objects.filter(created_at__lt=older_than).exclude(status=DeliveryStatus.PENDING)
+    deleted = 0
+    while not should_stop():
+        with transaction.atomic():
+            # Locked first, so a "retry now" making one pending again waits, then finds it gone.
+            ids = list(
+                finished.select_for_update(skip_locked=True)
+                .order_by("created_at", "id")
+                .values_list("id", flat=True)[:batch_size]
+            )
+            if not ids:
+                break
+            _, per_model = Delivery.objects.filter(id__in=ids).delete()  # and their attempts
+            deleted += per_model.get(Delivery._meta.label, 0)
+    # Events are written with all their deliveries at once, so an old event without any is done with.
+    orphans = WebhookEvent.objects.filter(created_at__lt=older_than).exclude(
+        Exists(Delivery.objects.filter(event_id=OuterRef("pk")))
+    )
+    while not should_stop():
+        ids = list(orphans.order_by("created_at", "id").values_list("id", flat=True)[:batch_size])
+        if not ids:
+            break
+        _, per_model = WebhookEvent.objects.filter(id__in=ids).delete()
+        deleted += per_model.get(WebhookEvent._meta.label, 0)
+    if deleted:
+        logger.info("pruned %d webhook deliveries and events created before %s", deleted, older_than.isoformat())
+    return deleted

@@ -6,6 +6,7 @@ the database (claims, records). Several workers may run: each attempt is claimed
 within WEBHOOK_TIMEOUT and are recorded, and the process exits 0. Database outages are logged and
 waited out; a receiver can do nothing worse than fail its own attempt. Every recorded attempt
 is counted in the worker's metrics (alerts.metrics), served on WEBHOOK_METRICS_PORT when set.
+Once an hour the long-running worker deletes the history past WEBHOOK_HISTORY_DAYS.
 """
 
 import logging
@@ -13,20 +14,25 @@ import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, close_old_connections
+from django.utils import timezone
 
 from aggregator.metrics import start_metrics_server
 from alerts.dispatch import Claimed, deliveries_claim, deliveries_record, delivery_send
 from alerts.metrics import attempts_recorded, webhook_metrics
+from alerts.services import webhook_history_cutoff, webhook_history_prune
 
 logger = logging.getLogger("alerts.worker")
 
 IDLE_SECONDS = 1.0
 SUMMARY_EVERY_SECONDS = 60
 DATABASE_RETRY_SECONDS = 5
+PRUNE_HISTORY_EVERY = timedelta(hours=1)
+PRUNE_SLICE_SECONDS = 2.0
 
 
 class Command(BaseCommand):
@@ -90,6 +96,7 @@ class Command(BaseCommand):
             if time.monotonic() - last_summary >= SUMMARY_EVERY_SECONDS and self.counts != reported:
                 logger.info("webhook deliveries so far: %s", self.describe())
                 last_summary, reported = time.monotonic(), dict(self.counts)
+            self.prune_history_when_due()
             found = self.fill()
             if self.in_flight:
                 self.collect()
@@ -97,6 +104,30 @@ class Command(BaseCommand):
                 self.stop.wait(IDLE_SECONDS)
         self.drain()
         logger.info("webhook worker stopped: %s", self.describe())
+
+    def prune_history_when_due(self) -> None:
+        """Once an hour, delete finished deliveries and events past WEBHOOK_HISTORY_DAYS.
+
+        In slices of PRUNE_SLICE_SECONDS between the loop's other work, so that the attempts in
+        flight are recorded well within their leases however much history there is to delete.
+        """
+        now = timezone.now()
+        if getattr(self, "next_prune_at", None) and now < self.next_prune_at:
+            return
+        cutoff = webhook_history_cutoff(now=now)
+        if cutoff is None:
+            self.next_prune_at = now + PRUNE_HISTORY_EVERY
+            return
+        deadline = time.monotonic() + PRUNE_SLICE_SECONDS
+        try:
+            webhook_history_prune(
+                older_than=cutoff, should_stop=lambda: self.stop.is_set() or time.monotonic() > deadline
+            )
+        except DatabaseError as exc:
+            logger.warning("pruning the webhook history failed: database unavailable (%s)", type(exc).__name__)
+            close_old_connections()
+        # Cut short by its slice: the rest at the loop's next turn; otherwise in an hour.
+        self.next_prune_at = now if time.monotonic() > deadline else now + PRUNE_HISTORY_EVERY
 
     def fill(self) -> int:
         """Claim as many due deliveries as there are free threads; how many were claimed."""
