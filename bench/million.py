@@ -586,12 +586,12 @@ def claim_plans(url: str) -> list[tuple[str, str]]:
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
-    from offers_sync import sync
+    from offers_sync import sync_states
 
     tick = datetime.now(UTC).replace(microsecond=0)
     limit = max(16, 16 * 8)  # the default batch: SYNC_CONCURRENCY 16 × 8
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        sync.products_claim_for_tick(tick=tick, worker="bench", limit=limit)
+        sync_states.products_claim_for_tick(tick=tick, worker="bench", limit=limit)
         transaction.set_rollback(True)
     (statement,) = [q["sql"] for q in queries.captured_queries]
     plans = []

@@ -17,7 +17,7 @@ and price events the worker's cycle rewrote. Its parts (`--parts`, in this order
   events over the year, one every five weeks or so.) Besides, bench/trend_bench.py's busy product
   (10,000 events over a year) is given to one product of the catalogue, once, and measured as
   trend_bench measures it.
-- `claim`: the worker's claim statement (`offers_sync.sync.products_claim_for_tick`, a batch of
+- `claim`: the worker's claim statement (`offers_sync.sync_states.products_claim_for_tick`, a batch of
   64), committed batch after batch as a worker does: CLAIMS claims at the start of a cycle, then,
   after half the catalogue was claimed and committed in one statement (not yet vacuumed), CLAIMS
   more; with the plans at each point. The same on a catalogue of `--small-products` (10,000, built
@@ -173,10 +173,10 @@ def claim_sql(tick: datetime) -> str:
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
-    from offers_sync import sync
+    from offers_sync import sync_states
 
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        sync.products_claim_for_tick(tick=tick, worker="bench", limit=BATCH)
+        sync_states.products_claim_for_tick(tick=tick, worker="bench", limit=BATCH)
         transaction.set_rollback(True)
     (query,) = queries.captured_queries
     return query["sql"]

@@ -19,13 +19,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connection, connections
 from django.utils import timezone
 
-from aggregator.sql import array_literal
 from offers_sync.client import OfferData, OffersServiceError, ProductNotRegistered, RefreshTokenRejected
 from offers_sync.gateway import OffersService
-from offers_sync.models import FULL_STATE_CHECK_EVERY, RECENT_PRODUCTS, ProductSyncState, SyncStatus
+from offers_sync.models import FULL_STATE_CHECK_EVERY, RECENT_PRODUCTS, SyncStatus
 from offers_sync.reconcile import offers_reconcile_many
 from offers_sync.registration import (
     PendingProduct,
@@ -35,6 +34,7 @@ from offers_sync.registration import (
     product_sync_states_create_missing,
     products_claim_due_registrations,
 )
+from offers_sync.sync_states import products_claim_for_tick, products_mark_failed, products_mark_synced
 from offers_sync.tokens import TokenUnavailable
 
 logger = logging.getLogger(__name__)
@@ -99,71 +99,6 @@ class FetchOutcome:
 def unexpected_failure(exc: BaseException) -> str:
     """A product's error for a failure nobody foresaw: its kind only (the log has the traceback)."""
     return f"unexpected failure ({type(exc).__name__}); see the worker log"
-
-
-def products_claim_for_tick(*, tick: datetime, worker: str, limit: int) -> list[uuid.UUID]:
-    """Claim up to `limit` registered products not yet claimed for `tick`; return those won.
-
-    A claim is a conditional update (`sync_claimed_for < tick` → `tick`): of several workers only
-    one can win a product for a tick. On PostgreSQL it is one statement, and SKIP LOCKED lets
-    concurrent workers take different batches instead of queueing on the same rows.
-    """
-    if connection.vendor == "postgresql":
-        return _claim_in_one_statement(tick=tick, worker=worker, limit=limit)
-    with transaction.atomic():
-        candidates = list(
-            ProductSyncState.objects.filter(registered_at__isnull=False, sync_claimed_for__lt=tick)
-            .order_by("sync_claimed_for")
-            .values_list("product_id", flat=True)[:limit]
-        )
-        if not candidates:
-            return []
-        ProductSyncState.objects.filter(product_id__in=candidates, sync_claimed_for__lt=tick).update(
-            sync_claimed_for=tick, sync_claimed_by=worker
-        )
-    return list(
-        ProductSyncState.objects.filter(
-            product_id__in=candidates, sync_claimed_for=tick, sync_claimed_by=worker
-        ).values_list("product_id", flat=True)
-    )
-
-
-def _claim_in_one_statement(*, tick: datetime, worker: str, limit: int) -> list[uuid.UUID]:
-    # UPDATE … RETURNING has no ORM spelling; this is the query the ORM path above runs as
-    # three, in one round trip, which matters at hundreds of batches per cycle.
-    table = connection.ops.quote_name(ProductSyncState._meta.db_table)
-    sql = f"""
-        UPDATE {table} SET sync_claimed_for = %s, sync_claimed_by = %s
-        WHERE product_id IN (
-            SELECT product_id FROM {table}
-            WHERE registered_at IS NOT NULL AND sync_claimed_for < %s
-            ORDER BY sync_claimed_for
-            LIMIT %s
-            FOR UPDATE SKIP LOCKED
-        ) AND sync_claimed_for < %s
-        RETURNING product_id
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [tick, worker, tick, limit, tick])
-        return [row[0] for row in cursor.fetchall()]
-
-
-def products_mark_synced(*, product_ids: list[uuid.UUID], now: datetime) -> None:
-    """Stamp these products synced at `now`, clearing their last error."""
-    if connection.vendor != "postgresql":
-        ProductSyncState.objects.filter(product_id__in=product_ids).update(
-            offers_synced_at=now, last_sync_error="", last_sync_error_at=None
-        )
-        return
-    # The ORM's UPDATE with one placeholder per product, compiled again for every batch, cost the
-    # main thread more than the statement costs the database.
-    table = connection.ops.quote_name(ProductSyncState._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET offers_synced_at = %s, last_sync_error = '', last_sync_error_at = NULL "
-            "WHERE product_id = ANY(%s::uuid[])",
-            [now, array_literal(product_ids)],
-        )
 
 
 def relax_commit_durability() -> None:
@@ -355,9 +290,7 @@ class OfferSyncer:
                 failed_by_reason[outcome.error[:500]].append(outcome.product_id)
         for reason, product_ids in failed_by_reason.items():
             # The cached offers stay as they were; only the failure is noted.
-            ProductSyncState.objects.filter(product_id__in=product_ids).update(
-                last_sync_error=reason, last_sync_error_at=now
-            )
+            products_mark_failed(product_ids=product_ids, reason=reason, now=now)
             summary.products_failed += len(product_ids)
             summary.failures[reason] = summary.failures.get(reason, 0) + len(product_ids)
             logger.warning("%d product(s) not synced this cycle: %s", len(product_ids), reason)

@@ -15,7 +15,8 @@ from catalogue.tests.factories import ProductFactory
 from offers_sync.client import OffersServiceClient
 from offers_sync.gateway import OffersService
 from offers_sync.models import Offer, ProductSyncState, SyncStatus
-from offers_sync.sync import CycleAborted, OfferSyncer, products_claim_for_tick
+from offers_sync.sync import CycleAborted, OfferSyncer
+from offers_sync.sync_states import products_claim_for_tick
 from offers_sync.tests.factories import OfferFactory, make_access_token, make_product, store_token, sync_state_of
 from offers_sync.tokens import DatabaseTokenSource
 
