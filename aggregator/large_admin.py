@@ -19,7 +19,8 @@ import math
 
 from django.contrib import admin
 from django.contrib.admin import helpers
-from django.contrib.admin.views.main import ERROR_FLAG, ORDER_VAR, PAGE_VAR
+from django.contrib.admin.options import IS_FACETS_VAR, IS_POPUP_VAR, TO_FIELD_VAR
+from django.contrib.admin.views.main import ERROR_FLAG, ORDER_VAR, PAGE_VAR, SEARCH_VAR
 from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
@@ -29,8 +30,8 @@ from django.utils.translation import ngettext
 
 DEFAULT_MAX_PAGES = 100
 DEFAULT_MAX_PAGES_FILTERED = 20
-# The change list's own parameters that do not narrow the rows.
-_UNFILTERING_PARAMETERS = {PAGE_VAR, ORDER_VAR, ERROR_FLAG}
+# The change list's own parameters that do not narrow the rows (an empty search does not either).
+_UNFILTERING_PARAMETERS = {PAGE_VAR, ORDER_VAR, ERROR_FLAG, IS_POPUP_VAR, TO_FIELD_VAR, IS_FACETS_VAR}
 
 
 class LargeTablePaginator(Paginator):
@@ -89,6 +90,14 @@ class LargeTablePaginator(Paginator):
         ) % {"pages": self.max_pages}
 
 
+def _is_unfiltered(parameters) -> bool:
+    """Whether the change list shows the whole table: no filter, and no search or an empty one."""
+    narrowing = set(parameters) - _UNFILTERING_PARAMETERS
+    if SEARCH_VAR in narrowing and not parameters.get(SEARCH_VAR, "").strip():
+        narrowing.discard(SEARCH_VAR)
+    return not narrowing
+
+
 def _estimated_rows(alias: str, table: str) -> int | None:
     connection = connections[alias]
     if connection.vendor != "postgresql":
@@ -103,21 +112,21 @@ def _estimated_rows(alias: str, table: str) -> int | None:
 class LargeTableAdminMixin:
     """For a ModelAdmin of a large table: bounded counts, no deep OFFSET, no facet counts."""
 
-    # Fifty rows, not Django's hundred: rendering a row costs the admin about 0.7 ms of CPU, which
-    # at a hundred was most of a search's time.
+    # Fifty rows, not Django's hundred: rendering the rows is most of a page's time.
     list_per_page = 50
     max_pages = DEFAULT_MAX_PAGES
-    # A search's or filter's rows are counted and paged to fewer pages: counting 5,000 matches,
-    # or skipping 4,950 of them with OFFSET, reads all those rows (through a join for offers and
-    # events found by product name), and a search is narrowed further rather than paged through.
+    # A search's or filter's rows are counted and paged to fewer pages: counting the matches up
+    # to `max_pages × list_per_page`, or skipping that many with OFFSET, reads all of them (through
+    # a join for offers and events found by product name), and a search is narrowed further
+    # rather than paged through.
     max_pages_filtered = DEFAULT_MAX_PAGES_FILTERED
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     change_list_template = "admin/large_table/change_list.html"
 
     def action_checkbox(self, obj):
-        # The same element as Django's (a CheckboxInput widget), without rendering a widget
-        # template for every row: that was about a third of the CPU a page of 50 costs.
+        # The same element as Django's (a CheckboxInput widget; a test compares the two), without
+        # rendering a widget template for every row, a large part of a page's rendering.
         label = format_html(_("Select this object for an action - {}"), str(obj))
         return format_html(
             '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
@@ -127,7 +136,7 @@ class LargeTableAdminMixin:
         )
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
-        unfiltered = set(request.GET) <= _UNFILTERING_PARAMETERS
+        unfiltered = _is_unfiltered(request.GET)
         return LargeTablePaginator(
             queryset,
             per_page,

@@ -1,11 +1,11 @@
 """PostgreSQL-only schema pieces that leave other databases (SQLite in development) as they are.
 
 Search by part of a name is a trigram index on PostgreSQL and a plain scan elsewhere. Django has
-no "this index on that database only", so the index and the operations that build it say so
-themselves: the migration adds the index with `CREATE INDEX CONCURRENTLY` on PostgreSQL and only
-records it in the model state elsewhere, and the index renders to nothing outside PostgreSQL,
-because Django re-creates every index of a model whenever SQLite rebuilds its table (which it
-does for most column changes).
+no "this index on that database only", so the index says so itself: a `PostgresOnlyGinIndex`
+renders to nothing outside PostgreSQL, also when Django re-creates every index of a model as
+SQLite rebuilds its table (which it does for most column changes). Migrations add indexes to
+large tables with `AddIndexConcurrentlyOnPostgres`: `CREATE INDEX CONCURRENTLY` on PostgreSQL, a
+plain `CREATE INDEX` elsewhere (nothing at all for a PostgreSQL-only index).
 """
 
 from django.contrib.postgres.indexes import GinIndex

@@ -5,14 +5,14 @@ Events are written with their deliveries in the caller's transaction; the worker
 """
 
 import json
-import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -32,8 +32,6 @@ from alerts.signing import new_secret
 from catalogue.models import Product
 from offers_sync.models import Offer
 from offers_sync.signals import OffersChanged
-
-logger = logging.getLogger(__name__)
 
 # -- endpoints -------------------------------------------------------------------------------
 
@@ -287,45 +285,61 @@ def webhook_history_cutoff(*, now: datetime) -> datetime | None:
     return None if days <= 0 else now - timedelta(days=days)
 
 
+@dataclass(frozen=True)
+class PrunedHistory:
+    deliveries: int = 0
+    events: int = 0
+
+
 def webhook_history_prune(
     *,
     older_than: datetime,
     batch_size: int = HISTORY_PRUNE_BATCH_SIZE,
     should_stop: Callable[[], bool] = lambda: False,
-) -> int:
+) -> PrunedHistory:
     """Delete finished deliveries created before `older_than`, with their attempts, then the events
-    left without any delivery; return how many deliveries and events went.
+    left without any delivery; return how many of each went.
 
     A pending delivery is never deleted, however old (one of a disabled endpoint waits for it to be
     enabled again), and neither is its event. Each batch is its own short transaction (the caller
-    must not wrap this in one), and `should_stop` is asked between batches.
+    must not wrap this in one), and `should_stop` is asked after each batch.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     finished = Delivery.objects.filter(created_at__lt=older_than).exclude(status=DeliveryStatus.PENDING)
-    deleted = 0
-    while not should_stop():
+    deliveries = 0
+    while True:
         with transaction.atomic():
-            # Locked first, so a "retry now" making one pending again waits, then finds it gone.
-            ids = list(
-                finished.select_for_update(skip_locked=True)
-                .order_by("created_at", "id")
-                .values_list("id", flat=True)[:batch_size]
-            )
+            batch = finished.order_by("created_at", "id")
+            if connection.features.has_select_for_update_skip_locked:
+                # Locked, so a "retry now" that makes one pending again waits, then finds it gone.
+                batch = batch.select_for_update(skip_locked=True)
+            ids = list(batch.values_list("id", flat=True)[:batch_size])
             if not ids:
                 break
-            _, per_model = Delivery.objects.filter(id__in=ids).delete()  # and their attempts
-            deleted += per_model.get(Delivery._meta.label, 0)
-    # Events are written with all their deliveries at once, so an old event without any is done with.
-    orphans = WebhookEvent.objects.filter(created_at__lt=older_than).exclude(
-        Exists(Delivery.objects.filter(event_id=OuterRef("pk")))
+            # The status is checked again by the delete itself (no row locks on SQLite).
+            _, per_model = finished.filter(id__in=ids).delete()  # and their attempts
+            deliveries += per_model.get(Delivery._meta.label, 0)
+        if should_stop():
+            return PrunedHistory(deliveries=deliveries)
+    # Events are written with all their deliveries at once, so an old event without any is done
+    # with. Paged by a cursor: those still waiting on a pending delivery are passed only once.
+    orphans = (
+        WebhookEvent.objects.filter(created_at__lt=older_than)
+        .exclude(Exists(Delivery.objects.filter(event_id=OuterRef("pk"))))
+        .order_by("created_at", "id")
     )
-    while not should_stop():
-        ids = list(orphans.order_by("created_at", "id").values_list("id", flat=True)[:batch_size])
-        if not ids:
+    events, after = 0, None
+    while True:
+        page = orphans
+        if after is not None:
+            page = page.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], id__gt=after[1]))
+        rows = list(page.values_list("created_at", "id")[:batch_size])
+        if not rows:
             break
-        _, per_model = WebhookEvent.objects.filter(id__in=ids).delete()
-        deleted += per_model.get(WebhookEvent._meta.label, 0)
-    if deleted:
-        logger.info("pruned %d webhook deliveries and events created before %s", deleted, older_than.isoformat())
-    return deleted
+        after = rows[-1]
+        _, per_model = WebhookEvent.objects.filter(id__in=[event_id for _, event_id in rows]).delete()
+        events += per_model.get(WebhookEvent._meta.label, 0)
+        if should_stop():
+            break
+    return PrunedHistory(deliveries=deliveries, events=events)

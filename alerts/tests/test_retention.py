@@ -1,12 +1,12 @@
 """How long webhook history is kept: finished deliveries, their attempts, and their events."""
 
-import threading
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.utils import timezone
 
-from alerts.management.commands.run_webhooks import Command
+from alerts.management.commands import run_webhooks
 from alerts.models import Delivery, DeliveryAttempt, DeliveryStatus, EventType, WebhookEvent
 from alerts.services import _events_create, webhook_history_cutoff, webhook_history_prune
 
@@ -34,9 +34,9 @@ def test_old_finished_deliveries_go_with_their_attempts_and_events(endpoint):
     old_pending = queued(endpoint["id"], days_ago=90, status=DeliveryStatus.PENDING)
     recent = queued(endpoint["id"], days_ago=29, status=DeliveryStatus.DELIVERED)
 
-    deleted = webhook_history_prune(older_than=NOW - timedelta(days=30), batch_size=1)
+    pruned = webhook_history_prune(older_than=NOW - timedelta(days=30), batch_size=1)
 
-    assert deleted == 4  # two deliveries and their two events
+    assert (pruned.deliveries, pruned.events) == (2, 2)
     assert set(Delivery.objects.values_list("pk", flat=True)) == {old_pending.pk, recent.pk}
     assert set(WebhookEvent.objects.values_list("pk", flat=True)) == {old_pending.event_id, recent.event_id}
     assert set(DeliveryAttempt.objects.values_list("delivery_id", flat=True)) == {old_pending.pk, recent.pk}
@@ -62,13 +62,8 @@ def test_an_event_stays_while_one_of_its_deliveries_is_pending(endpoint, auth_cl
 def test_pruning_stops_between_batches_when_asked(endpoint):
     for _ in range(3):
         queued(endpoint["id"], days_ago=40, status=DeliveryStatus.DELIVERED)
-    asked = []
-
-    def stop_after_one_batch() -> bool:
-        asked.append(True)
-        return len(asked) > 1
-
-    webhook_history_prune(older_than=NOW - timedelta(days=30), batch_size=1, should_stop=stop_after_one_batch)
+    pruned = webhook_history_prune(older_than=NOW - timedelta(days=30), batch_size=1, should_stop=lambda: True)
+    assert (pruned.deliveries, pruned.events) == (1, 0)  # one batch, and no event before the deliveries are done
     assert Delivery.objects.count() == 2
 
 
@@ -79,11 +74,13 @@ def test_retention_follows_the_setting_and_zero_keeps_everything(settings):
     assert webhook_history_cutoff(now=NOW) is None
 
 
-def test_the_worker_prunes_once_an_hour(endpoint, settings):
+# The worker's own connection handling (close_old_connections) needs tests outside a transaction.
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_prunes_at_its_start_then_hourly(endpoint, settings, monkeypatch):
     settings.WEBHOOK_HISTORY_DAYS = 30
+    monkeypatch.setattr(run_webhooks, "PRUNE_SLICE_SECONDS", 600)  # one slice does it all here
     queued(endpoint["id"], days_ago=40, status=DeliveryStatus.DELIVERED)
-    worker = Command()
-    worker.stop = threading.Event()
+    worker = run_webhooks.Command()
     worker.prune_history_when_due()
     assert not Delivery.objects.exists()
 
@@ -93,3 +90,16 @@ def test_the_worker_prunes_once_an_hour(endpoint, settings):
     worker.next_prune_at = timezone.now() - timedelta(seconds=1)  # an hour later
     worker.prune_history_when_due()
     assert not Delivery.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_prune_goes_on_in_slices_between_deliveries(endpoint, settings, monkeypatch):
+    settings.WEBHOOK_HISTORY_DAYS = 30
+    monkeypatch.setattr(run_webhooks, "PRUNE_SLICE_SECONDS", -1)  # every slice ends after one batch
+    monkeypatch.setattr(run_webhooks, "webhook_history_prune", partial(webhook_history_prune, batch_size=1))
+    for _ in range(2):
+        queued(endpoint["id"], days_ago=40, status=DeliveryStatus.DELIVERED)
+    worker = run_webhooks.Command()
+    worker.prune_history_when_due()
+    assert Delivery.objects.count() == 1
+    assert timezone.now() < worker.next_prune_at <= timezone.now() + timedelta(seconds=run_webhooks.PRUNE_PAUSE_SECONDS)

@@ -2,7 +2,8 @@
 
 The other client tests mock requests' adapter (`responses`), which skips the client's own adapter
 (`offers_sync.client._ServiceAdapter`): these run it against a small local HTTP server that
-records what reached it.
+records what reached it. They stay with the client's tests rather than in tests/system: the
+server is in this process, on loopback, and answers at once.
 """
 
 import base64
@@ -72,26 +73,36 @@ TOKENS = StaticTokens(make_access_token())
 EXPECTED = [OfferData(id=uuid.UUID(OFFER["id"]), price=1200, items_in_stock=3)]
 
 
-def test_calls_share_one_kept_alive_connection_and_reach_the_right_path(server, no_proxy_settings):
-    client = OffersServiceClient(server.url)
-    try:
-        answers = [client.get_offers(TOKENS, PRODUCT) for _ in range(5)]
-    finally:
+@pytest.fixture
+def make_client():
+    made = []
+
+    def make(base_url: str) -> OffersServiceClient:
+        made.append(OffersServiceClient(base_url))
+        return made[-1]
+
+    yield make
+    for client in made:
         client.close()
+
+
+def test_calls_share_one_kept_alive_connection_and_reach_the_right_path(server, no_proxy_settings, make_client):
+    client = make_client(server.url)
+    answers = [client.get_offers(TOKENS, PRODUCT) for _ in range(5)]
     assert answers == [EXPECTED] * 5
     assert {seen["request_line"] for seen in server.seen} == {f"GET /api/v1/products/{PRODUCT}/offers HTTP/1.1"}
     assert len({seen["client_port"] for seen in server.seen}) == 1
     assert server.seen[0]["headers"]["Bearer"] == TOKENS.get()
 
 
-def test_a_base_url_with_a_path_keeps_it(server, no_proxy_settings):
-    client = OffersServiceClient(server.url + "/offers-service/")
+def test_a_base_url_with_a_path_keeps_it(server, no_proxy_settings, make_client):
+    client = make_client(server.url + "/offers-service/")
     assert client.get_offers(TOKENS, PRODUCT) == EXPECTED
     assert server.seen[0]["request_line"] == f"GET /offers-service/api/v1/products/{PRODUCT}/offers HTTP/1.1"
 
 
-def test_credentials_in_the_base_url_go_as_basic_auth_as_requests_sends_them(server, no_proxy_settings):
-    client = OffersServiceClient(server.url.replace("http://", "http://svc:s%40cret@"))
+def test_credentials_in_the_base_url_go_as_basic_auth_as_requests_sends_them(server, no_proxy_settings, make_client):
+    client = make_client(server.url.replace("http://", "http://svc:s%40cret@"))
     assert client.get_offers(TOKENS, PRODUCT) == EXPECTED
     headers = server.seen[0]["headers"]
     assert headers["Authorization"] == "Basic " + base64.b64encode(b"svc:s@cret").decode()
@@ -99,12 +110,12 @@ def test_credentials_in_the_base_url_go_as_basic_auth_as_requests_sends_them(ser
     assert server.seen[0]["request_line"] == f"GET /api/v1/products/{PRODUCT}/offers HTTP/1.1"
 
 
-def test_a_proxy_from_the_environment_carries_the_calls(server, monkeypatch):
+def test_a_proxy_from_the_environment_carries_the_calls(server, monkeypatch, make_client):
     # The server stands in for the proxy: a proxied request names the whole URL in its request line.
     for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", server.url)
     monkeypatch.setenv("http_proxy", server.url)
-    client = OffersServiceClient("http://offers.invalid")
+    client = make_client("http://offers.invalid")
     assert client.get_offers(TOKENS, PRODUCT) == EXPECTED
     assert server.seen[0]["request_line"] == f"GET http://offers.invalid/api/v1/products/{PRODUCT}/offers HTTP/1.1"

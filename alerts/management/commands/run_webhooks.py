@@ -33,10 +33,17 @@ SUMMARY_EVERY_SECONDS = 60
 DATABASE_RETRY_SECONDS = 5
 PRUNE_HISTORY_EVERY = timedelta(hours=1)
 PRUNE_SLICE_SECONDS = 2.0
+PRUNE_PAUSE_SECONDS = 10
 
 
 class Command(BaseCommand):
     help = "Deliver alert webhooks: claim due deliveries, POST them signed, retry on schedule."
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stop = threading.Event()
+        self.next_prune_at = timezone.now()  # at the start, then hourly
+        self.pruned_deliveries = self.pruned_events = 0
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="Deliver what is due now, then exit.")
@@ -108,26 +115,42 @@ class Command(BaseCommand):
     def prune_history_when_due(self) -> None:
         """Once an hour, delete finished deliveries and events past WEBHOOK_HISTORY_DAYS.
 
-        In slices of PRUNE_SLICE_SECONDS between the loop's other work, so that the attempts in
-        flight are recorded well within their leases however much history there is to delete.
+        In slices of PRUNE_SLICE_SECONDS, PRUNE_PAUSE_SECONDS apart, between the loop's other work:
+        the attempts in flight are recorded well within their leases, and deliveries go on at
+        nearly their usual pace, however much history there is to delete.
         """
         now = timezone.now()
-        if getattr(self, "next_prune_at", None) and now < self.next_prune_at:
+        if now < self.next_prune_at:
             return
         cutoff = webhook_history_cutoff(now=now)
         if cutoff is None:
             self.next_prune_at = now + PRUNE_HISTORY_EVERY
             return
+        close_old_connections()
         deadline = time.monotonic() + PRUNE_SLICE_SECONDS
         try:
-            webhook_history_prune(
+            pruned = webhook_history_prune(
                 older_than=cutoff, should_stop=lambda: self.stop.is_set() or time.monotonic() > deadline
             )
         except DatabaseError as exc:
             logger.warning("pruning the webhook history failed: database unavailable (%s)", type(exc).__name__)
             close_old_connections()
-        # Cut short by its slice: the rest at the loop's next turn; otherwise in an hour.
-        self.next_prune_at = now if time.monotonic() > deadline else now + PRUNE_HISTORY_EVERY
+            self.next_prune_at = now + PRUNE_HISTORY_EVERY
+            return
+        self.pruned_deliveries += pruned.deliveries
+        self.pruned_events += pruned.events
+        if time.monotonic() > deadline and not self.stop.is_set():
+            self.next_prune_at = now + timedelta(seconds=PRUNE_PAUSE_SECONDS)  # more to delete
+            return
+        if self.pruned_deliveries or self.pruned_events:
+            logger.info(
+                "pruned %d webhook deliveries and %d events created before %s",
+                self.pruned_deliveries,
+                self.pruned_events,
+                cutoff.isoformat(timespec="seconds"),
+            )
+        self.pruned_deliveries = self.pruned_events = 0
+        self.next_prune_at = now + PRUNE_HISTORY_EVERY
 
     def fill(self) -> int:
         """Claim as many due deliveries as there are free threads; how many were claimed."""
