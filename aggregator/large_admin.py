@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 DEFAULT_MAX_PAGES = 100
-DEFAULT_MAX_PAGES_FILTERED = 20
+DEFAULT_MAX_PAGES_FILTERED = 10
 # The change list's own parameters that do not narrow the rows (an empty search does not either).
 _UNFILTERING_PARAMETERS = {PAGE_VAR, ORDER_VAR, ERROR_FLAG, IS_POPUP_VAR, TO_FIELD_VAR, IS_FACETS_VAR}
 

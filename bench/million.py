@@ -366,11 +366,11 @@ def cases(sample: dict) -> list[Case]:
             admin=True,
         ),
         Case(
-            "Admin products, registered filter, page 20 (the last offered)",
-            "/admin/catalogue/product/?sync_state__registered_at__isempty=0&p=20",
+            "Admin products, registered filter, page 10 (the last offered)",
+            "/admin/catalogue/product/?sync_state__registered_at__isempty=0&p=10",
             admin=True,
         ),
-        Case("Admin products, search `kettle`, page 20 (the last offered)", "/admin/catalogue/product/?q=kettle&p=20",
+        Case("Admin products, search `kettle`, page 10 (the last offered)", "/admin/catalogue/product/?q=kettle&p=10",
              admin=True),  # fmt: skip
         Case("Admin offers, page 1", "/admin/offers_sync/offer/", admin=True),
         Case("Admin offers, page 100", "/admin/offers_sync/offer/?p=100", admin=True),
@@ -378,7 +378,7 @@ def cases(sample: dict) -> list[Case]:
         Case("Admin offers, search a product id", f"/admin/offers_sync/offer/?q={sample['product_id']}", admin=True),
         Case("Admin offers, search a product name", f"/admin/offers_sync/offer/?q=duct+{n:07d}", admin=True),
         Case("Admin offers, search `kettle`", "/admin/offers_sync/offer/?q=kettle", admin=True),
-        Case("Admin offers, search `kettle`, page 20 (the last offered)", "/admin/offers_sync/offer/?q=kettle&p=20",
+        Case("Admin offers, search `kettle`, page 10 (the last offered)", "/admin/offers_sync/offer/?q=kettle&p=10",
              admin=True),  # fmt: skip
         Case("Admin price events, page 1", "/admin/price_history/priceevent/", admin=True),
         Case("Admin price events, page 100", "/admin/price_history/priceevent/?p=100", admin=True),
