@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from aggregator.pagination import keyset_page
 from alerts.addresses import check_url
 from alerts.models import (
     Alert,
@@ -327,14 +328,11 @@ def webhook_history_prune(
     orphans = (
         WebhookEvent.objects.filter(created_at__lt=older_than)
         .exclude(Exists(Delivery.objects.filter(event_id=OuterRef("pk"))))
-        .order_by("created_at", "id")
+        .values_list("created_at", "id")
     )
     events, after = 0, None
     while True:
-        page = orphans
-        if after is not None:
-            page = page.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], id__gt=after[1]))
-        rows = list(page.values_list("created_at", "id")[:batch_size])
+        rows = keyset_page(orphans, "created_at", after=after, limit=batch_size)
         if not rows:
             break
         after = rows[-1]
