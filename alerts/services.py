@@ -9,7 +9,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from aggregator.pagination import keyset_page
+from aggregator.retention import retention_cutoff
 from alerts.addresses import check_url
 from alerts.models import (
     Alert,
@@ -282,8 +283,7 @@ HISTORY_PRUNE_BATCH_SIZE = 1000
 
 def webhook_history_cutoff(*, now: datetime) -> datetime | None:
     """History created before this is past retention; None when it is kept (WEBHOOK_HISTORY_DAYS=0)."""
-    days = settings.WEBHOOK_HISTORY_DAYS
-    return None if days <= 0 else now - timedelta(days=days)
+    return retention_cutoff(now=now, days=settings.WEBHOOK_HISTORY_DAYS)
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,11 @@ deletes rows older than SYNC_RUNS_DAYS in small batches (`sync_runs_prune`), lik
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 
+from aggregator.retention import retention_cutoff
 from offers_sync.models import SyncRun
 from offers_sync.sync import CycleSummary
 
@@ -62,10 +63,7 @@ def sync_run_record(
 
 def sync_runs_cutoff(*, now: datetime, days: int | None = None) -> datetime | None:
     """Rows of cycles started before this are past retention; None when it is off (0 days)."""
-    days = settings.SYNC_RUNS_DAYS if days is None else days
-    if days <= 0:
-        return None
-    return now - timedelta(days=days)
+    return retention_cutoff(now=now, days=settings.SYNC_RUNS_DAYS if days is None else days)
 
 
 def sync_runs_prune(

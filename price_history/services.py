@@ -9,13 +9,14 @@ describe are committed together or not at all; `offer_events_record` is the same
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 
+from aggregator.retention import retention_cutoff
 from aggregator.sql import array_literal
 from offers_sync.signals import OffersChanged
 from price_history.models import PriceEvent
@@ -129,10 +130,7 @@ def _insert(events: list[PriceEvent]) -> int:
 
 def price_history_cutoff(*, now: datetime, days: int | None = None) -> datetime | None:
     """Events observed before this are past retention; None when retention is off (0 days)."""
-    days = settings.PRICE_HISTORY_DAYS if days is None else days
-    if days <= 0:
-        return None
-    return now - timedelta(days=days)
+    return retention_cutoff(now=now, days=settings.PRICE_HISTORY_DAYS if days is None else days)
 
 
 def price_events_prune(
