@@ -732,11 +732,17 @@ def main() -> None:
         explains=explains,
         load_before=load_before,
     )
+    write_report(text, "million")
+
+
+def write_report(text: str, name: str) -> Path:
+    """Print the report and keep it in bench/results/, named `name` and the time; its path."""
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"million-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.md"
+    path = RESULTS / f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.md"
     path.write_text(text)
     print(text)
     log(f"written to {path.relative_to(ROOT)}")
+    return path
 
 
 if __name__ == "__main__":

@@ -511,13 +511,9 @@ def main() -> None:
         load_before=load_before,
         claims=args.claims,
     )
-    million.RESULTS.mkdir(exist_ok=True)
-    path = million.RESULTS / f"million-sync-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.md"
-    path.write_text(text)
+    path = million.write_report(text, "million-sync")
     if cycle:
         path.with_suffix(".json").write_text(json.dumps(cycle, indent=1))
-    print(text)
-    log(f"written to {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
