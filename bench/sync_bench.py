@@ -13,7 +13,10 @@ fake offers service in its own process answering in 20 ms ± 10 ms, and `manage.
 - `unchanged`: nothing changed upstream since the last cycle (and no offer row may be written);
 - `pair`: two workers on one tick after heavy churn (no product may be fetched twice);
 - `sweep`: heavy churn with SYNC_CONCURRENCY at each of `--sweep` (default 16, 32, 64);
-- `history`: heavy churn with the price history off and on, alternately (this tree's worker only).
+- `history`: heavy churn with the price history off and on, alternately (this tree's worker only);
+- `bound`: the offers service's own bound on this machine: the worker's client alone, fetching
+  every product once from `SYNC_CONCURRENCY` threads (16, and each of `--sweep` when `sweep` runs
+  too), with no database work and no process start: what any worker could do at best here.
 
 With `--compare DIR` (a checkout of another version, e.g. `git archive main | tar -x -C DIR`)
 every run is made once with DIR's worker and once with this tree's, alternating which goes
@@ -26,6 +29,7 @@ the machine is doing.
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -33,6 +37,7 @@ import sys
 import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,7 +46,7 @@ PYTHON = sys.executable
 REFRESH_TOKEN = "bench-refresh-token"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 HEAVY_CHURN_EPOCHS = 20  # about 96% of products change (15% per epoch)
-SCENARIOS = ("first", "churn", "unchanged", "pair", "sweep", "history")
+SCENARIOS = ("bound", "first", "churn", "unchanged", "pair", "sweep", "history")
 
 
 def main() -> None:
@@ -101,6 +106,11 @@ def main() -> None:
         bench.control = Control(f"http://127.0.0.1:{port}")
         # One cycle first, unmeasured, so every scenario starts from a synced cache and a token.
         bench.run(ROOT, workers=1)
+        if "bound" in scenarios:
+            sweep = [int(c) for c in args.sweep.split(",")] if "sweep" in scenarios else []
+            for concurrency in dict.fromkeys([16, *sweep]):
+                label = f"offers service alone, {concurrency} in flight (the client, no database)"
+                rows.append((label, "after", args.products, bench.fetch_alone(f"http://127.0.0.1:{port}", concurrency)))
 
         def each_version(label, prepare, **kwargs):
             for round_number in range(args.rounds):
@@ -159,6 +169,44 @@ class Bench:
     def heavy_churn(self) -> None:
         self.control.post("/_control/churn/step", {"epochs": HEAVY_CHURN_EPOCHS})
 
+    def fetch_alone(self, url: str, concurrency: int) -> dict:
+        """Every product's offers fetched once by the worker's client from `concurrency` threads, nothing else.
+
+        The token is the workers' (from the database, as theirs); the fake's state does not move
+        (its churn is stepped by hand), so the next cycle finds what it would have found anyway.
+        """
+        from catalogue.models import Product
+        from offers_sync.client import OffersServiceClient
+        from offers_sync.tokens import DatabaseTokenSource
+
+        product_ids = list(Product.objects.values_list("id", flat=True))
+        client = OffersServiceClient(url, pool_size=concurrency)
+        tokens = DatabaseTokenSource(client, REFRESH_TOKEN)
+        tokens.get()
+        load = os.getloadavg()[0]
+        fake_before, own_before = process_cpu_s(self.fake_pid), process_cpu_s(os.getpid())
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            fetched = sum(1 for offers in pool.map(lambda pid: client.get_offers(tokens, pid), product_ids) if offers)
+        wall = time.monotonic() - started
+        per_product = 1000 / len(product_ids)
+        client.close()
+        result = {
+            "wall_seconds": round(wall, 2),
+            "products_synced": len(product_ids),
+            "products_per_second": round(len(product_ids) / wall),
+            "cycle_products_per_second": round(len(product_ids) / wall),
+            "worker_cpu_ms": round((process_cpu_s(os.getpid()) - own_before) * per_product, 2),
+            "database_cpu_ms": 0.0,
+            "fake_cpu_ms": round((process_cpu_s(self.fake_pid) - fake_before) * per_product, 2),
+            "peak_rss_mb": "",
+            "load_average": round(load, 1),
+            "summaries": [],
+            "notes": f"{fetched} answers with offers; mean fetch {1000 * concurrency * wall / len(product_ids):.1f} ms",
+        }
+        print(f"  alone: {json.dumps({k: v for k, v in result.items() if k != 'summaries'})}", flush=True)
+        return result
+
     def run(self, code: Path, *, workers: int = 1, concurrency: int | None = None, count_writes: bool = False,
             count_fetches: bool = False, stop_after: float | None = None,
             extra_env: dict | None = None) -> dict:  # fmt: skip
@@ -181,7 +229,8 @@ class Bench:
         if stop_after:
             timer = threading.Timer(stop_after, lambda: [p.send_signal(signal.SIGTERM) for p in procs])
             timer.start()
-        peaks, summaries, worker_cpu = [], [], 0.0
+        summaries, worker_cpu = [], 0.0
+        peaks = PeakMemory([proc.pid for proc in procs])
         try:
             for proc in procs:
                 _, status, usage = os.wait4(proc.pid, 0)
@@ -189,7 +238,6 @@ class Bench:
                 summaries.append(proc.stdout.read().strip())
                 if proc.returncode != 0 and not stop_after:
                     raise SystemExit(f"worker failed ({proc.returncode}): {summaries[-1]}")
-                peaks.append(usage.ru_maxrss // 1024)  # kilobytes on Linux
                 worker_cpu += usage.ru_utime + usage.ru_stime
         finally:
             for proc in procs:
@@ -198,19 +246,23 @@ class Bench:
                     proc.wait()
             if timer:
                 timer.cancel()
+            peak_rss_mb = peaks.stop()
         wall = time.monotonic() - started
         database_cpu = database.stop()
         fake_cpu = process_cpu_s(self.fake_pid) - fake_before
         synced = sum(_count(summary, "synced") for summary in summaries)
         per_product = 1000 / max(synced, 1)
+        # The cycles' own rate, without the processes' start (Django set-up, checks) and exit.
+        cycle_seconds = max((_duration(summary) for summary in summaries), default=0.0)
         result = {
             "wall_seconds": round(wall, 2),
             "products_synced": synced,
             "products_per_second": round(synced / wall),
+            "cycle_products_per_second": round(synced / cycle_seconds) if cycle_seconds else "",
             "worker_cpu_ms": round(worker_cpu * per_product, 2),
             "database_cpu_ms": round(database_cpu * per_product, 2),
             "fake_cpu_ms": round(fake_cpu * per_product, 2),
-            "peak_rss_mb": max(peaks),
+            "peak_rss_mb": peak_rss_mb,
             "load_average": round(load, 1),
             "summaries": summaries,
         }
@@ -234,6 +286,11 @@ def _count(summary: str, name: str) -> int:
     return 0
 
 
+def _duration(summary: str) -> float:
+    match = re.search(r"duration=([\d.]+)s", summary)
+    return float(match.group(1)) if match else 0.0
+
+
 def _stat(pid: int) -> list[str] | None:
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
@@ -246,6 +303,37 @@ def process_cpu_s(pid: int) -> float:
     """CPU seconds (user + system, every thread) a process has used so far."""
     fields = _stat(pid)
     return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+class PeakMemory:
+    """The largest peak resident memory (VmHWM) of these processes, read every 0.1 s while they run.
+
+    Not the rusage of wait4: a child started by vfork counts the parent's memory at the fork in its
+    ru_maxrss, and this benchmark's own process is larger than a worker.
+    """
+
+    def __init__(self, pids: list[int]):
+        self.pids = pids
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.1):
+            for pid in self.pids:
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+                if match:
+                    self.peak_kb = max(self.peak_kb, int(match.group(1)))
+
+    def stop(self) -> int:
+        self._stop.set()
+        self.thread.join()
+        return self.peak_kb // 1024
 
 
 class DatabaseCpu:
@@ -404,17 +492,19 @@ def print_report(rows) -> None:
     load = os.getloadavg()
     print(f"\nSync benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load average now "
           f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (fake service 20±10 ms)\n")  # fmt: skip
-    print("| cycle | version | products | wall s | products/s | CPU ms/product: worker + PostgreSQL + fake "
-          "| peak RSS MB | load avg | notes |")  # fmt: skip
-    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    print("| cycle | version | products | wall s | products/s | cycle's own products/s "
+          "| CPU ms/product: worker + PostgreSQL + fake | peak RSS MB | load avg | notes |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for label, version, products, r in rows:
-        notes = []
-        notes.append(f"{r['rows_written_per_second']} rows written/s, {r['commits']} commits")
+        notes = [r["notes"]] if "notes" in r else []
+        if "commits" in r:
+            notes.append(f"{r['rows_written_per_second']} rows written/s, {r['commits']} commits")
         if "offer_rows_written" in r:
             notes.append(f"offer rows written: {r['offer_rows_written']}")
         if "fetched_twice" in r:
             notes.append(f"fetched: {r['products_fetched']}, twice: {r['fetched_twice']}")
         print(f"| {label} | {version} | {products} | {r['wall_seconds']} | {r['products_per_second']} | "
+              f"{r['cycle_products_per_second']} | "
               f"{r['worker_cpu_ms']} + {r['database_cpu_ms']} + {r['fake_cpu_ms']} | {r['peak_rss_mb']} | "
               f"{r['load_average']} | {'; '.join(notes)} |")  # fmt: skip
     print("\nWorker summaries (main thread: claiming / waiting for fetches / reconciling):")
