@@ -612,7 +612,7 @@ def claim_plans(url: str) -> list[tuple[str, str]]:
     with psycopg.connect(url) as conn:
         plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}"))
         plans.append(
-            ("Claim of a batch of 64, start of a cycle (nothing claimed for this tick)", f"{statement}\n\n{plan}")
+            ("Claim of a batch of 128, start of a cycle (nothing claimed for this tick)", f"{statement}\n\n{plan}")
         )
         conn.rollback()
         # Half the products claimed for this tick and committed, as workers do batch by batch; their
@@ -630,7 +630,7 @@ def claim_plans(url: str) -> list[tuple[str, str]]:
         log(f"half the products claimed in {time.monotonic() - started:.0f} s")
         for attempt in ("first claim after", "second claim after"):
             plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}"))
-            plans.append((f"Claim of a batch of 64, half-way through a cycle, {attempt}", f"{statement}\n\n{plan}"))
+            plans.append((f"Claim of a batch of 128, half-way through a cycle, {attempt}", f"{statement}\n\n{plan}"))
             conn.rollback()
         # Back to unclaimed and vacuumed, so that a --reuse-db run starts from the same state.
         conn.execute(
