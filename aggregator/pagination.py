@@ -24,11 +24,17 @@ MAX_CURSOR_LENGTH = 256
 
 
 def keyset_page(queryset, field: str, *, after: tuple | None, limit: int, descending: bool = False) -> list:
-    """Up to `limit` rows of `queryset` after `after` = (value of `field`, id), in (field, id) order.
+    """Up to `limit` rows of `queryset` after `after` = (value of `field`, id), in (field, id) order."""
+    order = (f"-{field}", "-id") if descending else (field, "id")
+    return list(keyset_range(queryset, field, after=after, descending=descending).order_by(*order)[:limit])
 
-    (field, id) > (value, pk), or < when descending. The first filter is implied by the second but
-    is what lets PostgreSQL walk the (field, id) index from the cursor and stop after `limit` rows;
-    with the OR alone it reads every row after the cursor and sorts them.
+
+def keyset_range(queryset, field: str, *, after: tuple | None = None, through: tuple | None = None, descending=False):
+    """The rows of `queryset` after `after` and up to `through` included, both (value of `field`, id).
+
+    (field, id) > (value, pk), or < when descending. Each bound's first filter is implied by its
+    second but is what lets PostgreSQL walk the (field, id) index from the cursor and stop after a
+    page; with the OR alone it reads every row after the cursor and sorts them.
     """
     if after is not None:
         value, pk = after
@@ -36,8 +42,13 @@ def keyset_page(queryset, field: str, *, after: tuple | None, limit: int, descen
         queryset = queryset.filter(**{f"{field}__{before}": value}).filter(
             Q(**{f"{field}__{beyond}": value}) | Q(**{f"id__{beyond}": pk})
         )
-    order = (f"-{field}", "-id") if descending else (field, "id")
-    return list(queryset.order_by(*order)[:limit])
+    if through is not None:
+        value, pk = through
+        within, short = ("gte", "gt") if descending else ("lte", "lt")
+        queryset = queryset.filter(**{f"{field}__{within}": value}).filter(
+            Q(**{f"{field}__{short}": value}) | Q(**{f"id__{within}": pk})
+        )
+    return queryset
 
 
 class KeysetLinkPagination(BasePagination):

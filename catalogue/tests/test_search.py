@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from catalogue.models import Product
@@ -156,3 +157,75 @@ def test_postgresql_answers_a_rare_short_search_from_the_pieces_index(thousands_
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "product_name_grams_idx" in plan
+
+
+@pytest.fixture
+def a_line_added_last(monkeypatch):
+    """3,000 kettles, then 300 lamps (9 %) added last: all of them at the list's end; analyzed.
+
+    Walks of the list are cut short at 100 names (`SEARCH_WALK_ROWS`), as at a million products
+    they are at thousands.
+    """
+    make(
+        *[f"Blue kettle {n:04d}" + (" 7q" if n % 700 == 0 else "") for n in range(3000)],
+        *[f"Zebra lamp {n:03d}" for n in range(300)],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE catalogue_product")
+        cursor.execute("SELECT gin_clean_pending_list('product_name_trgm_idx')")
+        cursor.execute("SELECT gin_clean_pending_list('product_name_grams_idx')")
+    monkeypatch.setattr("catalogue.selectors.SEARCH_WALK_ROWS", 100)
+    forget_name_sample()
+    yield
+    forget_name_sample()
+
+
+def all_pages(client, query: str, limit: int) -> list[list[str]]:
+    pages, url = [], f"/products?search={query}&limit={limit}"
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        pages.append([p["name"] for p in response.json()])
+        url = next_link(response)
+    return pages
+
+
+@postgres_only
+@pytest.mark.parametrize("query", ["lamp", "ZEBRA", "kettle", "7q", "e", "mp 0", "le 29", "zzzz", "a"])
+@pytest.mark.parametrize("limit", [4, 100])
+def test_search_pages_are_the_matches_in_list_order_wherever_they_are(api_client, a_line_added_last, query, limit):
+    expected = list(
+        Product.objects.filter(name__icontains=query).order_by("created_at", "id").values_list("name", flat=True)
+    )
+    pages = all_pages(api_client, query, limit)
+    assert [name for page in pages for name in page] == expected
+    assert all(len(page) == limit for page in pages[:-1])
+
+
+def names_read(queries: list[dict]) -> int:
+    """Rows PostgreSQL read and threw away running these queries again (EXPLAIN ANALYZE's counts)."""
+    total = 0
+    with connection.cursor() as cursor:
+        for query in queries:
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query['sql']}")
+            stack = [cursor.fetchone()[0][0]["Plan"]]
+            while stack:
+                node = stack.pop()
+                total += node.get("Rows Removed by Filter", 0) + node.get("Rows Removed by Index Recheck", 0)
+                stack.extend(node.get("Plans", []))
+    return total
+
+
+@postgres_only
+@pytest.mark.parametrize("query", ["lamp", "zebra lamp 2"])
+def test_a_search_for_products_added_together_does_not_read_the_names_before_them(api_client, a_line_added_last, query):
+    # PostgreSQL's own choice, expecting the lamps spread through the list, walks it from the
+    # start and checks 3,000 kettles before the first lamp.
+    with CaptureQueriesContext(connection) as queries:
+        response = api_client.get("/products", {"search": query, "limit": 4})
+    assert [p["name"] for p in response.json()] == [
+        name
+        for name in Product.objects.order_by("created_at", "id").values_list("name", flat=True)
+        if query in name.lower()
+    ][:4]
+    assert names_read(queries.captured_queries) < 1500  # a bounded walk, then the lamps' index
