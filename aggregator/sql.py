@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import DateTimeField, Model, UUIDField
+from django.db.models import BooleanField, DateTimeField, Model, Q, UUIDField
+from django.db.models.expressions import RawSQL
 
 
 class _Select:
@@ -151,6 +152,31 @@ def array_literal(values: Iterable[uuid.UUID | int | datetime | str]) -> str:
         else:
             raise ValueError(f"not an element array_literal writes: {type(value).__name__}")
     return "{" + ",".join(parts) + "}"
+
+
+def uuid_among(model: type[Model], field: str, values: Iterable[uuid.UUID], *, using: str = DEFAULT_DB_ALIAS):
+    """A filter: `field` (a UUID column of `model`) is one of `values`; on PostgreSQL `= ANY(array)`.
+
+    The condition an `__in` list becomes, with the list passed as one parameter (`array_literal`)
+    rather than one per value, which Django's client-side binding quotes one by one in Python.
+    """
+    values = list(values)
+    if connections[using].vendor != "postgresql":
+        return Q(**{f"{field}__in": values})
+    column = f"{_quote(model._meta.db_table)}.{_quote(model._meta.get_field(field).column)}"
+    return RawSQL(f"{column} = ANY(%s::uuid[])", [array_literal(values)], output_field=BooleanField())
+
+
+def uuid_rows(values: Iterable[uuid.UUID], *, using: str = DEFAULT_DB_ALIAS):
+    """These UUIDs as what `field__in=` takes: on PostgreSQL a subquery of one array parameter.
+
+    There the planner sees a set of rows to join from (`SELECT unnest(…)`), not a list to check
+    each row it walks against, and the list is quoted once (`array_literal`).
+    """
+    values = list(values)
+    if connections[using].vendor != "postgresql":
+        return values
+    return RawSQL("SELECT unnest(%s::uuid[])", [array_literal(values)])
 
 
 def _quote(name: str) -> str:

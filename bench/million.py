@@ -69,6 +69,10 @@ RARE_SUFFIX = " Øx 7q #"
 # Added to one name in 200, spread as by chance: a pair where walking the list costs what the
 # pieces' index does.
 SCATTERED_SUFFIX = " jz"
+# A line of products added together, after everything else, not yet synced (no offers or events):
+# the matches of a search for it are all at the list's end.
+NEW_LINE = "Zebra Quux lamp"
+NEW_LINE_PRODUCTS = 6_000
 
 
 def log(message: str) -> None:
@@ -218,6 +222,7 @@ def build(url: str, *, products: int, offers_per_product: int, events_per_offer:
             )
         timings["events inserted"] = time.monotonic() - started
         log(f"events in {timings['events inserted']:.0f} s")
+        add_new_line(conn)
         conn.execute("SET session_replication_role = DEFAULT")
 
         started = time.monotonic()
@@ -262,6 +267,18 @@ def build(url: str, *, products: int, offers_per_product: int, events_per_offer:
             conn.execute("ANALYZE catalogue_product")  # statistics of the indexes' expressions, as the migrations
             timings["analyze after the search indexes"] = time.monotonic() - started
     return timings
+
+
+def add_new_line(conn) -> bool:
+    """The NEW_LINE products, created after every other, unless they are there; True if added."""
+    if conn.execute("SELECT 1 FROM catalogue_product WHERE name LIKE %s LIMIT 1", [NEW_LINE + " %"]).fetchone():
+        return False
+    conn.execute(
+        "INSERT INTO catalogue_product (id, name, created_at, updated_at) "
+        "SELECT gen_random_uuid(), %s || ' ' || n, now() + n * interval '1 ms', now() FROM generate_series(1, %s) n",
+        [NEW_LINE, NEW_LINE_PRODUCTS],
+    )
+    return True
 
 
 def build_concurrently(url: str, conn, definition: str, insert_product: str, label: str) -> dict:
@@ -346,6 +363,11 @@ def cases(sample: dict) -> list[Case]:
         Case("API search, short words, rare (`7q #`)", "/products?search=7q%20%23"),
         Case("API search, short words, 1 % (`d s`)", "/products?search=d%20s"),
         Case("API search, short words, no match (`a b`)", "/products?search=a%20b"),
+        Case(
+            f"API search, a line of {NEW_LINE_PRODUCTS:,} products added last (`zebra`)", "/products?search=zebra"
+        ),
+        Case("API search, 2 characters of the line added last (`ze`)", "/products?search=ze"),
+        Case("API search, 2 words of the line added last (`quux lamp`)", "/products?search=quux%20lamp"),
         Case("Admin products, search short words, rare (`7q ø`)", "/admin/catalogue/product/?q=7q+%C3%B8", admin=True),
         Case("Admin products, page 1", "/admin/catalogue/product/", admin=True),
         Case("Admin products, page 2", "/admin/catalogue/product/?p=2", admin=True),
@@ -355,6 +377,7 @@ def cases(sample: dict) -> list[Case]:
         Case("Admin products, search no match", "/admin/catalogue/product/?q=zzzz", admin=True),
         Case("Admin products, search `kettle` (25,000 matches)", "/admin/catalogue/product/?q=kettle", admin=True),
         Case("Admin products, search `product` (all)", "/admin/catalogue/product/?q=product", admin=True),
+        Case("Admin products, search the line added last (`zebra`)", "/admin/catalogue/product/?q=zebra", admin=True),
         Case(
             "Admin products, not registered filter",
             "/admin/catalogue/product/?sync_state__registered_at__isempty=1",
@@ -380,6 +403,8 @@ def cases(sample: dict) -> list[Case]:
         Case("Admin offers, search `kettle`", "/admin/offers_sync/offer/?q=kettle", admin=True),
         Case("Admin offers, search `kettle`, page 10 (the last offered)", "/admin/offers_sync/offer/?q=kettle&p=10",
              admin=True),  # fmt: skip
+        Case("Admin offers, search the line added last (`zebra`, no offers yet)", "/admin/offers_sync/offer/?q=zebra",
+             admin=True),  # fmt: skip
         Case("Admin price events, page 1", "/admin/price_history/priceevent/", admin=True),
         Case("Admin price events, page 100", "/admin/price_history/priceevent/?p=100", admin=True),
         Case("Admin price events, kind = changed", "/admin/price_history/priceevent/?kind__exact=changed", admin=True),
@@ -403,6 +428,8 @@ def cases(sample: dict) -> list[Case]:
         Case(
             "Admin price events, search a product name", f"/admin/price_history/priceevent/?q=duct+{n:07d}", admin=True
         ),
+        Case("Admin price events, search the line added last (`zebra`, none yet)",
+             "/admin/price_history/priceevent/?q=zebra", admin=True),  # fmt: skip
         Case(
             "Admin products, page 101 (refused: not offered)", "/admin/catalogue/product/?p=101", admin=True, status=302
         ),
@@ -556,6 +583,20 @@ def comparisons(url: str, sample_number: int) -> tuple[list[dict], list[tuple[st
             f"SELECT id, name FROM catalogue_product WHERE UPPER(name::text) LIKE UPPER('%duct {sample_number:07d}%') "
             "ORDER BY created_at, id LIMIT 101",
             TRIGRAM_INDEX,
+        ),
+        # The search for the line added last as one query, the plan left to PostgreSQL: expecting
+        # the matches spread through the list, it walks the list from its start.
+        (
+            "Search `zebra` (the line added last) as one query, PostgreSQL choosing the plan",
+            "SELECT id, name FROM catalogue_product WHERE UPPER(name::text) LIKE UPPER('%zebra%') "
+            "ORDER BY created_at, id LIMIT 101",
+            None,
+        ),
+        (
+            "Admin offers searched for the line added last, joined to the products (no offers)",
+            "SELECT o.id FROM offers_sync_offer o WHERE o.product_id IN (SELECT id FROM catalogue_product "
+            "WHERE UPPER(name::text) LIKE UPPER('%zebra%')) ORDER BY o.product_id, o.price, o.id LIMIT 51",
+            None,
         ),
         # The admin's events filtered by a kind the newest events lack: its page and its count.
         (
@@ -712,6 +753,10 @@ def main() -> None:
             events_per_offer=args.events_per_offer,
         )
         build_timings["whole build"] = time.monotonic() - started
+    else:
+        with psycopg.connect(url, autocommit=True) as conn:
+            if add_new_line(conn):  # a database built before the line was part of the build
+                conn.execute("ANALYZE catalogue_product")
     try:
         rows, explains, sizes = measure(url, args.runs, args.cases)
         comparison_rows = []

@@ -15,9 +15,10 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from aggregator.large_admin import LargeTableAdminMixin
+from aggregator.sql import uuid_among
 from catalogue import admin as catalogue_admin
 from catalogue.models import Product
-from catalogue.selectors import product_list
+from catalogue.selectors import product_ids_named, product_list
 from offers_sync.charts import sync_runs_svg
 from offers_sync.gateway import offers_service_for_web
 from offers_sync.models import Offer, ProductSyncState, SyncRun, SyncStatus
@@ -219,6 +220,13 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return request.user.is_staff
 
 
+# A search by product name finding at most this many products looks their rows up by their ids.
+# Left to the planner, a join expects the products to have as many offers (or events) as any, and
+# walks the whole list for products that have few or none yet: a line of products just added,
+# seconds at 5,000,000 offers.
+MAX_PRODUCTS_BY_ID = 10_000
+
+
 def offers_matching(queryset, search_term: str):
     """The offers with this id or of this product id, or of the products whose name contains the term.
 
@@ -231,6 +239,12 @@ def offers_matching(queryset, search_term: str):
     as_uuid = parse_uuid(term)
     if as_uuid is not None:
         return queryset.filter(Q(pk=as_uuid) | Q(product_id=as_uuid))
+    product_ids = product_ids_named(term, at_most=MAX_PRODUCTS_BY_ID)
+    if product_ids is not None:
+        # A list: PostgreSQL reads each product's offers from the (product, price, id) index, in
+        # its order. (Joined from a set of ids instead, it walks every offer.)
+        return queryset.filter(uuid_among(Offer, "product_id", product_ids, using=queryset.db))
+    # Many products: the offers in index order meet a page of theirs soon.
     return queryset.filter(product__in=product_list(search=term))
 
 

@@ -8,10 +8,11 @@ from django.contrib import admin
 from django.db.models import Q
 
 from aggregator.large_admin import LargeTableAdminMixin
+from aggregator.sql import uuid_rows
 from catalogue.models import Product
-from catalogue.selectors import product_list
+from catalogue.selectors import product_ids_named, product_list
 from offers_sync import admin as offers_sync_admin
-from offers_sync.admin import ReadOnlyAdminMixin, parse_uuid
+from offers_sync.admin import MAX_PRODUCTS_BY_ID, ReadOnlyAdminMixin, parse_uuid
 from offers_sync.models import Offer
 from price_history.models import PriceEvent
 
@@ -63,6 +64,11 @@ def events_matching(queryset, search_term: str):
         return queryset
     as_uuid = parse_uuid(term)
     if as_uuid is None:
+        product_ids = product_ids_named(term, at_most=MAX_PRODUCTS_BY_ID)
+        if product_ids is not None:
+            # Joined from the products' ids to their events (the indexes lead with the product),
+            # then sorted: a list of ids to check would have the planner walk the events by time.
+            return queryset.filter(product_id__in=uuid_rows(product_ids, using=queryset.db))
         return queryset.filter(product__in=product_list(search=term))
     of_product = Q(product_id=as_uuid)
     offer_product = Offer.objects.filter(pk=as_uuid).values_list("product_id", flat=True).first()

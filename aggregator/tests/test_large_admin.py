@@ -191,6 +191,17 @@ class TestOfferList:
         assert "2 offers" in html and "Mug 9" in html
         assert "0 offers" in admin_client.get(OFFERS + "?q=nothing like it").content.decode()
 
+    @pytest.mark.parametrize("by_id", [True, False], ids=["few products: by their ids", "many: joined"])
+    def test_a_name_search_shows_the_offers_of_every_product_so_named(self, admin_client, offers, monkeypatch, by_id):
+        monkeypatch.setattr("offers_sync.admin.MAX_PRODUCTS_BY_ID", 100 if by_id else 1)
+        # Kettles 8 and 7 have offers (two each); the other kettles have none yet.
+        response = admin_client.get(OFFERS + "?q=kettle&p=2")
+        html = response.content.decode()
+        assert "4 offers" in html
+        rows = re.findall(r'<td class="field-price">(\d+)</td>', html)
+        by_product = sorted((o.product_id, o.price) for o in offers if "Kettle" in o.product.name)
+        assert rows == [str(price) for _, price in by_product[2:4]]
+
 
 @pytest.fixture
 def events(products, offers) -> list[PriceEvent]:
@@ -232,6 +243,15 @@ class TestPriceEventList:
         Offer.objects.filter(pk=offer.pk).delete()
         assert "0 price events" in admin_client.get(EVENTS + f"?q={offer.id}").content.decode()
         assert "4 price events" in admin_client.get(EVENTS + f"?q={offer.product_id}").content.decode()
+
+    @pytest.mark.parametrize("by_id", [True, False], ids=["few products: by their ids", "many: joined"])
+    def test_a_name_search_shows_the_events_of_every_product_so_named(self, admin_client, events, monkeypatch, by_id):
+        monkeypatch.setattr("price_history.admin.MAX_PRODUCTS_BY_ID", 100 if by_id else 1)
+        html = admin_client.get(EVENTS + "?q=mug").content.decode()  # Mug 9 and Mug 6 have 8 events
+        assert "more than 6 price events" in html
+        newest = sorted((e for e in events if "Mug" in e.product.name), key=lambda e: e.observed_at)[::-1][:2]
+        assert re.findall(r'<td class="field-price">(\d+)</td>', html) == [str(e.price) for e in newest]
+        assert "0 price events" in admin_client.get(EVENTS + "?q=mug 0").content.decode()  # no offers yet
 
     @pytest.mark.skipif(not ON_POSTGRESQL, reason="the plan is PostgreSQL's")
     def test_a_kind_the_newest_events_lack_is_found_through_its_index(self, admin_client, events):
