@@ -100,12 +100,7 @@ def name_contains_all(queryset: QuerySet, parts: list[str], *, through_index: bo
             queryset = queryset.filter(name__icontains=part)
         else:
             checked.append(part)  # a LIKE could lure the planner to common words' trigrams (`a b`)
-    for n, part in enumerate(checked):
-        position = f"name_contains_{n}"
-        queryset = queryset.alias(**{position: StrIndex(Upper("name"), Upper(Value(part)))}).filter(
-            **{f"{position}__gt": 0}
-        )
-    return queryset
+    return _each_name_checked(queryset, checked)
 
 
 def name_contains_all_checked(queryset: QuerySet, parts: list[str]) -> QuerySet:
@@ -117,6 +112,11 @@ def name_contains_all_checked(queryset: QuerySet, parts: list[str]) -> QuerySet:
     parts = [part for part in parts if part]
     if connections[queryset.db].vendor != "postgresql":
         return name_contains_all(queryset, parts)
+    return _each_name_checked(queryset, parts)
+
+
+def _each_name_checked(queryset: QuerySet, parts: list[str]) -> QuerySet:
+    """The rows whose name contains every one of `parts`, in any case, by `STRPOS` (no index answers it)."""
     for n, part in enumerate(parts):
         position = f"name_contains_{n}"
         queryset = queryset.alias(**{position: StrIndex(Upper("name"), Upper(Value(part)))}).filter(

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from django.db import connections
 from django.db.models import DateTimeField, ExpressionWrapper, F, QuerySet
 
 from aggregator.pagination import keyset_page, keyset_range
@@ -90,10 +89,7 @@ def product_page_values(
     """
     if not search:
         return _product_page_statement(tuple(fields)).fetch(after, limit)
-    matches = product_list(search=search)
-    if connections[matches.db].vendor != "postgresql":
-        return keyset_page(matches.values(*fields), "created_at", after=after, limit=limit)
-    return _search_page_values(matches, search, fields, after=after, limit=limit)
+    return _search_page_values(product_list(search=search), search, fields, after=after, limit=limit)
 
 
 def _search_page_values(matches: QuerySet[Product], search: str, fields: Sequence[str], *, after, limit: int):
@@ -113,7 +109,8 @@ def _search_page_values(matches: QuerySet[Product], search: str, fields: Sequenc
     - otherwise, and for that rest, the matches are found through the name's indexes and sorted,
       not walked: that costs what there are of them, whatever order they are in.
 
-    Same rows, same order. Without statistics (before the first ANALYZE) the planner chooses.
+    Same rows, same order. Without statistics (other databases, or before the first ANALYZE) the
+    planner chooses.
     """
     estimate = search_estimate(matches.db, [search])
     if estimate is None:
