@@ -28,7 +28,7 @@ WORKDIR /app
 COPY . .
 # Static files (admin, Swagger UI) are collected now, hashed and compressed, and whitenoise serves
 # them. Settings refuse to load without a SECRET_KEY; this one exists only during this step.
-RUN SECRET_KEY=collectstatic-only-not-a-secret python manage.py collectstatic --noinput --verbosity 0 \
+RUN SECRET_KEY=collectstatic-only-not-a-secret CURRENCY=EUR python manage.py collectstatic --noinput --verbosity 0 \
     && python -m compileall -q .
 # The code and static files stay owned by root: the process can read them, not change them.
 # Numeric, so that platforms enforcing "run as non-root" (Kubernetes runAsNonRoot) can verify it.

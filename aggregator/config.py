@@ -133,9 +133,7 @@ def read_database(name: str, default: str) -> dict:
         # instead: no failed request after a restart, one more round trip on every request.
         config["CONN_MAX_AGE"] = read_int("DB_CONN_MAX_AGE", 60, minimum=0, maximum=86400)
         config["CONN_HEALTH_CHECKS"] = read_bool("DB_CONN_HEALTH_CHECKS", False)
-        config.setdefault("OPTIONS", {})["connect_timeout"] = read_int(
-            "DB_CONNECT_TIMEOUT", 5, minimum=1, maximum=120
-        )
+        config.setdefault("OPTIONS", {})["connect_timeout"] = read_int("DB_CONNECT_TIMEOUT", 5, minimum=1, maximum=120)
     elif config["ENGINE"] == "django.db.backends.sqlite3":
         # The web process and the worker write to one SQLite file; wait for the lock a while
         # instead of failing at once, and let readers go on during writes.
@@ -143,6 +141,20 @@ def read_database(name: str, default: str) -> dict:
             {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
         )
     return config
+
+
+def require_currency(name: str) -> str:
+    """An ISO 4217 currency code (EUR, USD, JPY); required, since nothing else says which one."""
+    from babel.numbers import is_currency
+
+    code = env.str(name, default="").strip()
+    if not code:
+        raise ConfigError(
+            f"{name} must be set to the ISO 4217 code of the prices' currency, e.g. EUR (see .env.example)"
+        )
+    if not is_currency(code):
+        raise ConfigError(f"{name} must be an ISO 4217 currency code such as EUR, USD or JPY, not {code!r}")
+    return code
 
 
 def require_secret_key(*, debug: bool) -> str:

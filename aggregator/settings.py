@@ -21,6 +21,7 @@ from aggregator.config import (
     read_networks,
     read_rate,
     read_str,
+    require_currency,
     require_secret_key,
 )
 
@@ -32,6 +33,8 @@ DEBUG = read_bool("DEBUG", False)
 SECRET_KEY = require_secret_key(debug=DEBUG)
 ALLOWED_HOSTS = read_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = read_list("CSRF_TRUSTED_ORIGINS", [])
+# The currency of every price (ISO 4217): the offers service reports bare integers in minor units.
+CURRENCY = require_currency("CURRENCY")
 
 # HTTPS, for production behind a TLS-terminating proxy (docs: Operations; `.env.production.example`).
 # Everything is off by default so that `make run` and the compose demo work over plain http on

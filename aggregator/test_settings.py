@@ -3,6 +3,7 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("CURRENCY", "EUR")
 # The tests stand up their own fake offers service where they need one.
 os.environ["OFFERS_SERVICE_URL"] = ""
 os.environ["OFFERS_REFRESH_TOKEN"] = ""

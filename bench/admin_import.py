@@ -25,7 +25,13 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/aggregator_importbench")
     args = parser.parse_args()
-    env = {**os.environ, "DATABASE_URL": args.database_url, "SECRET_KEY": "bench-only", "DEBUG": "false"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.database_url,
+        "SECRET_KEY": "bench-only",
+        "CURRENCY": "EUR",
+        "DEBUG": "false",
+    }
     # The test settings: plain static files storage (no collectstatic for the admin pages), fast hashing.
     env["DJANGO_SETTINGS_MODULE"] = "aggregator.test_settings"
     env["ALLOWED_HOSTS"] = "testserver"

@@ -408,6 +408,7 @@ def main() -> int:
         DATABASE_URL=database_url,
         DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
+        CURRENCY="EUR",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         # Empty on purpose: POST /products then measures our own cost, never the offers service's.
         OFFERS_SERVICE_URL="",

@@ -37,6 +37,7 @@ def main() -> int:
         DATABASE_URL=database_url,
         DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
+        CURRENCY="EUR",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         OFFERS_SERVICE_URL="",
         OFFERS_REFRESH_TOKEN="",

@@ -30,6 +30,7 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": args.database_url,
         "SECRET_KEY": "bench-only",
+        "CURRENCY": "EUR",
         "DEBUG": "false",
         "OFFERS_SERVICE_URL": f"http://127.0.0.1:{port}",
         "OFFERS_REFRESH_TOKEN": REFRESH_TOKEN,
@@ -38,7 +39,9 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "aggregator.settings",
     }
     env.pop("SYNC_CONCURRENCY", None)
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE")})
+    os.environ.update(
+        {k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "CURRENCY", "DEBUG", "DJANGO_SETTINGS_MODULE")}
+    )
     sys.path.insert(0, str(ROOT))
     recreate_database(args.database_url)
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)

@@ -105,6 +105,7 @@ def django_env(url: str) -> dict:
         "DATABASE_URL": url,
         "DEBUG": "false",
         "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(40),
+        "CURRENCY": os.environ.get("CURRENCY") or "EUR",
         "ALLOWED_HOSTS": "testserver",
         "THROTTLE_ANON_READ_RATE": "off",
         "THROTTLE_WRITE_RATE": "off",

@@ -183,6 +183,7 @@ def main() -> None:
         DATABASE_URL=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
         DEBUG="false",
         SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+        CURRENCY=os.environ.get("CURRENCY") or "EUR",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         OFFERS_SERVICE_URL="",
         OFFERS_REFRESH_TOKEN="",

@@ -73,6 +73,7 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": args.database_url,
         "SECRET_KEY": "bench-only",
+        "CURRENCY": "EUR",
         "DEBUG": "false",
         "OFFERS_SERVICE_URL": f"http://127.0.0.1:{port}",
         "OFFERS_REFRESH_TOKEN": REFRESH_TOKEN,
@@ -80,7 +81,7 @@ def main() -> None:
         "SYNC_HEARTBEAT_FILE": "/tmp/aggregator-sync-bench-heartbeat",
     }
     env.pop("SYNC_CONCURRENCY", None)  # default settings
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "DEBUG")})
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "CURRENCY", "DEBUG")})
     os.environ["DJANGO_SETTINGS_MODULE"] = "aggregator.settings"
     sys.path.insert(0, str(ROOT))
     versions = [("after", ROOT)]

@@ -30,6 +30,7 @@ def main() -> None:
         {
             "DATABASE_URL": args.database_url,
             "SECRET_KEY": "bench-only",
+            "CURRENCY": "EUR",
             "DEBUG": "false",
             "LOG_LEVEL": "ERROR",
             "DJANGO_SETTINGS_MODULE": "aggregator.settings",

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aggregator.settings")
 os.environ.setdefault("SECRET_KEY", "trend-bench-only")
+os.environ.setdefault("CURRENCY", "EUR")
 os.environ["ALLOWED_HOSTS"] = "testserver"
 os.environ["DEBUG"] = "false"
 

@@ -83,14 +83,16 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": args.database_url,
         "SECRET_KEY": "bench-only",
+        "CURRENCY": "EUR",
         "DEBUG": "false",
         "LOG_LEVEL": "WARNING",
         "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
         "WEBHOOK_CONCURRENCY": str(args.concurrency),
         "DJANGO_SETTINGS_MODULE": "aggregator.settings",
     }
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "DEBUG", "WEBHOOK_ALLOW_PRIVATE_NETWORKS",
-                                           "DJANGO_SETTINGS_MODULE", "LOG_LEVEL")})  # fmt: skip
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "CURRENCY", "DEBUG",
+                                           "WEBHOOK_ALLOW_PRIVATE_NETWORKS", "DJANGO_SETTINGS_MODULE",
+                                           "LOG_LEVEL")})  # fmt: skip
     sys.path.insert(0, str(ROOT))
     recreate_database(args.database_url)
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)

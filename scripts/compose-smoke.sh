@@ -43,6 +43,7 @@ random() { python3 -c 'import secrets; print(secrets.token_urlsafe(40))'; }
 # every 5 s and two fetches at a time keep the run short and let two workers visibly share a tick.
 cat >"$work/env" <<EOF
 SECRET_KEY=$(random)
+CURRENCY=EUR
 POSTGRES_PASSWORD=$(random)
 PYTHON_IMAGE=${PYTHON_IMAGE:-python:3.12-slim-bookworm}
 POSTGRES_IMAGE=${POSTGRES_IMAGE:-postgres:16-alpine}

@@ -153,6 +153,7 @@ def collected_static_root() -> str:
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DJANGO_SETTINGS_MODULE": "aggregator.settings",
         "SECRET_KEY": "collectstatic-only",
+        "CURRENCY": "EUR",
         "STATIC_ROOT": str(building),
     }
     command = [PYTHON, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"]
@@ -170,6 +171,7 @@ def service_env(database_url: str, offers_url: str, refresh_token: str, **extra:
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DJANGO_SETTINGS_MODULE": "aggregator.settings",
         "SECRET_KEY": "live-test-only",
+        "CURRENCY": "EUR",
         "DEBUG": "false",
         "DATABASE_URL": database_url,
         "DB_CONNECT_TIMEOUT": "2",

@@ -113,7 +113,12 @@ def test_the_image_context_runs_without_the_development_tools(tmp_path):
         shutil.copy2(ROOT / path, tmp_path / path)
 
     def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-        base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "aggregator.settings", "SECRET_KEY": "k"}
+        base = {
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "aggregator.settings",
+            "SECRET_KEY": "k",
+            "CURRENCY": "EUR",
+        }
         command = [sys.executable, "manage.py", *args]
         return subprocess.run(command, cwd=tmp_path, env={**base, **env}, capture_output=True, text=True, timeout=120)
 

@@ -144,6 +144,7 @@ def worker_env(fake, **extra) -> dict:
         "PATH": os.environ["PATH"],
         "DJANGO_SETTINGS_MODULE": "aggregator.settings",
         "SECRET_KEY": "e2e-only",
+        "CURRENCY": "EUR",
         "DATABASE_URL": database_url,
         "OFFERS_SERVICE_URL": fake.url,
         "OFFERS_REFRESH_TOKEN": REFRESH_TOKEN,

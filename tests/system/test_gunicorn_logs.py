@@ -31,6 +31,7 @@ def serve_one_request(log_format: str, tmp_path: Path, *, access_log: bool = Tru
         "GUNICORN_ACCESS_LOG": "true" if access_log else "false",
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "SECRET_KEY": "test-only",
+        "CURRENCY": "EUR",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",

@@ -35,6 +35,7 @@ def test_two_gunicorn_workers_report_the_sum_of_their_requests(tmp_path):
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "SECRET_KEY": "test-only",
+        "CURRENCY": "EUR",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'web.sqlite3'}",
         "PORT": str(port),
         "WEB_CONCURRENCY": "2",

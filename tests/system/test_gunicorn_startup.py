@@ -18,6 +18,7 @@ def gunicorn(static_root: str, port: int, tmp_path: Path) -> subprocess.Popen:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "SECRET_KEY": "test-only",
+        "CURRENCY": "EUR",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
