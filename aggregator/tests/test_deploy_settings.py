@@ -21,7 +21,7 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "aggregator.settings"}
+    base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "aggregator.settings", "CURRENCY": "EUR"}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         check=False,

@@ -26,6 +26,7 @@ def worker_env(**extra) -> dict:
         "PATH": os.environ["PATH"],
         "DJANGO_SETTINGS_MODULE": "aggregator.settings",
         "SECRET_KEY": "e2e-only",
+        "CURRENCY": "EUR",
         "DATABASE_URL": database_url,
         "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
         "WEBHOOK_RETRY_DELAYS": "0,0,0",
