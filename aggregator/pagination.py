@@ -8,7 +8,6 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from django.db.models import Q
@@ -58,20 +57,11 @@ class KeysetLinkPagination(BasePagination):
     limit_query_param = "limit"
 
     def paginate_queryset(self, queryset, request, view=None):
-        def fetch(after, limit: int) -> list:
-            return keyset_page(queryset, self.ordering_field, after=after, limit=limit, descending=self.descending)
-
-        return self.paginate_rows(fetch, request)
-
-    def paginate_rows(self, fetch: Callable[[tuple | None, int], list], request) -> list:
-        """A page from `fetch(after, limit)`: up to `limit` rows after the cursor `(value, id)`, or the first ones.
-
-        For a read that is not a queryset (aggregator.sql.KeysetPageStatement); `paginate_queryset`
-        is this with the queryset's filter.
-        """
         self.request = request
         limit = self._read_limit(request)
-        rows = fetch(self._read_cursor(request), limit + 1)
+        rows = keyset_page(
+            queryset, self.ordering_field, after=self._read_cursor(request), limit=limit + 1, descending=self.descending
+        )
         self.next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]

@@ -79,7 +79,7 @@ def document_nul_refusal(result, generator, request, public):
     return result
 
 
-# The reads that answer with an ETag and honour If-None-Match (aggregator.conditional).
+# The reads documented with an ETag and If-None-Match (Django's ConditionalGetMiddleware).
 CONDITIONAL_GET_PATHS = ("/products", "/products/{product_id}", "/products/{product_id}/offers")
 
 

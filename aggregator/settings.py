@@ -94,6 +94,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # ETag (a hash of the body) on GET answers, and 304 for a matching If-None-Match. Before
+    # CommonMiddleware, which would give a 304 made inside it a Content-Length of 0.
+    "django.middleware.http.ConditionalGetMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -157,8 +160,6 @@ REST_FRAMEWORK = {
     # DRF's JSONRenderer output, written by orjson (see aggregator.renderers).
     "DEFAULT_RENDERER_CLASSES": ["aggregator.renderers.FastJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["aggregator.parsers.JSONParser"],
-    # DRF's negotiation with a shortcut for `*/*` and `application/json` (see aggregator.negotiation).
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "aggregator.negotiation.JSONFirstContentNegotiation",
     "EXCEPTION_HANDLER": "aggregator.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["aggregator.throttling.AnonReadThrottle", "aggregator.throttling.WriteThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

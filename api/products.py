@@ -12,12 +12,11 @@ from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from aggregator.conditional import ConditionalGetMixin
 from aggregator.pagination import KeysetLinkPagination
 from aggregator.schema import ERROR_RESPONSES, WRITE_ERROR_RESPONSES, BulkErrorSerializer
-from api.serializers import PRODUCT_VALUES_FIELDS, ProductOutputSerializer, product_representation, product_values
+from api.serializers import PRODUCT_COLUMNS, ProductOutputSerializer
 from catalogue.models import NAME_MAX_LENGTH, Product
-from catalogue.selectors import parse_product_id, product_list, product_page_values, product_values_get
+from catalogue.selectors import parse_product_id, product_list
 from catalogue.serializers import ProductInputSerializer
 from catalogue.services import (
     BULK_CREATE_MAX,
@@ -62,22 +61,17 @@ class ProductPagination(KeysetLinkPagination):
         responses={201: ProductOutputSerializer, **WRITE_ERROR_RESPONSES, **IDEMPOTENCY_RESPONSES},
     ),
 )
-class ProductListCreateApi(ConditionalGetMixin, generics.GenericAPIView):
+class ProductListCreateApi(generics.GenericAPIView):
     pagination_class = ProductPagination
     serializer_class = ProductOutputSerializer
 
     def get_queryset(self):
-        return product_list(search=_search(self.request))
+        # Rows as dicts, not model instances: a page of 100 is the endpoint's whole cost.
+        return product_list(search=_search(self.request)).values(*PRODUCT_COLUMNS)
 
     def get(self, request):
-        # Rows as dicts, not model instances: a page of 100 is the endpoint's whole cost.
-        search = _search(request)
-
-        def fetch(after, limit: int) -> list[dict]:
-            return product_page_values(PRODUCT_VALUES_FIELDS, search=search, after=after, limit=limit)
-
-        page = self.paginator.paginate_rows(fetch, request)
-        return self.get_paginated_response([product_representation(row) for row in page])
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ProductOutputSerializer(page, many=True).data)
 
     def post(self, request):
         return respond_idempotently(request, lambda: self._create(request))
@@ -86,7 +80,7 @@ class ProductListCreateApi(ConditionalGetMixin, generics.GenericAPIView):
         data = _validated(request, partial=False)
         product = product_create(**data)
         return Response(
-            _representation(product),
+            _answer(product),
             status=status.HTTP_201_CREATED,
             headers={"Location": f"/products/{product.id}"},
         )
@@ -110,7 +104,7 @@ class ProductListCreateApi(ConditionalGetMixin, generics.GenericAPIView):
         responses={204: OpenApiResponse(description="Deleted."), **WRITE_ERROR_RESPONSES},
     ),
 )
-class ProductDetailApi(ConditionalGetMixin, generics.GenericAPIView):
+class ProductDetailApi(generics.GenericAPIView):
     serializer_class = ProductOutputSerializer
 
     def get_object(self) -> Product:
@@ -121,11 +115,7 @@ class ProductDetailApi(ConditionalGetMixin, generics.GenericAPIView):
         return product
 
     def get(self, request, product_id):
-        product_uuid = parse_product_id(product_id)
-        row = None if product_uuid is None else product_values_get(product_uuid, PRODUCT_VALUES_FIELDS)
-        if row is None:
-            raise Http404
-        return Response(product_representation(row))
+        return Response(ProductOutputSerializer(_product_row(product_id)).data)
 
     def put(self, request, product_id):
         return self._update(partial=False)
@@ -146,7 +136,7 @@ class ProductDetailApi(ConditionalGetMixin, generics.GenericAPIView):
             product = product_update(product=product, data=data)
         except Product.DoesNotExist:
             raise Http404 from None  # deleted since get_object() read it
-        return Response(_representation(product))
+        return Response(_answer(product))
 
 
 @extend_schema_view(
@@ -195,7 +185,10 @@ class ProductBulkCreateApi(generics.GenericAPIView):
             products = products_bulk_create(items=[dict(item) for item in serializer.validated_data])
         except BulkValidationError as exc:
             raise BulkInvalid(_indexed(exc.errors)) from None
-        return Response([_representation(product) for product in products], status=status.HTTP_201_CREATED)
+        rows = {row["id"]: row for row in _product_rows().filter(pk__in=[product.id for product in products])}
+        # In the order sent; one deleted by someone else meanwhile is left out.
+        answer = [rows[product.id] for product in products if product.id in rows]
+        return Response(ProductOutputSerializer(answer, many=True).data, status=status.HTTP_201_CREATED)
 
 
 class BulkInvalid(ValidationError):
@@ -223,8 +216,22 @@ def _indexed(errors) -> list[dict]:
     ]
 
 
-def _representation(product: Product) -> dict:
-    return product_representation(product_values(product))
+def _product_rows():
+    return product_list().values(*PRODUCT_COLUMNS)
+
+
+def _product_row(product_id) -> dict:
+    """The product's `.values()` row, or 404 (also for an id that is not a UUID)."""
+    product_uuid = parse_product_id(product_id)
+    row = None if product_uuid is None else _product_rows().filter(pk=product_uuid).first()
+    if row is None:
+        raise Http404
+    return row
+
+
+def _answer(product: Product):
+    """A written product's answer, read back as GET /products/{id} reads it (404 if deleted meanwhile)."""
+    return ProductOutputSerializer(_product_row(product.id)).data
 
 
 def _search(request) -> str | None:

@@ -14,8 +14,8 @@ from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from aggregator.array_parameters import uuid_among
 from aggregator.large_admin import LargeTableAdminMixin
-from aggregator.sql import uuid_among
 from catalogue import admin as catalogue_admin
 from catalogue.models import Product
 from catalogue.selectors import product_ids_named, product_list

@@ -2,7 +2,7 @@
 
 The reconciler decides what to write; this module holds the statements, for the caller's
 transaction. On PostgreSQL each is one plain SQL statement whose rows travel as array parameters
-(`= ANY(%s)`, `unnest`), each array passed as one string (`aggregator.sql.array_literal`), so
+(`= ANY(%s)`, `unnest`), each array passed as one string (`aggregator.array_parameters.array_literal`), so
 its text is the same for any batch and it costs little to build: the ORM spells `id IN (…)` with
 one placeholder per value, and has no UPDATE from a list of rows (its `bulk_update` builds a CASE
 per column and row). Other databases (SQLite in development and
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from django.db import connection
 
-from aggregator.sql import array_literal
+from aggregator.array_parameters import array_literal
 from catalogue.models import Product
 from offers_sync.models import Offer
 

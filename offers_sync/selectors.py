@@ -8,23 +8,20 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from aggregator.sql import ValuesStatement
 from catalogue.models import Product
 from catalogue.selectors import parse_product_id
 from offers_sync.models import FULL_STATE_CHECK_EVERY, Offer, ProductSyncState, SyncRun, SyncStatus
 from offers_sync.schedule import InvalidSchedule, parse_schedule
 
-OFFER_API_FIELDS = ("id", "product_id", "price", "items_in_stock")
 
-
-def offer_list_for_product(
+def offer_list(
     product_id: uuid.UUID,
     *,
     min_price: int | None = None,
     max_price: int | None = None,
     in_stock: bool | None = None,
-) -> QuerySet:
-    """The product's cached offers as plain dicts, cheapest first.
+) -> QuerySet[Offer]:
+    """The product's cached offers, cheapest first (by id among equal prices).
 
     Price bounds are inclusive; `in_stock` True keeps offers with items in stock, False sold-out ones.
     """
@@ -35,17 +32,7 @@ def offer_list_for_product(
         offers = offers.filter(price__lte=max_price)
     if in_stock is not None:
         offers = offers.filter(items_in_stock__gt=0) if in_stock else offers.filter(items_in_stock__lte=0)
-    return offers.order_by("price", "id").values(*OFFER_API_FIELDS)
-
-
-# `offer_list_for_product(product_id)` as one plain SQL statement: the API's hottest read, for which
-# building and compiling the queryset cost more CPU than running it.
-_offer_rows = ValuesStatement(Offer, OFFER_API_FIELDS, where="product_id", order_by=("price", "id"))
-
-
-def offer_rows_for_product(product_id: uuid.UUID) -> list[dict[str, Any]]:
-    """`offer_list_for_product(product_id)`'s rows, without filters, through one plain SQL statement."""
-    return _offer_rows.fetch(product_id)
+    return offers.order_by("price", "id")
 
 
 def last_sync_finished_at() -> datetime | None:

@@ -1,24 +1,31 @@
 from rest_framework import serializers
 
 from aggregator.params import WholeNumberField
-from offers_sync.models import Offer
-from offers_sync.selectors import OFFER_API_FIELDS
 
 # Prices are stored as 64-bit integers; a larger bound could not be compared in SQLite.
 MAX_PRICE = 2**63 - 1
 
+# The `.values()` columns an offer's answer is read from.
+OFFER_COLUMNS = ("id", "product_id", "price", "items_in_stock")
 
-# The schema of the offers endpoint's items, which are the selector's `.values(*OFFER_API_FIELDS)`
-# rows: its fields are that tuple, so answer and schema name the same keys.
-class OfferOutputSerializer(serializers.ModelSerializer):
+
+class OfferOutputSerializer(serializers.Serializer):
     """An offer for the product, as last mirrored from the offers service. Prices are in minor units."""
 
+    # The fields are the schema's `OfferOutput` component; `to_representation` writes the answer
+    # out from a `.values(*OFFER_COLUMNS)` row, the API's hottest read (no field runs per value).
+    id = serializers.UUIDField(read_only=True)
     product_id = serializers.UUIDField()
+    price = serializers.IntegerField(read_only=True, help_text="In minor currency units.")
+    items_in_stock = serializers.IntegerField(read_only=True)
 
-    class Meta:
-        model = Offer
-        fields = list(OFFER_API_FIELDS)
-        read_only_fields = fields
+    def to_representation(self, row):
+        return {
+            "id": row["id"],
+            "product_id": row["product_id"],
+            "price": row["price"],
+            "items_in_stock": row["items_in_stock"],
+        }
 
 
 class OfferFilterSerializer(serializers.Serializer):

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
-from aggregator.sql import array_literal
+from aggregator.array_parameters import array_literal
 from offers_sync.models import ProductSyncState
 
 

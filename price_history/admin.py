@@ -7,8 +7,8 @@
 from django.contrib import admin
 from django.db.models import Q
 
+from aggregator.array_parameters import uuid_rows
 from aggregator.large_admin import LargeTableAdminMixin
-from aggregator.sql import uuid_rows
 from catalogue.models import Product
 from catalogue.selectors import product_ids_named, product_list
 from offers_sync import admin as offers_sync_admin

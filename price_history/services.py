@@ -16,8 +16,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 
+from aggregator.array_parameters import array_literal
 from aggregator.retention import retention_cutoff
-from aggregator.sql import array_literal
 from offers_sync.signals import OffersChanged
 from price_history.models import PriceEvent
 

@@ -206,7 +206,7 @@ class TestNoInternalsShown:
     )
     def test_errors_name_no_host_query_or_traceback(self, error):
         client = Client(raise_request_exception=False)
-        with mock.patch("api.products.product_page_values", side_effect=error):
+        with mock.patch("api.products.product_list", side_effect=error):
             response = client.get("/products")
         assert response.status_code in {500, 503}
         assert set(json.loads(response.content)) == {"detail"}

@@ -52,7 +52,7 @@ class TestErrors:
 
     def test_database_outage_during_api_call_is_json_503(self, api_client):
         outage = OperationalError("server closed the connection")
-        with mock.patch("api.products.product_page_values", side_effect=outage):
+        with mock.patch("api.products.product_list", side_effect=outage):
             response = api_client.get("/products")
         assert response.status_code == 503
         assert response.json() == {"detail": "The database is unavailable; try again shortly."}
@@ -62,7 +62,7 @@ class TestErrors:
         from django.test import Client
 
         client = Client(raise_request_exception=False)
-        with mock.patch("api.products.product_page_values", side_effect=RuntimeError("internal detail")):
+        with mock.patch("api.products.product_list", side_effect=RuntimeError("internal detail")):
             response = client.get("/products")
         assert response.status_code == 500
         assert response.json() == {"detail": "Internal server error."}
