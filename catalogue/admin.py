@@ -6,14 +6,12 @@ price_history adds its panel), so nothing here names them.
 """
 
 from django.contrib import admin
-from django.utils.text import smart_split, unescape_string_literal
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
 
 from aggregator.large_admin import LargeTableAdminMixin
 from catalogue.models import Product
 from catalogue.resources import ProductResource
-from catalogue.search import name_contains_all
 from catalogue.services import product_delete
 
 
@@ -24,7 +22,8 @@ class ProductAdmin(LargeTableAdminMixin, ImportExportModelAdmin):
     import_formats = [CSV, XLSX]
     export_formats = [CSV, XLSX]
     list_display = ["name", "id", "created_at"]
-    # Part of the name, in any case: the trigram index on PostgreSQL (see Product.Meta).
+    # Each word (or "a quoted phrase") somewhere in the name, in any case: Django's search, one
+    # `name__icontains` per word, which the trigram index answers on PostgreSQL (see Product.Meta).
     search_fields = ["name"]
     ordering = ["-created_at"]
     # Only what the (created_at, id) index orders; sorting a million names would take seconds.
@@ -36,16 +35,6 @@ class ProductAdmin(LargeTableAdminMixin, ImportExportModelAdmin):
     # Models whose rows go with their product although nobody may delete them by hand (read-only
     # mirrors); an extending admin adds its own, see `get_deleted_objects`.
     deleted_with_product: tuple[type, ...] = ()
-
-    def get_search_results(self, request, queryset, search_term):
-        # Django's rule (each word, or "a quoted phrase", somewhere in the name, any case) through
-        # the catalogue's search, which keeps the trigram index quick on words most names share.
-        parts = []
-        for bit in smart_split(search_term):
-            if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
-                bit = unescape_string_literal(bit)
-            parts.append(bit)
-        return name_contains_all(queryset, parts), False
 
     def delete_model(self, request, obj):
         # Through the service, which locks the row against a worker writing its offers meanwhile.

@@ -4,10 +4,9 @@ import uuid
 
 from django.contrib.postgres.indexes import OpClass
 from django.db import models
-from django.db.models.functions import Collate, Upper
+from django.db.models.functions import Upper
 
 from aggregator.postgres import PostgresOnlyGinIndex
-from catalogue.search import NameGrams
 
 NAME_MAX_LENGTH = 255
 DESCRIPTION_MAX_LENGTH = 10_000
@@ -31,10 +30,6 @@ class Product(models.Model):
             # ?search= (name__icontains, `UPPER(name) LIKE UPPER('%…%')`) on PostgreSQL: trigrams of
             # the same expression, so the planner can use it. Other databases scan.
             PostgresOnlyGinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="product_name_trgm_idx"),
-            # Parts too short for trigrams: the name's 1- and 2-character pieces (catalogue.search).
-            PostgresOnlyGinIndex(
-                Collate(NameGrams(Upper("name")), "C"), name="product_name_grams_idx", gin_pending_list_limit=256
-            ),
         ]
 
     def __str__(self) -> str:

@@ -1,7 +1,8 @@
 """An index of each name's one- and two-character pieces, for ?search= of parts too short for trigrams.
 
-`catalogue_name_grams(text)` returns the 1- and 2-character substrings of its argument (see
-catalogue.search for why and how the search uses it); the GIN index holds those of `UPPER(name)`.
+`catalogue_name_grams(text)` returns the 1- and 2-character substrings of its argument; the GIN
+index holds those of `UPPER(name)`. Migration 0006 drops both: the search uses the trigram index
+alone.
 PostgreSQL only, and not atomic: the index is built with `CREATE INDEX CONCURRENTLY`, which cannot
 run in a transaction, while products are created and updated (at 1,000,000 products, see
 docs/performance.md). ANALYZE takes the statistics of the new expression now rather than at
@@ -22,10 +23,11 @@ for, so the two agree (and the exact check of each row keeps the answer right).
 
 import django.db.models.functions.comparison
 import django.db.models.functions.text
+from django.contrib.postgres.fields import ArrayField
 from django.db import migrations
+from django.db.models import Func, TextField
 
 import aggregator.postgres
-import catalogue.search
 
 FUNCTION = r"""
 CREATE OR REPLACE FUNCTION catalogue_name_grams(text) RETURNS text[]
@@ -35,6 +37,13 @@ SELECT string_to_array(translate($1, E'\x01', E'\x02'), NULL)
     || string_to_array(regexp_replace(translate($1, E'\x01', E'\x02'), '.', E'\\&\x01\\&', 'g'), E'\x01')
 $$
 """
+
+
+class NameGrams(Func):
+    """`catalogue_name_grams(text)`: the text's 1- and 2-character pieces (the function above)."""
+
+    function = "catalogue_name_grams"
+    output_field = ArrayField(TextField())
 
 
 class Migration(migrations.Migration):
@@ -50,7 +59,7 @@ class Migration(migrations.Migration):
             model_name="product",
             index=aggregator.postgres.PostgresOnlyGinIndex(
                 django.db.models.functions.comparison.Collate(
-                    catalogue.search.NameGrams(django.db.models.functions.text.Upper("name")), "C"
+                    NameGrams(django.db.models.functions.text.Upper("name")), "C"
                 ),
                 gin_pending_list_limit=256,
                 name="product_name_grams_idx",

@@ -1,15 +1,13 @@
-"""GET /products?search=: what matches, how it pages, and that PostgreSQL answers it from the trigram index."""
+"""GET /products?search=: what matches, how it pages, and that PostgreSQL can answer it from the trigram index."""
 
 import re
 from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from catalogue.models import Product
-from catalogue.search import forget_name_sample
 from catalogue.selectors import product_list
 
 pytestmark = pytest.mark.django_db
@@ -72,10 +70,17 @@ class TestWhatMatches:
         assert names(api_client, "чайник") == ["Чайник электрический"]
 
     def test_wildcards_and_punctuation_are_literal(self, api_client):
-        make("100% cotton", "100 cotton", "a_b", "ab", "(x)")
+        make("100% cotton", "100 cotton", "a_b", "ab", "(x)", "C:\\temp", "C:temp")
         assert names(api_client, "0%") == ["100% cotton"]
+        assert names(api_client, "%") == ["100% cotton"]
         assert names(api_client, "_") == ["a_b"]
         assert names(api_client, "(x") == ["(x)"]
+        assert names(api_client, "\\") == ["C:\\temp"]
+        assert names(api_client, ":\\t") == ["C:\\temp"]
+
+    def test_an_empty_search_is_the_whole_list(self, api_client):
+        make("Red kettle", "Blue mug")
+        assert names(api_client, "") == ["Red kettle", "Blue mug"]
 
 
 class TestPaging:
@@ -123,63 +128,6 @@ def test_postgresql_can_answer_the_search_from_the_trigram_index():
     assert "product_name_trgm_idx" in plan
 
 
-@pytest.fixture
-def thousands_and_a_few_rare():
-    """2,000 names, 6 of them (0.3 %) with a pair no other has, spread through the list; analyzed."""
-    rare = {n * 333 for n in range(6)}
-    make(*[f"Blue kettle {n:04d}" + (" 7q" if n in rare else "") for n in range(2000)])
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE catalogue_product")
-        # What (auto)vacuum does: new rows' entries wait in the GIN index's pending list until
-        # then, and the planner counts that list as pages to read.
-        cursor.execute("SELECT gin_clean_pending_list('product_name_grams_idx')")
-    forget_name_sample()
-    yield [f"Blue kettle {n:04d} 7q" for n in sorted(rare)]
-    forget_name_sample()
-
-
-@postgres_only
-def test_a_rare_short_search_pages_as_any_other(api_client, thousands_and_a_few_rare):
-    seen, url = [], "/products?search=7Q&limit=4"
-    while url:
-        response = api_client.get(url)
-        seen.append([p["name"] for p in response.json()])
-        url = next_link(response)
-    assert seen == [thousands_and_a_few_rare[:4], thousands_and_a_few_rare[4:]]
-
-
-@postgres_only
-def test_postgresql_answers_a_rare_short_search_from_the_pieces_index(thousands_and_a_few_rare):
-    # Without forcing anything: the planner must see the index's expression in the query and
-    # judge it selective, or a search for a rare pair reads every name.
-    sql, params = product_list(search="7q").order_by("created_at", "id")[:101].query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN {sql}", params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "product_name_grams_idx" in plan
-
-
-@pytest.fixture
-def a_line_added_last(monkeypatch):
-    """3,000 kettles, then 300 lamps (9 %) added last: all of them at the list's end; analyzed.
-
-    Walks of the list are cut short at 100 names (`SEARCH_WALK_ROWS`), as at a million products
-    they are at thousands.
-    """
-    make(
-        *[f"Blue kettle {n:04d}" + (" 7q" if n % 700 == 0 else "") for n in range(3000)],
-        *[f"Zebra lamp {n:03d}" for n in range(300)],
-    )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE catalogue_product")
-        cursor.execute("SELECT gin_clean_pending_list('product_name_trgm_idx')")
-        cursor.execute("SELECT gin_clean_pending_list('product_name_grams_idx')")
-    monkeypatch.setattr("catalogue.selectors.SEARCH_WALK_ROWS", 100)
-    forget_name_sample()
-    yield
-    forget_name_sample()
-
-
 def all_pages(client, query: str, limit: int) -> list[list[str]]:
     pages, url = [], f"/products?search={query}&limit={limit}"
     while url:
@@ -190,42 +138,17 @@ def all_pages(client, query: str, limit: int) -> list[list[str]]:
     return pages
 
 
-@postgres_only
-@pytest.mark.parametrize("query", ["lamp", "ZEBRA", "kettle", "7q", "e", "mp 0", "le 29", "zzzz", "a"])
-@pytest.mark.parametrize("limit", [4, 100])
-def test_search_pages_are_the_matches_in_list_order_wherever_they_are(api_client, a_line_added_last, query, limit):
+@pytest.mark.parametrize("query", ["product", "PRODUCT 01", "duct 012", "kettle", "e", "ke", "zebra", "zzzz", ", p"])
+def test_search_pages_are_the_names_containing_it_in_list_order(api_client, query):
+    # Names that all say "product", as in catalogues where every name repeats a word, and a line
+    # of products added last.
+    make(
+        *[f"{['Red', 'Blue'][n % 2]} {['kettle', 'mug', 'lamp'][n % 3]}, product {n:03d}" for n in range(150)],
+        *[f"Zebra lamp {n:02d}" for n in range(30)],
+    )
     expected = list(
         Product.objects.filter(name__icontains=query).order_by("created_at", "id").values_list("name", flat=True)
     )
-    pages = all_pages(api_client, query, limit)
+    pages = all_pages(api_client, query, 20)
     assert [name for page in pages for name in page] == expected
-    assert all(len(page) == limit for page in pages[:-1])
-
-
-def names_read(queries: list[dict]) -> int:
-    """Rows PostgreSQL read and threw away running these queries again (EXPLAIN ANALYZE's counts)."""
-    total = 0
-    with connection.cursor() as cursor:
-        for query in queries:
-            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query['sql']}")
-            stack = [cursor.fetchone()[0][0]["Plan"]]
-            while stack:
-                node = stack.pop()
-                total += node.get("Rows Removed by Filter", 0) + node.get("Rows Removed by Index Recheck", 0)
-                stack.extend(node.get("Plans", []))
-    return total
-
-
-@postgres_only
-@pytest.mark.parametrize("query", ["lamp", "zebra lamp 2"])
-def test_a_search_for_products_added_together_does_not_read_the_names_before_them(api_client, a_line_added_last, query):
-    # PostgreSQL's own choice, expecting the lamps spread through the list, walks it from the
-    # start and checks 3,000 kettles before the first lamp.
-    with CaptureQueriesContext(connection) as queries:
-        response = api_client.get("/products", {"search": query, "limit": 4})
-    assert [p["name"] for p in response.json()] == [
-        name
-        for name in Product.objects.order_by("created_at", "id").values_list("name", flat=True)
-        if query in name.lower()
-    ][:4]
-    assert names_read(queries.captured_queries) < 1500  # a bounded walk, then the lamps' index
+    assert all(len(page) == 20 for page in pages[:-1])
