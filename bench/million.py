@@ -1,19 +1,23 @@
 """Benchmark the catalogue at a million products: search, the list, the admin lists, the sync's claim.
 
     .venv/bin/python bench/million.py                  # 1,000,000 products, 5,000,000 offers, 10,000,000 events
+    .venv/bin/python bench/million.py --names realistic   # the same with realistic names, in a database of its own
     .venv/bin/python bench/million.py --products 100000 --keep-db
     .venv/bin/python bench/million.py --reuse-db       # measure again on a database kept by --keep-db
     .venv/bin/python bench/million.py --reuse-db --keep-db --cases "admin products"   # only those cases
 
 Steps: (re)create the benchmark's own PostgreSQL database (BENCH_DATABASE_URL, by default
-postgres://postgres@127.0.0.1:5432/aggregator_bench_million; the name must contain "bench"),
-migrate it, and build the catalogue in SQL with generate_series: products with names from a small
-vocabulary ("Blue steel kettle, product 0123456"), OFFERS_PER_PRODUCT offers each and
-EVENTS_PER_OFFER price events per offer over the last year. The secondary indexes are dropped
-for the load and rebuilt after it (as fast as PostgreSQL can build them), except the search's
-two indexes (trigrams, and the short parts' pieces), which are rebuilt one after the other with
-`CREATE INDEX CONCURRENTLY`, as their migrations do on a populated table, while another
-connection writes products: the report gives each build's time, the index's size and the
+postgres://postgres@127.0.0.1:5432/aggregator_bench_million, `_realistic` appended for realistic
+names; the name must start with "aggregator_bench"), migrate it, and build the catalogue in SQL
+with generate_series: products named either from a small vocabulary, every name saying
+"product" ("Blue steel kettle, product 0123456", `--names synthetic`, the default), or from word
+lists of brands, kinds, model codes, sizes and finishes ("Bosch electric kettle KX-4821 1.7 L,
+black", `--names realistic`); one name in 100,000 ends in RARE_SUFFIX, and a line of products
+added last (NEW_LINE) ends the list. Five offers per product (--offers-per-product) and two price
+events per offer (--events-per-offer) over the last year. The secondary indexes are dropped for the load and rebuilt
+after it (as fast as PostgreSQL can build them), except the search's trigram index, which is
+rebuilt with `CREATE INDEX CONCURRENTLY`, as its migration does on a populated table, while
+another connection writes products: the report gives the build's time, the index's size and the
 slowest of those writes. Loading needs a superuser (it skips foreign-key checks with
 `session_replication_role`, the rows being consistent by construction).
 
@@ -22,7 +26,8 @@ server), with DEBUG off: each case RUNS times after a warm-up, median and slowes
 process's CPU per request, and `EXPLAIN (ANALYZE, BUFFERS)` of every query the case ran (sessions
 and users aside) with their total execution time. For
 comparison, in SQL alone, the same work without the mechanisms that avoid it: the search and
-the events' kind filter without their indexes (dropped in a transaction rolled back), a full
+the events' kind filter without their indexes (dropped in a transaction rolled back), the admin's
+offers of a name's products joined rather than looked up by id, a full
 COUNT(*) of each table and the OFFSET of the product list's page 5,000. Last, the sync's claim of a batch
 (`products_claim_for_tick`, rolled back), at the start of a cycle and half-way through it (half
 the products claimed and committed just before, not yet vacuumed). The report (Markdown) is
@@ -54,21 +59,46 @@ TRIGRAM_INDEX = "product_name_trgm_idx"
 KIND_INDEX = "priceevent_kind_time_idx"
 EVENT_TRANSACTIONS = 2000
 # Built concurrently, as their migrations do, with what the report calls them.
-CONCURRENT_INDEXES = {TRIGRAM_INDEX: "trigram index", "product_name_grams_idx": "pieces index"}
+CONCURRENT_INDEXES = {TRIGRAM_INDEX: "trigram index"}
 
 COLOURS = ["Red", "Blue", "Green", "Black", "White", "Silver", "Yellow", "Orange", "Purple", "Grey"]
 MATERIALS = ["steel", "glass", "oak", "cotton", "ceramic", "plastic", "copper", "bamboo", "leather", "wool"]
-# 40 things, a few of them not in ASCII; each is in 2.5 % of the names.
+# 40 things, a few of them not in ASCII; each is in 2.5 % of the synthetic names.
 THINGS = (
     "kettle mug lamp chair table teapot blender toaster skillet wok grater ladle whisk colander"
     " carafe tumbler bowl plate platter jug vase candle clock mirror shelf stool bench rug"
     " cushion blanket towel basket bin hook rack crème-brûlée-torch чайник 急須 café-press tray"
 ).split()
-# Added to one name in 100,000: characters and pairs that no other name has, for the short searches.
-RARE_SUFFIX = " Øx 7q #"
-# Added to one name in 200, spread as by chance: a pair where walking the list costs what the
-# pieces' index does.
-SCATTERED_SUFFIX = " jz"
+# Realistic names: "Bosch electric kettle KX-4821 1.7 L, black". A model comes in VARIANTS sizes
+# and colours (consecutive products); its brand and kind are spread through the catalogue, every
+# brand with every kind. Model codes have no Q or Z, so that `qz` is only where RARE_SUFFIX is.
+BRANDS = (
+    "Bosch Philips Tefal Braun Siemens Miele Smeg Kenwood DeLonghi Krups Moulinex Rowenta Dyson Samsung"
+    " Sony Panasonic Sharp Toshiba Hitachi Makita DeWalt Ryobi Stanley Fiskars Zwilling WMF Logitech"
+    " Lenovo Asus Acer Canon Nikon Garmin JBL Bose Sennheiser Anker Xiaomi Nokia Brother Epson Kärcher"
+    " Vileda Leifheit Severin Gorenje Electrolux AEG Beko Grundig Melitta Nespresso Hama Tristar Gardena"
+    " Einhell Metabo Festool Victorinox Sage"
+).split()
+KINDS = [
+    "electric kettle", "tea kettle", "toaster", "coffee machine", "espresso machine", "hand blender",
+    "stand mixer", "food processor", "microwave oven", "vacuum cleaner", "robot vacuum", "steam iron",
+    "hair dryer", "electric toothbrush", "shaver", "air fryer", "rice cooker", "slow cooker", "frying pan",
+    "saucepan", "chef's knife", "cutting board", "drill driver", "impact driver", "circular saw", "jigsaw",
+    "angle grinder", "lawn mower", "hedge trimmer", "pressure washer", "headphones", "earbuds",
+    "bluetooth speaker", "soundbar", "television", "monitor", "laptop", "tablet", "smartphone", "smartwatch",
+    "keyboard", "wireless mouse", "webcam", "printer", "camera", "camera lens", "wi-fi router", "power bank",
+    "charger", "usb-c cable", "memory card", "external ssd", "desk lamp", "ceiling light", "led bulb",
+    "fan heater", "dehumidifier", "air purifier", "tower fan", "fridge freezer", "dishwasher",
+    "washing machine", "tumble dryer", "built-in oven", "induction hob", "cooker hood", "blender", "juicer",
+    "waffle maker", "sandwich toaster", "contact grill", "kitchen scales", "thermometer", "spray mop",
+    "ironing board", "storage box", "water filter jug", "garden hose", "pocket knife", "multitool",
+]  # fmt: skip
+SIZES = ["1.7 L", "500 ml", "20 cm", "28 cm", "64 GB", "256 GB", "27 in", "55 in", "1200 W", "2000 W", "XL", "S"]
+FINISHES = ["black", "white", "silver", "stainless steel", "graphite", "red", "blue", "cream", "anthracite"]
+VARIANTS = 4
+MODEL_LETTERS = "ABCDEFGHJKLMNPRSTUVWXY"
+# Added to one name in 100,000: a pair no other name has, too short for a trigram.
+RARE_SUFFIX = " Øx qz7"
 # A line of products added together, after everything else, not yet synced (no offers or events):
 # the matches of a search for it are all at the list's end.
 NEW_LINE = "Zebra Quux lamp"
@@ -118,7 +148,39 @@ def text_array(values: list[str]) -> str:
     return "ARRAY[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]::text[]"
 
 
-def product_insert_sql(conn, first: int, last: int) -> str:
+def synthetic_name_sql() -> str:
+    """Product n's synthetic name, "Blue steel kettle, product 0123456": every name says "product"."""
+    return (
+        f"({text_array(COLOURS)})[1 + n % 10] || ' ' || ({text_array(MATERIALS)})[1 + (n / 10) % 10]"
+        f" || ' ' || replace(({text_array(THINGS)})[1 + (n / 100) % 40], '-', ' ')"
+        " || ', product ' || lpad(n::text, 7, '0')"
+    )
+
+
+def realistic_name_sql() -> str:
+    """Product n's realistic name, "Bosch electric kettle KX-4821 1.7 L, black", from the word lists.
+
+    Model m = n / VARIANTS: its brand and kind are m's remainders, mixed so that every pair occurs
+    and each kind is spread through the list; its code two letters and four digits, one per model.
+    """
+    letters, m, brands, kinds = len(MODEL_LETTERS), f"(n / {VARIANTS})", len(BRANDS), len(KINDS)
+    code = (
+        f"substr('{MODEL_LETTERS}', 1 + {m} * 7 % {letters}, 1)"
+        f" || substr('{MODEL_LETTERS}', 1 + ({m} / {letters}) % {letters}, 1)"
+        f" || '-' || lpad((({m} / {letters * letters}) * 7919 % 10000)::text, 4, '0')"
+    )
+    return (
+        f"({text_array(BRANDS)})[1 + {m} % {brands}]"
+        f" || ' ' || ({text_array(KINDS)})[1 + ({m} / {brands} + {m} * 7) % {kinds}]"
+        f" || ' ' || {code} || ' ' || ({text_array(SIZES)})[1 + ({m} + n % {VARIANTS}) % {len(SIZES)}]"
+        f" || ', ' || ({text_array(FINISHES)})[1 + n % {len(FINISHES)}]"
+    )
+
+
+NAMES = {"synthetic": synthetic_name_sql, "realistic": realistic_name_sql}
+
+
+def product_insert_sql(conn, first: int, last: int, names: str = "synthetic") -> str:
     """The INSERT of products `first` to `last` (catalogue columns only; the sync state is its own table)."""
     columns = {
         row[0]
@@ -128,11 +190,7 @@ def product_insert_sql(conn, first: int, last: int) -> str:
     }
     values = {
         "id": "gen_random_uuid()",
-        "name": (
-            f"({text_array(COLOURS)})[1 + n % 10] || ' ' || ({text_array(MATERIALS)})[1 + (n / 10) % 10]"
-            f" || ' ' || replace(({text_array(THINGS)})[1 + (n / 100) % 40], '-', ' ')"
-            " || ', product ' || lpad(n::text, 7, '0')"
-        ),
+        "name": f"{NAMES[names]()} || CASE WHEN n % 100000 = 54321 THEN '{RARE_SUFFIX}' ELSE '' END",
         "description": "'Description of product ' || n || ', long enough to look like a real one.'",
         # One a second, oldest first: the list's (created_at, id) order is the insertion order.
         "created_at": "now() - interval '400 days' + n * interval '1 second'",
@@ -141,14 +199,14 @@ def product_insert_sql(conn, first: int, last: int) -> str:
     unknown = columns - values.keys()
     if unknown:
         sys.exit(f"million: catalogue_product has columns this benchmark does not fill: {sorted(unknown)}")
-    names = [c for c in values if c in columns]
+    filled = [c for c in values if c in columns]
     return (
-        f"INSERT INTO catalogue_product ({', '.join(names)}) "
-        f"SELECT {', '.join(values[c] for c in names)} FROM generate_series({int(first)}, {int(last)}) AS n"
+        f"INSERT INTO catalogue_product ({', '.join(filled)}) "
+        f"SELECT {', '.join(values[c] for c in filled)} FROM generate_series({int(first)}, {int(last)}) AS n"
     )
 
 
-def build(url: str, *, products: int, offers_per_product: int, events_per_offer: int) -> dict:
+def build(url: str, *, names: str, products: int, offers_per_product: int, events_per_offer: int) -> dict:
     """Fill the migrated database; return the build's timings."""
     timings = {}
     with psycopg.connect(url, autocommit=True) as conn:
@@ -170,13 +228,9 @@ def build(url: str, *, products: int, offers_per_product: int, events_per_offer:
 
         conn.execute("SET session_replication_role = replica")  # no foreign-key checks while loading
         started = time.monotonic()
-        conn.execute(product_insert_sql(conn, 1, products))
+        conn.execute(product_insert_sql(conn, 1, products, names))
         timings["products inserted"] = time.monotonic() - started
         log(f"{products:,} products in {timings['products inserted']:.0f} s")
-        conn.execute("UPDATE catalogue_product SET name = name || %s WHERE right(name, 5) = '54321'", [RARE_SUFFIX])
-        conn.execute(
-            "UPDATE catalogue_product SET name = name || %s WHERE hashtext(name) %% 200 = 0", [SCATTERED_SUFFIX]
-        )
 
         started = time.monotonic()
         # Every product's sync state: registered long ago, mirrored an hour ago, never claimed.
@@ -334,50 +388,55 @@ class Case:
 
 
 def cases(sample: dict) -> list[Case]:
-    n = sample["middle_number"]
+    """The cases for the database's names: `sample` has a middle product's `one` (its model code,
+    or `duct 0500000` of the synthetic names) and a word in many names, `common` (a kind, or `kettle`)."""
+    one, common, q = sample["one"], sample["common"], quote
+    if sample["names"] == "realistic":
+        searches = [
+            Case(f"API search, a model code (`{one}`)", f"/products?search={q(one)}"),
+            Case(f"API search, a brand (`{sample['brand']}`)", f"/products?search={q(sample['brand'])}"),
+            Case(f"API search, a kind (`{common}`)", f"/products?search={q(common)}"),
+            Case(f"API search, brand + kind (`{sample['brand_kind']}`)", f"/products?search={q(sample['brand_kind'])}"),
+            Case("API search, a whole name", f"/products?search={q(sample['whole_name'])}"),
+            Case("API search, no match (`xylophone`)", "/products?search=xylophone"),
+        ]
+    else:
+        n = sample["middle_number"]
+        searches = [
+            Case(f"API search, every word in most names (`{one}`)", f"/products?search={q(one)}"),
+            Case(
+                f"API search, every word in most names (`Product {n + 1:07d}`)",
+                f"/products?search=Product%20{n + 1:07d}",
+            ),
+            Case("API search, a whole name", f"/products?search={q(sample['whole_name'])}"),
+            Case("API search, no match (`zzzz`)", "/products?search=zzzz"),
+            Case("API search, 0.25 % match (`steel kettle`)", "/products?search=steel%20kettle"),
+            Case(f"API search, 2.5 % match, other case (`{common.upper()}`)", f"/products?search={q(common.upper())}"),
+            Case("API search, 2.5 % match, not ASCII (`чайник`)", f"/products?search={q('чайник')}"),
+            Case("API search, every product matches (`product`)", "/products?search=product"),
+        ]
     return [
         Case("API list, first page (100)", "/products"),
         Case("API list, a page from the middle", sample["middle_list_page"]),
-        Case(f"API search, one match in the middle of a name (`duct {n:07d}`)", f"/products?search=duct%20{n:07d}"),
-        Case(
-            f"API search, one match, every name's word (`Product {n + 1:07d}`)",
-            f"/products?search=Product%20{n + 1:07d}",
-        ),
-        Case("API search, a whole name", "/products?search=" + quote(sample["whole_name"])),
-        Case("API search, no match (`zzzz`)", "/products?search=zzzz"),
-        Case("API search, 0.25 % match (`steel kettle`)", "/products?search=steel%20kettle"),
-        Case("API search, 2.5 % match, other case (`KETTLE`)", "/products?search=KETTLE"),
-        Case("API search, 2.5 % match, not ASCII (`чайник`)", "/products?search=%D1%87%D0%B0%D0%B9%D0%BD%D0%B8%D0%BA"),
-        Case("API search, every product matches (`product`)", "/products?search=product"),
-        Case("API search, next page of `kettle`", sample["kettle_next_page"]),
+        *searches,
+        Case(f"API search, next page of `{common}`", sample["common_next_page"]),
         Case("API search, 1 character (`k`)", "/products?search=k"),
-        Case("API search, 2 characters, common (`ke`)", "/products?search=ke"),
-        Case("API search, 2 characters, no match (`zq`)", "/products?search=zq"),
-        Case("API search, 2 characters, no match, upper case (`ZZ`)", "/products?search=ZZ"),
-        Case("API search, 2 characters, rare (`7q`, 1 name in 100,000)", "/products?search=7q"),
-        Case("API search, 2 characters, rare, not ASCII (`øX`)", "/products?search=%C3%B8X"),
-        Case("API search, 2 characters, 0.5 %, scattered (`jz`)", "/products?search=jz"),
-        Case("API search, 1 character, rare (`q`)", "/products?search=q"),
-        Case("API search, 1 character, rare symbol (`#`)", "/products?search=%23"),
-        Case("API search, 1 character, not ASCII, 2.5 % (`é`)", "/products?search=%C3%A9"),
-        Case("API search, 1 character, no match (`ж`)", "/products?search=%D0%B6"),
-        Case("API search, short words, rare (`7q #`)", "/products?search=7q%20%23"),
-        Case("API search, short words, 1 % (`d s`)", "/products?search=d%20s"),
-        Case("API search, short words, no match (`a b`)", "/products?search=a%20b"),
-        Case(
-            f"API search, a line of {NEW_LINE_PRODUCTS:,} products added last (`zebra`)", "/products?search=zebra"
-        ),
-        Case("API search, 2 characters of the line added last (`ze`)", "/products?search=ze"),
+        Case("API search, too short for a trigram, 1 name in 100,000 (`qz`)", "/products?search=qz"),
+        Case(f"API search, a line of {NEW_LINE_PRODUCTS:,} products added last (`zebra`)", "/products?search=zebra"),
         Case("API search, 2 words of the line added last (`quux lamp`)", "/products?search=quux%20lamp"),
-        Case("Admin products, search short words, rare (`7q ø`)", "/admin/catalogue/product/?q=7q+%C3%B8", admin=True),
         Case("Admin products, page 1", "/admin/catalogue/product/", admin=True),
         Case("Admin products, page 2", "/admin/catalogue/product/?p=2", admin=True),
         Case("Admin products, page 100 (the last offered)", "/admin/catalogue/product/?p=100", admin=True),
         Case("Admin products, oldest first, page 50", "/admin/catalogue/product/?o=6&p=50", admin=True),
-        Case("Admin products, search one match", f"/admin/catalogue/product/?q=duct+{n:07d}", admin=True),
-        Case("Admin products, search no match", "/admin/catalogue/product/?q=zzzz", admin=True),
-        Case("Admin products, search `kettle` (25,000 matches)", "/admin/catalogue/product/?q=kettle", admin=True),
-        Case("Admin products, search `product` (all)", "/admin/catalogue/product/?q=product", admin=True),
+        Case(f"Admin products, search one (`{one}`)", f"/admin/catalogue/product/?q={q(one)}", admin=True),
+        Case("Admin products, search no match", "/admin/catalogue/product/?q=xylophone", admin=True),
+        Case(f"Admin products, search `{common}`", f"/admin/catalogue/product/?q={q(common)}", admin=True),
+        Case(
+            f"Admin products, search `{common}`, page 10 (the last offered)",
+            f"/admin/catalogue/product/?q={q(common)}&p=10",
+            admin=True,
+        ),
+        Case("Admin products, search `qz`", "/admin/catalogue/product/?q=qz", admin=True),
         Case("Admin products, search the line added last (`zebra`)", "/admin/catalogue/product/?q=zebra", admin=True),
         Case(
             "Admin products, not registered filter",
@@ -389,32 +448,37 @@ def cases(sample: dict) -> list[Case]:
             "/admin/catalogue/product/?sync_state__registered_at__isempty=0",
             admin=True,
         ),
-        Case(
-            "Admin products, registered filter, page 10 (the last offered)",
-            "/admin/catalogue/product/?sync_state__registered_at__isempty=0&p=10",
-            admin=True,
-        ),
-        Case("Admin products, search `kettle`, page 10 (the last offered)", "/admin/catalogue/product/?q=kettle&p=10",
-             admin=True),  # fmt: skip
         Case("Admin offers, page 1", "/admin/offers_sync/offer/", admin=True),
         Case("Admin offers, page 100", "/admin/offers_sync/offer/?p=100", admin=True),
         Case("Admin offers, search an offer id", f"/admin/offers_sync/offer/?q={sample['offer_id']}", admin=True),
         Case("Admin offers, search a product id", f"/admin/offers_sync/offer/?q={sample['product_id']}", admin=True),
-        Case("Admin offers, search a product name", f"/admin/offers_sync/offer/?q=duct+{n:07d}", admin=True),
-        Case("Admin offers, search `kettle`", "/admin/offers_sync/offer/?q=kettle", admin=True),
-        Case("Admin offers, search `kettle`, page 10 (the last offered)", "/admin/offers_sync/offer/?q=kettle&p=10",
-             admin=True),  # fmt: skip
-        Case("Admin offers, search the line added last (`zebra`, no offers yet)", "/admin/offers_sync/offer/?q=zebra",
-             admin=True),  # fmt: skip
+        Case(f"Admin offers, search a product name (`{one}`)", f"/admin/offers_sync/offer/?q={q(one)}", admin=True),
+        Case(f"Admin offers, search `{common}`", f"/admin/offers_sync/offer/?q={q(common)}", admin=True),
+        Case(
+            f"Admin offers, search `{common}`, page 10 (the last offered)",
+            f"/admin/offers_sync/offer/?q={q(common)}&p=10",
+            admin=True,
+        ),
+        Case(
+            "Admin offers, search the line added last (`zebra`, no offers yet)",
+            "/admin/offers_sync/offer/?q=zebra",
+            admin=True,
+        ),  # fmt: skip
         Case("Admin price events, page 1", "/admin/price_history/priceevent/", admin=True),
         Case("Admin price events, page 100", "/admin/price_history/priceevent/?p=100", admin=True),
         Case("Admin price events, kind = changed", "/admin/price_history/priceevent/?kind__exact=changed", admin=True),
         # Every "appeared" event is older than every "changed" one, and none is "vanished": walked
         # newest first without the kind's index, these read all the changed events, or all events.
-        Case("Admin price events, kind = appeared (all older)", "/admin/price_history/priceevent/?kind__exact=appeared",
-             admin=True),  # fmt: skip
-        Case("Admin price events, kind = vanished (none)", "/admin/price_history/priceevent/?kind__exact=vanished",
-             admin=True),  # fmt: skip
+        Case(
+            "Admin price events, kind = appeared (all older)",
+            "/admin/price_history/priceevent/?kind__exact=appeared",
+            admin=True,
+        ),  # fmt: skip
+        Case(
+            "Admin price events, kind = vanished (none)",
+            "/admin/price_history/priceevent/?kind__exact=vanished",
+            admin=True,
+        ),  # fmt: skip
         Case("Admin price events, past 7 days", sample["events_past_week"], admin=True),
         Case(
             "Admin price events, search an offer id",
@@ -427,10 +491,15 @@ def cases(sample: dict) -> list[Case]:
             admin=True,
         ),
         Case(
-            "Admin price events, search a product name", f"/admin/price_history/priceevent/?q=duct+{n:07d}", admin=True
-        ),
-        Case("Admin price events, search the line added last (`zebra`, none yet)",
-             "/admin/price_history/priceevent/?q=zebra", admin=True),  # fmt: skip
+            f"Admin price events, search a product name (`{one}`)",
+            f"/admin/price_history/priceevent/?q={q(one)}",
+            admin=True,
+        ),  # fmt: skip
+        Case(
+            "Admin price events, search the line added last (`zebra`, none yet)",
+            "/admin/price_history/priceevent/?q=zebra",
+            admin=True,
+        ),  # fmt: skip
         Case(
             "Admin products, page 101 (refused: not offered)", "/admin/catalogue/product/?p=101", admin=True, status=302
         ),
@@ -476,18 +545,27 @@ def measure(url: str, runs: int, only: list[str]) -> tuple[list[dict], list[tupl
         link = response.headers["Link"]
         return re.fullmatch(r'<http://testserver([^>]+)>; rel="next"', link).group(1)
 
-    offer = Offer.objects.filter(product__name__icontains=f"product {middle:07d}").values("id", "product_id")[0]
+    # Product n is the n-th in the list's order (created one second after the one before).
+    in_order = Product.objects.order_by("created_at", "id")
+    middle_product = in_order.values("id", "name")[middle - 1]
+    offer = Offer.objects.filter(product_id=middle_product["id"]).values("id", "product_id")[0]
     week = re.search(
         r'<a href="(\?observed_at__gte=[^"]+)">Past 7 days',
         admin.get("/admin/price_history/priceevent/").content.decode(),
     ).group(1)
+    code = re.search(r"\b[A-Z]{2}-\d{4}\b", middle_product["name"])
+    names = "realistic" if code else "synthetic"
+    sizes["names"] = names
     sample = {
+        "names": names,
         "middle_number": middle,
-        "whole_name": Product.objects.filter(name__icontains=f"product {middle - 1:07d}").values_list(
-            "name", flat=True
-        )[0],
-        "middle_list_page": next_of(f"/products?limit=100&cursor={_cursor_at(middle)}"),
-        "kettle_next_page": next_of("/products?search=kettle"),
+        "one": code.group(0) if code else f"duct {middle:07d}",
+        "common": "kettle",
+        "brand": middle_product["name"].split()[0],
+        "brand_kind": middle_product["name"][: code.start()].strip() if code else "",
+        "whole_name": in_order.values_list("name", flat=True)[middle - 2],
+        "middle_list_page": next_of(f"/products?limit=100&cursor={_cursor_at(in_order, middle)}"),
+        "common_next_page": next_of("/products?search=kettle"),
         "offer_id": offer["id"],
         "product_id": offer["product_id"],
         "vanished_offer_id": uuid.uuid4(),  # never mirrored: as for an offer since deleted
@@ -544,14 +622,12 @@ def measure_case(client, case: Case, runs: int, summarise) -> tuple[dict, list[t
     return row, explains
 
 
-def _cursor_at(number: int) -> str:
-    """The list's cursor just before product `number` (created one second after the one before)."""
+def _cursor_at(in_order, number: int) -> str:
+    """The list's cursor just before product `number` of `in_order`."""
     import base64
     import json
 
-    from catalogue.models import Product
-
-    row = Product.objects.filter(name__icontains=f"product {number:07d}").values("created_at", "id")[0]
+    row = in_order.values("created_at", "id")[number - 1]
     raw = json.dumps([row["created_at"].isoformat(), str(row["id"])]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -570,7 +646,7 @@ def _summary(case: Case, response) -> str:
     return f"{shown} row{'' if shown == 1 else 's'} shown, '{count.group(1).strip() if count else '?'}'"
 
 
-def comparisons(url: str, sample_number: int) -> tuple[list[dict], list[tuple[str, str]]]:
+def comparisons(url: str) -> tuple[list[dict], list[tuple[str, str]]]:
     """What the replaced behaviour ran: the search's scan, the full counts, a deep OFFSET."""
     statements = [
         (
@@ -578,20 +654,6 @@ def comparisons(url: str, sample_number: int) -> tuple[list[dict], list[tuple[st
             "SELECT id, name FROM catalogue_product WHERE UPPER(name::text) LIKE UPPER('%zzzz%') "
             "ORDER BY created_at, id LIMIT 101",
             TRIGRAM_INDEX,
-        ),
-        (
-            f"Search `duct {sample_number:07d}` without the trigram index",
-            f"SELECT id, name FROM catalogue_product WHERE UPPER(name::text) LIKE UPPER('%duct {sample_number:07d}%') "
-            "ORDER BY created_at, id LIMIT 101",
-            TRIGRAM_INDEX,
-        ),
-        # The search for the line added last as one query, the plan left to PostgreSQL: expecting
-        # the matches spread through the list, it walks the list from its start.
-        (
-            "Search `zebra` (the line added last) as one query, PostgreSQL choosing the plan",
-            "SELECT id, name FROM catalogue_product WHERE UPPER(name::text) LIKE UPPER('%zebra%') "
-            "ORDER BY created_at, id LIMIT 101",
-            None,
         ),
         (
             "Admin offers searched for the line added last, joined to the products (no offers)",
@@ -686,7 +748,7 @@ def claim_plans(url: str) -> list[tuple[str, str]]:
 
 def report(*, sizes, build_timings, rows, comparison_rows, explains, load_before) -> str:
     lines = [
-        f"# A million products: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"# A million products, {sizes['names']} names: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"Sizes: {sizes['products']:,} products, about {sizes['offers']:,} offers, about "
         f"{sizes['price events']:,} price events. Load average before: {load_before}.",
@@ -730,6 +792,12 @@ def main() -> None:
     parser.add_argument("--offers-per-product", type=int, default=5)
     parser.add_argument("--events-per-offer", type=int, default=2)
     parser.add_argument("--runs", type=int, default=20, help="timed requests per case")
+    parser.add_argument(
+        "--names",
+        choices=sorted(NAMES),
+        default="synthetic",
+        help="the products' names when building (the default database's name ends in _realistic for those)",
+    )
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--reuse-db", action="store_true", help="measure a database an earlier --keep-db run built")
     parser.add_argument(
@@ -740,7 +808,8 @@ def main() -> None:
         help="measure only the cases whose title contains WORDS (any case; repeatable), without the comparisons",
     )
     args = parser.parse_args()
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    default_url = DEFAULT_DATABASE_URL + ("_realistic" if args.names == "realistic" else "")
+    url = os.environ.get("BENCH_DATABASE_URL", default_url)
     load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     build_timings = {}
     if not args.reuse_db:
@@ -749,6 +818,7 @@ def main() -> None:
         migrate(url)
         build_timings = build(
             url,
+            names=args.names,
             products=args.products,
             offers_per_product=args.offers_per_product,
             events_per_offer=args.events_per_offer,
@@ -762,7 +832,7 @@ def main() -> None:
         rows, explains, sizes = measure(url, args.runs, args.cases)
         comparison_rows = []
         if not args.cases:
-            comparison_rows, comparison_explains = comparisons(url, sizes["products"] // 2)
+            comparison_rows, comparison_explains = comparisons(url)
             explains += comparison_explains + claim_plans(url)
     finally:
         from django.db import connections
@@ -778,7 +848,7 @@ def main() -> None:
         explains=explains,
         load_before=load_before,
     )
-    write_report(text, "million")
+    write_report(text, f"million-{sizes['names']}")
 
 
 def write_report(text: str, name: str) -> Path:
