@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import JsonResponse
+from psycopg.errors import QueryCanceled
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -17,7 +18,15 @@ from rest_framework.views import exception_handler
 logger = logging.getLogger(__name__)
 
 DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
+STATEMENT_TIMED_OUT = (
+    "The request took longer than the database allows; ask for less (a shorter period, a smaller page)."
+)
 DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def database_error_detail(exc: Exception) -> str:
+    """What to tell the client about an OperationalError: cancelled by WEB_STATEMENT_TIMEOUT, or the database down."""
+    return STATEMENT_TIMED_OUT if isinstance(exc.__cause__, QueryCanceled) else DATABASE_UNAVAILABLE
 
 
 def api_exception_handler(exc, context):
@@ -32,7 +41,7 @@ def api_exception_handler(exc, context):
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable while serving %s: %s", _path(context), type(exc).__name__)
         return Response(
-            {"detail": DATABASE_UNAVAILABLE},
+            {"detail": database_error_detail(exc)},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )

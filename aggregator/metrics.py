@@ -7,9 +7,9 @@
   processes' values are summed: gunicorn.conf.py points prometheus-client's multiprocess mode
   (`PROMETHEUS_MULTIPROC_DIR`) at a fresh directory, where every worker process writes its values
   and which the scrape reads. Outside gunicorn (tests, runserver) the process's own values are
-  shown. The sync gauges are read from the database at scrape time, at most every few seconds,
-  and so are the gauges other apps register with `register_gauges` (the alerts' pending
-  deliveries): this module names no app above it.
+  shown. Gauges that apps register with `register_gauges` (the sync's product counts, the alerts'
+  pending deliveries) are read from the database at scrape time, at most every few seconds: this
+  module names no app above it.
 - `/metrics` is not public: it answers 404 unless METRICS_TOKEN is set, and then only to
   `Authorization: Bearer <METRICS_TOKEN>` (compared in constant time). The workers' listeners
   (`start_metrics_server`, used by run_sync and run_webhooks) take the same rule.
@@ -36,7 +36,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
@@ -49,7 +49,7 @@ disable_created_metrics()
 # Methods outside this set are counted as "other": a client cannot invent label values.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Scrapes within this many seconds of each other share one read of the database.
-SYNC_GAUGES_CACHE_SECONDS = 5.0
+GAUGES_CACHE_SECONDS = 5.0
 
 _http_registry = CollectorRegistry(auto_describe=True)
 HTTP_REQUESTS = Counter(
@@ -147,7 +147,6 @@ def _web_registry() -> CollectorRegistry:
         else:
             registry = CollectorRegistry()
             registry.register(_RegistryCollector(_http_registry))
-        registry.register(SyncGaugesCollector())
         registry.register(_RegisteredGaugesCollector())
         _registries[mode] = registry
     return registry
@@ -161,56 +160,7 @@ class _RegistryCollector(Collector):
         return self.registry.collect()
 
 
-class SyncGaugesCollector(Collector):
-    """`aggregator_products{state}`, `aggregator_products_stale`, `aggregator_sync_last_success_timestamp_seconds`.
-
-    Read from the database at scrape time (offers_sync.selectors.sync_gauges) and kept for a few
-    seconds per process. With the database down the gauges are left out; the scrape still answers.
-    """
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._cached: tuple[float, dict] | None = None
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        values = self._values()
-        if values is None:
-            return
-        products = GaugeMetricFamily(
-            "aggregator_products", "Products by registration with the offers service.", labels=["state"]
-        )
-        products.add_metric(["registered"], values["registered"])
-        products.add_metric(["pending"], values["pending"])
-        yield products
-        yield GaugeMetricFamily(
-            "aggregator_products_stale",
-            "Registered products whose offers were last mirrored more than two schedule intervals ago.",
-            value=values["stale"],
-        )
-        if values["last_success"] is not None:
-            yield GaugeMetricFamily(
-                "aggregator_sync_last_success_timestamp_seconds",
-                "When a sync cycle last completed (Unix time), as recorded in the database by any worker.",
-                value=values["last_success"].timestamp(),
-            )
-
-    def _values(self) -> dict | None:
-        from offers_sync.selectors import sync_gauges  # the web's urls import this module early
-
-        with self._lock:
-            now = time.monotonic()
-            if self._cached is not None and now - self._cached[0] < SYNC_GAUGES_CACHE_SECONDS:
-                return self._cached[1]
-            try:
-                values = sync_gauges()
-            except DatabaseError as exc:
-                logger.warning("metrics: sync gauges left out, database unavailable (%s)", type(exc).__name__)
-                return None
-            self._cached = (now, values)
-            return values
-
-
-# -- gauges of other apps -------------------------------------------------------------------------
+# -- gauges of the apps ----------------------------------------------------------------------------
 
 GaugeProvider = Callable[[], Iterable[Metric]]
 
@@ -230,7 +180,7 @@ class CachedGauges(Collector):
     def collect(self) -> Iterator[Metric]:
         with self._lock:
             now = time.monotonic()
-            if self._cached is None or now - self._cached[0] >= SYNC_GAUGES_CACHE_SECONDS:
+            if self._cached is None or now - self._cached[0] >= GAUGES_CACHE_SECONDS:
                 try:
                     self._cached = (now, list(self.provider()))
                 except DatabaseError as exc:

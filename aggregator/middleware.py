@@ -3,7 +3,7 @@
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 
-from aggregator.exceptions import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE
+from aggregator.exceptions import DATABASE_RETRY_AFTER_SECONDS, database_error_detail
 
 
 class RejectNulCharactersMiddleware:
@@ -47,7 +47,7 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request, exception):
         if isinstance(exception, (OperationalError, InterfaceError)):
             return JsonResponse(
-                {"detail": DATABASE_UNAVAILABLE},
+                {"detail": database_error_detail(exception)},
                 status=503,
                 headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
             )

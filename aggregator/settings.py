@@ -130,6 +130,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": read_database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Seconds any one statement of the web process may run on PostgreSQL before it is cancelled (a 503);
+# 0 for no bound. The workers and management commands are not bound (aggregator.statement_timeout).
+WEB_STATEMENT_TIMEOUT = read_int("WEB_STATEMENT_TIMEOUT", 5, minimum=0, maximum=3600)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -255,6 +258,8 @@ SYNC_CONCURRENCY = read_int("SYNC_CONCURRENCY", 16, minimum=1, maximum=256)
 PRICE_HISTORY_DAYS = read_int("PRICE_HISTORY_DAYS", 365, minimum=0, maximum=36500)
 # Record price events as offers change (the history and trend endpoints read them).
 PRICE_HISTORY_ENABLED = read_bool("PRICE_HISTORY_ENABLED", True)
+# A price trend replays its period's events one by one: a period holding more is refused (400).
+PRICE_TREND_MAX_EVENTS = read_int("PRICE_TREND_MAX_EVENTS", 100_000, minimum=1000, maximum=10_000_000)
 # Liveness of a worker container (`run_sync --check`): the file its worker beats, and how old a beat may be.
 SYNC_HEARTBEAT_FILE = read_str("SYNC_HEARTBEAT_FILE", "/tmp/aggregator-sync-heartbeat")
 SYNC_HEARTBEAT_MAX_AGE = read_int("SYNC_HEARTBEAT_MAX_AGE", 60, minimum=5, maximum=86400)

@@ -1,4 +1,4 @@
-"""WSGI entry point for gunicorn: `gunicorn aggregator.wsgi`."""
+"""WSGI entry point for gunicorn (`gunicorn aggregator.wsgi`) and runserver: the web process."""
 
 import os
 
@@ -7,3 +7,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aggregator.settings")
 
 application = get_wsgi_application()
+
+from aggregator.statement_timeout import bound_web_statements  # noqa: E402 (needs the settings)
+
+bound_web_statements()

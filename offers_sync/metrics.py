@@ -2,24 +2,29 @@
 
 Cycle, product and offer counts come from the CycleSummary each cycle returns (`cycle_ended`).
 Calls to the offers service are counted and timed where they leave the process, the client's
-client's single-request step (`InstrumentedOffersServiceClient`), so the client itself stays HTTP only; token
+single-request step (`InstrumentedOffersServiceClient`), so the client itself stays HTTP only; token
 renewals are counted around the client's /auth call, whatever the token source does with them.
 
 Each worker process has its own values (a worker is one process); Prometheus adds them up across
 workers. The listener is aggregator.metrics' and takes the web's rule: nothing is served unless
 METRICS_TOKEN is set, and then only to `Authorization: Bearer <METRICS_TOKEN>`.
+
+The product gauges (`product_gauges`) are read from the database at scrape time and served on the
+web's /metrics (registered from OffersSyncConfig.ready(), cached as aggregator.metrics caches all such).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import requests
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
 
 from aggregator.metrics import start_metrics_server as serve_metrics
 from offers_sync.client import (
@@ -30,9 +35,32 @@ from offers_sync.client import (
     OffersServiceError,
     RefreshTokenRejected,
 )
+from offers_sync.selectors import sync_gauges
 
 if TYPE_CHECKING:  # offers_sync.sync imports the gateway, which imports this module
     from offers_sync.sync import CycleSummary
+
+
+def product_gauges() -> Iterator[GaugeMetricFamily]:
+    """`aggregator_products{state}`, `aggregator_products_stale`, `aggregator_sync_last_success_timestamp_seconds`."""
+    values = sync_gauges()
+    products = GaugeMetricFamily(
+        "aggregator_products", "Products by registration with the offers service.", labels=["state"]
+    )
+    products.add_metric(["registered"], values["registered"])
+    products.add_metric(["pending"], values["pending"])
+    yield products
+    yield GaugeMetricFamily(
+        "aggregator_products_stale",
+        "Registered products whose offers were last mirrored more than two schedule intervals ago.",
+        value=values["stale"],
+    )
+    if values["last_success"] is not None:
+        yield GaugeMetricFamily(
+            "aggregator_sync_last_success_timestamp_seconds",
+            "When a sync cycle last completed (Unix time), as recorded in the database by any worker.",
+            value=values["last_success"].timestamp(),
+        )
 
 
 class SyncMetrics:

@@ -1,8 +1,10 @@
 """HTTP endpoints for a product's price history and price trend. Thin: parameters here, reads in selectors."""
 
+from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -11,7 +13,7 @@ from aggregator.params import validated_query
 from aggregator.schema import ERROR_RESPONSES
 from catalogue.models import Product
 from catalogue.selectors import product_get
-from price_history.selectors import CHANGE_FEED_FIELDS, price_event_changes, price_event_list, price_trend_get
+from price_history.selectors import TooManyEvents, price_event_changes, price_event_list, price_trend_get
 from price_history.serializers import (
     PriceEventChangeSerializer,
     PriceEventChangesQuerySerializer,
@@ -19,7 +21,6 @@ from price_history.serializers import (
     PriceEventQuerySerializer,
     PriceTrendOutputSerializer,
     PriceTrendQuerySerializer,
-    price_trend_data,
 )
 
 
@@ -164,7 +165,7 @@ class PriceEventListApi(generics.GenericAPIView):
             until=filters.get("until"),
             offer_id=filters.get("offer"),
         )
-        return self.get_paginated_response(self.paginate_queryset(events))
+        return self.get_paginated_response(self.get_serializer(self.paginate_queryset(events), many=True).data)
 
 
 FEED_ERROR_RESPONSES = {code: answer for code, answer in ERROR_RESPONSES.items() if code != 404}
@@ -186,7 +187,7 @@ class PriceEventChangesApi(generics.GenericAPIView):
         parameters=[PriceEventChangesQuerySerializer],
         responses={
             200: PriceEventChangeSerializer(many=True),
-            **{c: r for c, r in ERROR_RESPONSES.items() if c != 404},
+            **FEED_ERROR_RESPONSES,
         },
     )
     def get(self, request):
@@ -195,7 +196,7 @@ class PriceEventChangesApi(generics.GenericAPIView):
         query.is_valid(raise_exception=True)
         filters = query.validated_data
         rows = self.paginate_queryset(price_event_changes(since=filters.get("since")))
-        return self.get_paginated_response([{field: row[field] for field in CHANGE_FEED_FIELDS} for row in rows])
+        return self.get_paginated_response(self.get_serializer(rows, many=True).data)
 
 
 class PriceTrendApi(APIView):
@@ -209,7 +210,8 @@ class PriceTrendApi(APIView):
             "history begins inside the period, the trend starts at its first recorded event instead "
             "(`history_starts_at` says when; `start`, the first point and the changes are taken there). "
             "When there is too little history (nothing recorded by `until`, or nothing in stock at either "
-            "end) a change is `null` and `reason` says why. Prices are in minor currency units."
+            "end) a change is `null` and `reason` says why. Prices are in minor currency units. A period "
+            "holding more than `PRICE_TREND_MAX_EVENTS` price events (by default 100,000) is refused with a 400."
         ),
         parameters=[PriceTrendQuerySerializer],
         responses={
@@ -226,5 +228,10 @@ class PriceTrendApi(APIView):
     def get(self, request, product_id):
         product = _product_or_404(product_id)
         params = validated_query(PriceTrendQuerySerializer, request)
-        trend = price_trend_get(product_id=product.id, **params)
-        return Response(price_trend_data(trend))
+        try:
+            trend = price_trend_get(product_id=product.id, max_events=settings.PRICE_TREND_MAX_EVENTS, **params)
+        except TooManyEvents as exc:
+            raise ValidationError(
+                {"since": [f"The period holds more than {exc.limit} price events; ask for a shorter one."]}
+            ) from None
+        return Response(PriceTrendOutputSerializer(trend).data)

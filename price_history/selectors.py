@@ -15,10 +15,11 @@ from fractions import Fraction
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import CharField, F, Q, QuerySet, Window
+from django.db.models import F, QuerySet, Window
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, RowNumber
+from django.db.models.functions import RowNumber
 
+from aggregator.pagination import keyset_page
 from price_history.models import PriceEvent
 
 EVENT_API_FIELDS = ("id", "offer_id", "kind", "price", "items_in_stock", "observed_at")
@@ -38,11 +39,17 @@ CHANGE_REASONS = {
 }
 
 _VANISHED = PriceEvent.Kind.VANISHED.value
-# The replay only needs offer ids as dictionary keys: as text they skip building a UUID object per
-# row, a large share of the replay's time on SQLite.
-_OFFER_KEY = Cast("offer_id", output_field=CharField())
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Events read per query while replaying a period (see `_events_in_order`).
 EVENT_CHUNK = 20_000
+
+
+class TooManyEvents(Exception):
+    """The period holds more events than the caller allows to replay."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"more than {limit} price events in the period")
+        self.limit = limit
 
 
 def price_event_list(
@@ -156,6 +163,7 @@ def price_trend_get(
     since: datetime,
     until: datetime,
     interval: timedelta | None = None,
+    max_events: int | None = None,
 ) -> PriceTrend:
     """The product's prices at `since` and at `until`, their change, and the points in between.
 
@@ -167,6 +175,9 @@ def price_trend_get(
     in the period at which the best price, the average price or the number of offers in stock
     changed. With `interval`, the points are the state at `since` and then at every multiple of the
     interval since the Unix epoch (whole UTC hours or days) up to `until`.
+
+    The period's events are replayed one by one, so the work grows with them: past `max_events`
+    in the period this raises TooManyEvents, having read no more than that many.
     """
     requested_since = since
     book = _Book()
@@ -188,7 +199,7 @@ def price_trend_get(
         book.apply(offer_id, kind, price, items_in_stock)
     start = book.snapshot(since)
 
-    events = _events_in_order(product_id=product_id, since=since, until=until)
+    events = _events_in_order(product_id=product_id, since=since, until=until, max_events=max_events)
     points = [start]
     if interval is None:
         _replay_changes(book, events, points)
@@ -211,32 +222,30 @@ def price_trend_get(
     )
 
 
-def _events_in_order(*, product_id: uuid.UUID, since: datetime, until: datetime):
-    """The events in (since, until] in order: (offer key, kind, price, items_in_stock, observed_at).
+def _events_in_order(*, product_id: uuid.UUID, since: datetime, until: datetime, max_events: int | None):
+    """The events in (since, until] in order: (offer id, kind, price, items_in_stock, observed_at).
 
-    Read EVENT_CHUNK rows per query, each page starting after the last row of the one before. Not
-    `.iterator()`: on PostgreSQL that is a server-side cursor, a round trip per fetch plus its own
-    set-up, which a busy database turns into waiting; a period's events fit in memory by the chunk.
+    Read EVENT_CHUNK rows per keyset page. Not `.iterator()`: on PostgreSQL that is a server-side
+    cursor, a round trip per fetch plus its own set-up, which a busy database turns into waiting.
     """
-    events = (
-        PriceEvent.objects.filter(product_id=product_id, observed_at__lte=until)
-        .annotate(offer_key=_OFFER_KEY)
-        .order_by("observed_at", "id")
-        .values_list("offer_key", "kind", "price", "items_in_stock", "observed_at", "id")
-    )
-    page = events.filter(observed_at__gt=since)
+    events = PriceEvent.objects.filter(product_id=product_id, observed_at__gt=since, observed_at__lte=until)
+    events = events.values_list("offer_id", "kind", "price", "items_in_stock", "observed_at", "id")
+    after, read = None, 0
     while True:
-        rows = list(page[:EVENT_CHUNK])
+        chunk = EVENT_CHUNK if max_events is None else min(EVENT_CHUNK, max_events - read + 1)
+        rows = keyset_page(events, "observed_at", after=after, limit=chunk)
+        read += len(rows)
+        if max_events is not None and read > max_events:
+            raise TooManyEvents(max_events)
         for row in rows:
             yield row[:5]
-        if len(rows) < EVENT_CHUNK:
+        if len(rows) < chunk:
             return
-        *_, last_at, last_id = rows[-1]
-        page = events.filter(Q(observed_at__gt=last_at) | Q(observed_at=last_at, id__gt=last_id))
+        after = rows[-1][4:]
 
 
 def _latest_event_per_offer(*, product_id: uuid.UUID, at: datetime) -> list[tuple]:
-    """Each offer's latest event at or before `at`: (offer key, kind, price, items_in_stock).
+    """Each offer's latest event at or before `at`: (offer id, kind, price, items_in_stock).
 
     Vanished offers are among them (their last event says so); the caller drops them. Filtering
     on the kind here would be wrong: it would bring back the event before the vanishing.
@@ -248,26 +257,25 @@ def _latest_event_per_offer(*, product_id: uuid.UUID, at: datetime) -> list[tupl
     )
     return list(
         PriceEvent.objects.filter(product_id=product_id, observed_at__lte=at)
-        .annotate(recency=latest_first, offer_key=_OFFER_KEY)
+        .annotate(recency=latest_first)
         .filter(recency=1)
-        .values_list("offer_key", "kind", "price", "items_in_stock")
+        .values_list("offer_id", "kind", "price", "items_in_stock")
     )
 
 
 def _replay_changes(book: _Book, events, points: list[PriceSnapshot]) -> None:
     """Apply events moment by moment; add a point whenever what a consumer sees has changed."""
-    apply, state_now = book.apply, book.state  # bound once: this loop runs once per event
     last = points[-1][1:]
     pending_at = None
     for offer_id, kind, price, items_in_stock, observed_at in events:
         if observed_at != pending_at and pending_at is not None:
-            state = state_now()
+            state = book.state()
             if state != last:
                 points.append(PriceSnapshot(pending_at, *state))
                 last = state
-        apply(offer_id, kind, price, items_in_stock)
+        book.apply(offer_id, kind, price, items_in_stock)
         pending_at = observed_at
-    if pending_at is not None and (state := state_now()) != last:
+    if pending_at is not None and (state := book.state()) != last:
         points.append(PriceSnapshot(pending_at, *state))
 
 

@@ -1,9 +1,4 @@
-"""The price history endpoints' query parameters, and the shapes of their answers.
-
-Answers are built as plain dicts (`price_event_list` rows, `price_trend_data`): a trend can hold
-thousands of points and a DRF serializer per point would cost more than the query. The output
-serializers here describe those shapes for the OpenAPI schema.
-"""
+"""The price history endpoints' query parameters, and the serializers that write their answers."""
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,9 +13,6 @@ from price_history.selectors import (
     CHANGE_FEED_FIELDS,
     CHANGE_REASONS,
     EVENT_API_FIELDS,
-    PriceChange,
-    PriceSnapshot,
-    PriceTrend,
     bucket_count,
 )
 
@@ -123,8 +115,6 @@ class PriceEventChangesQuerySerializer(serializers.Serializer):
     )
 
 
-# The schema of the changes feed's items, which are `price_event_changes` rows cut to
-# CHANGE_FEED_FIELDS: its fields are that tuple, so answer and schema name the same keys.
 class PriceEventChangeSerializer(serializers.ModelSerializer):
     """A price event of any product, as the changes feed lists it."""
 
@@ -169,8 +159,6 @@ class PriceTrendQuerySerializer(serializers.Serializer):
         return {"since": since, "until": until, "interval": interval}
 
 
-# The schema of the history endpoint's items, which are `price_event_list`'s
-# `.values(*EVENT_API_FIELDS)` rows: its fields are that tuple, so answer and schema name the same keys.
 class PriceEventOutputSerializer(serializers.ModelSerializer):
     """A price event of the product: an offer appeared, changed price or stock, or vanished."""
 
@@ -180,18 +168,34 @@ class PriceEventOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field({"type": "number", "format": "double"})
+class PriceField(serializers.Field):
+    """A price in minor units: a price as it is, an average (an exact fraction) to 2 decimal places."""
+
+    def to_representation(self, value) -> int | float:
+        if isinstance(value, int):
+            return value
+        return _two_places(value.numerator, value.denominator)
+
+
+def _two_places(numerator: int, denominator: int) -> float:
+    """numerator / denominator to 2 decimal places, halves away from zero, in exact integer arithmetic."""
+    cents = (200 * abs(numerator) + denominator) // (2 * denominator)
+    return (cents if numerator >= 0 else -cents) / 100
+
+
 class PriceSnapshotSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
     best_price = serializers.IntegerField(allow_null=True, help_text="Lowest price among offers in stock.")
-    average_price = serializers.FloatField(
+    average_price = PriceField(
         allow_null=True, help_text="Mean price of the offers in stock, rounded to 2 decimal places."
     )
     offers_in_stock = serializers.IntegerField()
 
 
 class PriceChangeSerializer(serializers.Serializer):
-    start = serializers.FloatField(allow_null=True)
-    end = serializers.FloatField(allow_null=True)
+    start = PriceField(allow_null=True)
+    end = PriceField(allow_null=True)
     change_percent = serializers.FloatField(
         allow_null=True, help_text="(end - start) / start * 100, rounded half away from zero to 2 places."
     )
@@ -203,10 +207,12 @@ class PriceChangeSerializer(serializers.Serializer):
 
 
 class PriceTrendOutputSerializer(serializers.Serializer):
+    """A `PriceTrend`."""
+
     product_id = serializers.UUIDField()
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
-    interval = serializers.ChoiceField(choices=sorted(INTERVALS), allow_null=True)
+    interval = serializers.SerializerMethodField()
     history_starts_at = serializers.DateTimeField(
         allow_null=True,
         help_text=(
@@ -226,57 +232,6 @@ class PriceTrendOutputSerializer(serializers.Serializer):
         ),
     )
 
-
-def price_trend_data(trend: PriceTrend) -> dict:
-    """The trend as JSON-ready data."""
-    interval_name = next((name for name, length in INTERVALS.items() if length == trend.interval), None)
-    return {
-        "product_id": trend.product_id,
-        "since": _timestamp(trend.since),
-        "until": _timestamp(trend.until),
-        "interval": interval_name,
-        "history_starts_at": None if trend.history_starts_at is None else _timestamp(trend.history_starts_at),
-        "start": _snapshot_data(trend.start),
-        "end": _snapshot_data(trend.end),
-        "best_price": _change_data(trend.best_price),
-        "average_price": _change_data(trend.average_price),
-        "points": [_snapshot_data(point) for point in trend.points],
-    }
-
-
-def _snapshot_data(snapshot: PriceSnapshot) -> dict:
-    return {
-        "at": _timestamp(snapshot.at),
-        "best_price": snapshot.best_price,
-        "average_price": _average(snapshot.in_stock_total, snapshot.offers_in_stock),
-        "offers_in_stock": snapshot.offers_in_stock,
-    }
-
-
-def _timestamp(moment: datetime) -> str:
-    """As DRF renders datetimes (UTC as Z); done here because the JSON encoder's fallback per value is slow."""
-    text = moment.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def _average(total: int, count: int) -> float | None:
-    """total / count to 2 decimal places, halves away from zero, in integer arithmetic (exact and fast)."""
-    if not count:
-        return None
-    cents = (200 * abs(total) + count) // (2 * count)
-    return (cents if total >= 0 else -cents) / 100
-
-
-def _change_data(change: PriceChange) -> dict:
-    return {
-        "start": _price(change.start),
-        "end": _price(change.end),
-        "change_percent": None if change.change_percent is None else float(change.change_percent),
-        "reason": change.reason,
-    }
-
-
-def _price(value) -> int | float | None:
-    if value is None or isinstance(value, int):
-        return value
-    return _average(value.numerator, value.denominator)
+    @extend_schema_field(serializers.ChoiceField(choices=sorted(INTERVALS), allow_null=True))
+    def get_interval(self, trend) -> str | None:
+        return next((name for name, length in INTERVALS.items() if length == trend.interval), None)

@@ -14,10 +14,10 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
 
-from aggregator.array_parameters import array_literal
+from aggregator.pagination import keyset_page, keyset_range
 from aggregator.retention import retention_cutoff
+from aggregator.array_parameters import array_literal
 from offers_sync.signals import OffersChanged
 from price_history.models import PriceEvent
 
@@ -155,17 +155,11 @@ def price_events_prune(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     expired = PriceEvent.objects.filter(observed_at__lt=older_than)
+    old_events = expired.values_list("id", "product_id", "offer_id", "kind", "observed_at")
     deleted = 0
     after = None
     while True:
-        batch = expired
-        if after is not None:
-            batch = batch.filter(Q(observed_at__gt=after[0]) | Q(observed_at=after[0], id__gt=after[1]))
-        rows = list(
-            batch.order_by("observed_at", "id").values_list("id", "product_id", "offer_id", "kind", "observed_at")[
-                :batch_size
-            ]
-        )
+        rows = keyset_page(old_events, "observed_at", after=after, limit=batch_size)
         if not rows:
             break
         last_id, *_, last_at = rows[-1]
@@ -198,8 +192,8 @@ def _superseded(rows: list[tuple], *, expired, after: tuple) -> list[int]:
     replaced = set()
     if undecided:
         replaced = set(
-            expired.filter(product_id__in=set(undecided.values()), offer_id__in=list(undecided))
-            .filter(Q(observed_at__gt=after[0]) | Q(observed_at=after[0], id__gt=after[1]))
+            keyset_range(expired, "observed_at", after=after)
+            .filter(product_id__in=set(undecided.values()), offer_id__in=list(undecided))
             .values_list("offer_id", flat=True)
             .distinct()
         )

@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from aggregator import metrics
 from catalogue.models import Product
 from catalogue.tests.factories import ProductFactory
+from offers_sync.metrics import product_gauges
 from offers_sync.models import ProductSyncState, SyncStatus
 from offers_sync.tests.factories import make_product
 
@@ -34,7 +35,7 @@ def value(scraped: dict, name: str, **labels) -> float:
 @pytest.fixture
 def scrape(client, settings, monkeypatch):
     settings.METRICS_TOKEN = TOKEN
-    monkeypatch.setattr(metrics, "SYNC_GAUGES_CACHE_SECONDS", 0)
+    monkeypatch.setattr(metrics, "GAUGES_CACHE_SECONDS", 0)
 
     def do() -> dict:
         response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
@@ -127,8 +128,8 @@ def test_sync_gauges_count_products_from_the_database(scrape, settings):
 
 @pytest.mark.django_db
 def test_sync_gauges_are_read_once_per_cache_period(monkeypatch, django_assert_num_queries):
-    monkeypatch.setattr(metrics, "SYNC_GAUGES_CACHE_SECONDS", 3600)
-    collector = metrics.SyncGaugesCollector()
+    monkeypatch.setattr(metrics, "GAUGES_CACHE_SECONDS", 3600)
+    collector = metrics.CachedGauges(product_gauges, name="sync gauges")
 
     def pending() -> float:
         families = {family.name: family for family in collector.collect()}
@@ -149,7 +150,7 @@ def test_metrics_still_answer_while_the_database_is_down(scrape, client, monkeyp
         raise OperationalError("connection refused")
 
     client.get("/no/such/page")  # a request counted in this process, whichever tests ran before
-    monkeypatch.setattr("offers_sync.selectors.sync_gauges", down)
+    monkeypatch.setattr("offers_sync.metrics.sync_gauges", down)
     scraped = scrape()
     assert value(scraped, "aggregator_products", state="registered") == 0
     assert not any(name == "aggregator_products" for name, _ in scraped)

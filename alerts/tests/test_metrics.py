@@ -27,7 +27,7 @@ def quick(settings, monkeypatch):
     settings.WEBHOOK_RETRY_DELAYS = (0, 0, 0)
     settings.WEBHOOK_TIMEOUT = 2
     settings.METRICS_TOKEN = TOKEN
-    monkeypatch.setattr(web_metrics, "SYNC_GAUGES_CACHE_SECONDS", 0)
+    monkeypatch.setattr(web_metrics, "GAUGES_CACHE_SECONDS", 0)
 
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:

@@ -267,6 +267,36 @@ def test_query_count_does_not_grow_with_history(api_client, product, record, dja
     assert len(body["points"]) == 200
 
 
+class TestBoundedWork:
+    """The replay's work grows with the period's events: past PRICE_TREND_MAX_EVENTS the answer is a 400."""
+
+    @pytest.fixture
+    def seven_changes(self, record, offer_ids, settings):
+        settings.PRICE_TREND_MAX_EVENTS = 5
+        record(T0, appeared=[(offer_ids[0], 100, 1)])
+        for hour in range(1, 8):
+            record(SINCE + timedelta(hours=hour), changed=[(offer_ids[0], 100 + hour, 1)])
+
+    @pytest.mark.parametrize("interval", [None, "day"])
+    def test_a_period_with_more_events_is_refused(self, api_client, product, seven_changes, interval):
+        query = "since=2025-03-02&until=2025-03-12" + (f"&interval={interval}" if interval else "")
+        response = api_client.get(f"/products/{product.id}/price-trend?{query}")
+        assert response.status_code == 400
+        assert response.json() == {"since": ["The period holds more than 5 price events; ask for a shorter one."]}
+
+    def test_a_period_of_centuries_is_refused_without_replaying_it(
+        self, api_client, product, seven_changes, django_assert_max_num_queries
+    ):
+        with django_assert_max_num_queries(5) as queries:
+            response = api_client.get(f"/products/{product.id}/price-trend?since=1970-01-01&until=9998-12-31")
+        assert response.status_code == 400
+        assert queries.captured_queries[-1]["sql"].endswith("LIMIT 6")  # the events read: one past the bound
+
+    def test_a_period_within_the_bound_is_answered(self, api_client, product, seven_changes):
+        body = _trend(api_client, product, since="2025-03-02T03:30:00Z")
+        assert [point["best_price"] for point in body["points"]] == [103, 104, 105, 106, 107]
+
+
 def test_schema_documents_the_history_endpoints(api_client):
     paths = api_client.get("/schema?format=json").json()["paths"]
     trend = paths["/products/{product_id}/price-trend"]["get"]
