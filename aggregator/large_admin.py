@@ -18,13 +18,11 @@ are off: each would be a count over the table.
 import math
 
 from django.contrib import admin
-from django.contrib.admin import helpers
 from django.contrib.admin.options import IS_FACETS_VAR, IS_POPUP_VAR, TO_FIELD_VAR
 from django.contrib.admin.views.main import ERROR_FLAG, ORDER_VAR, PAGE_VAR, SEARCH_VAR
 from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
-from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -123,17 +121,6 @@ class LargeTableAdminMixin:
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     change_list_template = "admin/large_table/change_list.html"
-
-    def action_checkbox(self, obj):
-        # The same element as Django's (a CheckboxInput widget; a test compares the two), without
-        # rendering a widget template for every row, a large part of a page's rendering.
-        label = format_html(_("Select this object for an action - {}"), str(obj))
-        return format_html(
-            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
-            helpers.ACTION_CHECKBOX_NAME,
-            str(obj.pk),
-            label,
-        )
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         unfiltered = _is_unfiltered(request.GET)

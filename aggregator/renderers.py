@@ -1,7 +1,7 @@
 """The API's JSON renderer: DRF's JSONRenderer output, written by orjson (C) instead of `json` + Python hooks.
 
-DRF's renderer calls back into Python for every UUID and datetime (its encoder's `default`); for a
-page of 100 products that was a fifth of GET /products. orjson writes UUIDs and datetimes itself,
+DRF's renderer calls back into Python for every UUID and datetime (its encoder's `default`), a
+large share of rendering a page of products. orjson writes UUIDs and datetimes itself,
 as DRF does (`str(uuid)`; ISO 8601 with `Z` for UTC, microseconds only when there are some), and
 hands anything else it does not know (Decimal, timedelta, lazy translations, querysets …) to DRF's
 encoder. Output is byte for byte DRF's compact UTF-8 JSON, including its escaping of U+2028/U+2029

@@ -143,7 +143,7 @@ class SyncRun(models.Model):
     """One sync cycle of one worker: when, how it ended, its counts and where its time went.
 
     Written by the worker at the end of each cycle (also one that was skipped or failed), kept
-    SYNC_RUNS_DAYS and pruned hourly by the worker (offers_sync.history).
+    SYNC_RUNS_DAYS and pruned hourly by the worker (offers_sync.sync_runs).
     """
 
     class Outcome(models.TextChoices):

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from catalogue.tests.factories import ProductFactory
-from offers_sync.history import sync_run_record, sync_runs_cutoff, sync_runs_prune
+from offers_sync.sync_runs import sync_run_record, sync_runs_cutoff, sync_runs_prune
 from offers_sync.management.commands.run_sync import Command
 from offers_sync.models import SyncRun
 from offers_sync.sync import CycleSummary
