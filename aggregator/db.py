@@ -1,7 +1,8 @@
 """PostgreSQL timestamps parsed in C rather than in Python, with the same results.
 
 Django reads every `timestamptz` through its own loader class, a subclass of psycopg's pure-Python
-one, a large share of reading a page of rows that carry several timestamps. The connection's time zone is UTC (Django sets it so), so PostgreSQL sends
+one, a large share of reading a page of rows that carry several timestamps. The connection's time
+zone is UTC (Django sets it so), so PostgreSQL sends
 `2026-11-27 03:18:05.123456+00`, which `datetime.fromisoformat` (C) turns into the very value
 Django's loader gives. Anything else (another offset, BC dates, infinity) goes to psycopg's own
 loader and is then put in UTC, as Django's loader does.

@@ -2,8 +2,6 @@
 deliveries read from the database on the web's /metrics and on the worker's listener, which
 takes the METRICS_TOKEN like the web."""
 
-import socket
-import time
 import urllib.error
 import urllib.request
 
@@ -16,7 +14,6 @@ from aggregator.metrics import start_metrics_server
 from alerts.metrics import webhook_metrics
 from alerts.models import Delivery, DeliveryStatus
 from alerts.tests.conftest import deliver_due
-from alerts.tests.test_workers import queue_pings, start_worker
 
 TOKEN = "metrics-token"
 OUTCOMES = ("delivered", "retrying", "failed", "lost", "gone")
@@ -121,39 +118,3 @@ def test_the_worker_listener_serves_every_outcome_from_the_start(settings):
     assert status == 200 and "Bearer" not in body
     assert set(attempts(body)) == set(OUTCOMES)
     assert samples(body)[("aggregator_webhook_deliveries_pending", ())] == 0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.mark.e2e
-@pytest.mark.django_db(transaction=True)
-def test_a_running_worker_serves_its_counts_on_its_port(endpoint, receiver):
-    port = free_port()
-    receiver.answers = [500]
-    queue_pings(endpoint["id"], 2)
-    worker = start_worker(WEBHOOK_METRICS_PORT=str(port), WEBHOOK_METRICS_ADDRESS="127.0.0.1", METRICS_TOKEN=TOKEN)
-    url = f"http://127.0.0.1:{port}/metrics"
-    try:
-        receiver.wait_for(3)
-        # The attempts are recorded just after the receiver answered: scrape until they show.
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                status, body = get(url, Authorization=f"Bearer {TOKEN}")
-            except OSError:  # the listener is not up yet
-                status, body = 0, ""
-            if status == 200 and attempts(body)["delivered"] == 2:
-                break
-            assert time.monotonic() < deadline and worker.poll() is None, (status, body)
-            time.sleep(0.1)
-        assert get(url)[0] == 401
-    finally:
-        worker.terminate()
-        output = worker.communicate(timeout=30)[0]
-    assert worker.returncode == 0, output
-    assert attempts(body) == {"delivered": 2, "retrying": 1, "failed": 0, "lost": 0, "gone": 0}
-    assert ("aggregator_webhook_deliveries_pending", ()) in samples(body)  # its value: a few seconds old

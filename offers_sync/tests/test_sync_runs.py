@@ -8,10 +8,10 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from catalogue.tests.factories import ProductFactory
-from offers_sync.sync_runs import sync_run_record, sync_runs_cutoff, sync_runs_prune
 from offers_sync.management.commands.run_sync import Command
 from offers_sync.models import SyncRun
 from offers_sync.sync import CycleSummary
+from offers_sync.sync_runs import sync_run_record, sync_runs_cutoff, sync_runs_prune
 from offers_sync.tests.factories import make_product
 
 pytestmark = pytest.mark.django_db

@@ -33,11 +33,11 @@ from aggregator.log_context import bind_cycle_id, new_id
 from offers_sync import metrics
 from offers_sync.client import RefreshTokenRejected
 from offers_sync.gateway import is_configured, offers_service_for_worker
-from offers_sync.sync_runs import sync_run_record, sync_runs_cutoff, sync_runs_prune
 from offers_sync.models import SyncRun
 from offers_sync.schedule import InvalidSchedule, Schedule, parse_schedule
 from offers_sync.signals import worker_cycle_done
 from offers_sync.sync import CycleAborted, CycleSummary, OfferSyncer
+from offers_sync.sync_runs import sync_run_record, sync_runs_cutoff, sync_runs_prune
 
 logger = logging.getLogger("offers_sync.worker")
 

@@ -1,23 +1,48 @@
 """Real `run_webhooks` processes against the test database and a verifying receiver: several
 workers share the work without sending an event twice at once, a killed worker loses nothing,
-SIGTERM ends a worker cleanly."""
+SIGTERM ends a worker cleanly, a running worker serves its counts on its metrics port."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 from django.db import connection
+from prometheus_client.parser import text_string_to_metric_families
 
 from alerts.models import Delivery, DeliveryStatus, EventType
 from alerts.services import _events_create
+from alerts.tests.receiver import Receiver
 from tests.system.live import current_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+METRICS_TOKEN = "metrics-token"
+OUTCOMES = ("delivered", "retrying", "failed", "lost", "gone")
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def endpoint(auth_client, receiver):
+    """An endpoint of `auth_client`'s user pointing at the receiver (which knows its secret)."""
+    response = auth_client.post("/webhooks", {"url": receiver.url}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    receiver.secrets.append(body["secret"])
+    return body
 
 
 def worker_env(**extra) -> dict:
@@ -117,3 +142,60 @@ def test_sigterm_finishes_the_attempts_in_flight_and_exits_0(endpoint, receiver)
             worker.kill()
     # Both attempts were answered and recorded before it exited: nothing is left to send twice.
     assert Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 2
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str, **headers) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def attempts(text: str) -> dict[str, float]:
+    found = samples(text)
+    return {outcome: found[("aggregator_webhook_deliveries_total", (("outcome", outcome),))] for outcome in OUTCOMES}
+
+
+def test_a_running_worker_serves_its_counts_on_its_port(endpoint, receiver):
+    port = free_port()
+    receiver.answers = [500]
+    queue_pings(endpoint["id"], 2)
+    worker = start_worker(
+        WEBHOOK_METRICS_PORT=str(port), WEBHOOK_METRICS_ADDRESS="127.0.0.1", METRICS_TOKEN=METRICS_TOKEN
+    )
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        receiver.wait_for(3)
+        # The attempts are recorded just after the receiver answered: scrape until they show.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, body = get(url, Authorization=f"Bearer {METRICS_TOKEN}")
+            except OSError:  # the listener is not up yet
+                status, body = 0, ""
+            if status == 200 and attempts(body)["delivered"] == 2:
+                break
+            assert time.monotonic() < deadline and worker.poll() is None, (status, body)
+            time.sleep(0.1)
+        assert get(url)[0] == 401
+    finally:
+        worker.terminate()
+        output = worker.communicate(timeout=30)[0]
+    assert worker.returncode == 0, output
+    assert attempts(body) == {"delivered": 2, "retrying": 1, "failed": 0, "lost": 0, "gone": 0}
+    assert ("aggregator_webhook_deliveries_pending", ()) in samples(body)  # its value: a few seconds old
