@@ -4,7 +4,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from rest_framework.serializers import Serializer
 
+from price_history.selectors import PriceSnapshot
+from price_history.serializers import PriceSnapshotSerializer
 from price_history.tests.conftest import T0
 
 pytestmark = pytest.mark.django_db
@@ -307,3 +310,16 @@ def test_schema_documents_the_history_endpoints(api_client):
     assert {p["name"] for p in history["parameters"]} >= {"since", "until", "offer", "limit", "cursor"}
     offers = paths["/products/{product_id}/offers"]["get"]
     assert {p["name"] for p in offers["parameters"]} >= {"min_price", "max_price", "in_stock"}
+
+
+@pytest.mark.parametrize(
+    "snapshot",
+    [
+        PriceSnapshot(datetime(2025, 3, 1, 9, 0, 30, 125, tzinfo=UTC), 995, 2005, 2),
+        PriceSnapshot(datetime(2025, 3, 1, tzinfo=UTC), 1, 10, 3),  # 3.333… → 3.33
+        PriceSnapshot(datetime(2025, 3, 1, tzinfo=UTC), None, 0, 0),
+    ],
+)
+def test_a_points_written_out_form_is_what_its_declared_fields_render(snapshot):
+    serializer = PriceSnapshotSerializer()
+    assert serializer.to_representation(snapshot) == Serializer.to_representation(serializer, snapshot)
