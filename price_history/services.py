@@ -15,9 +15,9 @@ from typing import Protocol
 from django.conf import settings
 from django.db import connection
 
+from aggregator.array_parameters import array_literal
 from aggregator.pagination import keyset_page, keyset_range
 from aggregator.retention import retention_cutoff
-from aggregator.array_parameters import array_literal
 from offers_sync.signals import OffersChanged
 from price_history.models import PriceEvent
 
