@@ -104,7 +104,6 @@ class TestAdmin:
 
     def test_product_page_shows_offers_read_only(self, admin_client):
 
-
         product = ProductFactory(name="Mug")
         OfferFactory(product=product, price=12345, items_in_stock=3)
         response = admin_client.get(f"/admin/catalogue/product/{product.id}/change/")
@@ -150,7 +149,7 @@ class TestConfiguration:
         ],
     )
     def test_bad_settings_stop_start_up_with_one_line(self, env, message, tmp_path):
-        base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "aggregator.settings"}
+        base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "aggregator.settings", "CURRENCY": "EUR"}
         result = subprocess.run(
             [sys.executable, "manage.py", "check"],
             env={**base, **env},

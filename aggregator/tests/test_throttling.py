@@ -264,7 +264,12 @@ class TestConfiguration:
         ],
     )
     def test_a_bad_value_stops_start_up_with_one_line(self, variable, value):
-        env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "aggregator.settings", "SECRET_KEY": "k"}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "aggregator.settings",
+            "SECRET_KEY": "k",
+            "CURRENCY": "EUR",
+        }
         result = subprocess.run(
             [sys.executable, "manage.py", "check"],
             check=False,
