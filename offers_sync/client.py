@@ -3,8 +3,8 @@
 HTTP only: no ORM, no token storage. It returns plain dataclasses and sorts every failure into a
 typed error, so that callers decide what a failure means without looking at status codes:
 
-- `TemporaryError`: try again later (timeouts, connection errors, 429, 5xx, malformed answers,
-  redirects, answers over the size limit).
+- `TemporaryError`: try again later (timeouts and deadlines, connection errors, 429, 5xx,
+  malformed answers, redirects, answers over the size limit).
 - `ProductNotRegistered`: the service does not know the product (404 on its offers).
 - `AuthError` / `RefreshTokenRejected`: the access token was refused twice / the refresh token is
   wrong (a configuration error).
@@ -14,19 +14,18 @@ typed error, so that callers decide what a failure means without looking at stat
 Access tokens come from a `TokenSource` (offers_sync.tokens keeps them in the database); on a 401
 the client tells the source the token was refused, takes a fresh one and retries the call once.
 
-Every answer is untrusted input (shared/offers-service.md, last section). Redirects are never
-followed, so credentials reach only the configured base URL; a body is read up to a size and a
-time limit and parsed by orjson (which refuses nesting past 1,024 levels and integers past 64
-bits instead of recursing or growing without bound); offers come back only with values that fit
-the columns they are stored in. Nothing a single answer holds can raise anything but an
-`OffersServiceError`.
+Every answer is untrusted input (shared/offers-service.md, last section). Calls go through an
+`aggregator.outgoing_http.OutgoingSession`: redirects are never followed, so credentials reach
+only the configured base URL, and each attempt (connect, headers, body) ends by its deadline
+however slowly the service answers. A body is read up to a size limit and parsed by orjson
+(which refuses nesting past 1,024 levels and integers past 64 bits instead of recursing or
+growing without bound); offers come back only with values that fit the columns they are stored
+in. Nothing a single answer holds can raise anything but an `OffersServiceError`.
 """
 
 import base64
 import binascii
-import http.client
 import logging
-import os
 import random
 import time
 import uuid
@@ -34,12 +33,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import orjson
 import requests
-from requests.adapters import HTTPAdapter
-from requests.structures import CaseInsensitiveDict
+
+from aggregator import outgoing_http
 
 logger = logging.getLogger(__name__)
 
@@ -135,11 +133,20 @@ def wait_without_interruption(seconds: float) -> bool:
     return False
 
 
+class AttemptObserver(Protocol):
+    def __call__(self, *, path: str, outcome: str, seconds: float) -> None:
+        """One HTTP attempt ended: `outcome` is its status code, "timeout" or "error"."""
+
+
 class OffersServiceClient:
     """One pool of connections to the offers service, shared by the threads of a process.
 
+    Each HTTP attempt ends within `attempt_seconds`, connecting, headers and body together
+    (aggregator.outgoing_http); a call made inside an `outgoing_http.deadline(...)` block ends by
+    that deadline too, its retries and the pauses between them included.
     `wait(seconds) -> bool` sleeps between attempts and returns True when the caller wants to
     stop (the worker passes its stop event's `wait`), so that shutdown is never stuck in a backoff.
+    `on_attempt` is told of every attempt (the worker's metrics).
     """
 
     def __init__(
@@ -149,62 +156,28 @@ class OffersServiceClient:
         pool_size: int = 16,
         connect_timeout: float = 3.05,
         read_timeout: float = 5.0,
+        attempt_seconds: float = 10.0,
         max_attempts: int = 3,
         backoff_seconds: float = 0.25,
         max_retry_after_seconds: float = 10.0,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
         wait: Callable[[float], bool] = wait_without_interruption,
+        on_attempt: AttemptObserver | None = None,
     ):
         self.base_url = base_url.rstrip("/")
-        self.timeout = (connect_timeout, read_timeout)
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.max_retry_after_seconds = max_retry_after_seconds
         self.max_answer_bytes = max_answer_bytes
-        # The read timeout bounds each socket read; this bounds the whole body, so a service
-        # dripping a byte at a time cannot hold a fetch thread for ever.
-        self.max_body_seconds = 2 * read_timeout
         self._wait = wait
-        self._headers = {
-            **requests.utils.default_headers(),
-            "Accept": "application/json",
-            "User-Agent": "aggregator-offers-sync/1",
-        }
-        # The environment's proxy and CA settings, read once (requests' Session reads them per call).
-        self._proxies = requests.utils.get_environ_proxies(self.base_url)
-        self._verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        # Every URL is base_url + a path the client builds (ASCII: constants and UUIDs), so requests'
-        # preparation of the URL (parsing, IDNA, requoting, credentials in it) is done once, here.
-        self._url_prefix, origin = self._prepared_base()
-        # Calls go straight to requests' transport adapter (its urllib3 pool), not through a
-        # Session: we use nothing of the Session layer (cookies, hooks, .netrc, merged settings,
-        # redirect handling), which costs CPU on every call. The adapter never follows a redirect
-        # (urllib3's redirect=False) and, with stream=True, leaves a redirect's body unread: a 3xx
-        # comes back like any other answer, so credentials go only to base_url. Our own retry loop
-        # (below) decides what to retry, so urllib3's is off.
-        self._adapter = _ServiceAdapter(
-            origin=origin, pool_connections=1, pool_maxsize=pool_size, max_retries=0, pool_block=False
+        self._on_attempt = on_attempt
+        self.session = outgoing_http.OutgoingSession(
+            timeout=(connect_timeout, read_timeout), attempt_seconds=attempt_seconds, pool_size=pool_size
         )
-        # Prepared (validated) headers by the call's own headers (the token): a few at a time.
-        self._prepared_headers: dict[tuple, CaseInsensitiveDict] = {}
+        self.session.headers.update({"Accept": "application/json", "User-Agent": "aggregator-offers-sync/1"})
 
     def close(self) -> None:
-        self._adapter.close()
-
-    def _prepared_base(self) -> tuple[str | None, str]:
-        """base_url as requests prepares it, and its origin; (None, "") if requests refuses it.
-
-        A URL requests refuses fails every call with a TemporaryError, through the full preparation.
-        """
-        probe = requests.PreparedRequest()
-        try:
-            probe.prepare(method="GET", url=self.base_url + "/", headers={})
-        except (requests.RequestException, ValueError):
-            return None, ""
-        # Credentials in the URL become an Authorization header, as requests would send them.
-        self._headers.update(probe.headers)
-        parts = urlsplit(probe.url)
-        return probe.url[:-1], f"{parts.scheme}://{parts.netloc}"
+        self.session.close()
 
     # -- the contract's calls ----------------------------------------------------------------
 
@@ -257,13 +230,15 @@ class OffersServiceClient:
         for attempt in range(1, self.max_attempts + 1):
             delay = None
             try:
-                response = self._request(method, path, headers=headers, **kwargs)
+                response = self._attempt(method, path, headers=headers, **kwargs)
+            except outgoing_http.BodyTooLarge:
+                raise AnswerTooLarge(f"{method} {path}: answer over {self.max_answer_bytes} bytes") from None
             except requests.Timeout:
                 failure = TemporaryError(f"{method} {path}: timed out")
             except requests.ConnectionError:
                 failure = TemporaryError(f"{method} {path}: connection failed")
-            except (requests.RequestException, http.client.HTTPException, OSError, ValueError) as exc:
-                # Also what urllib3 or http.client raise on a garbled status line or headers.
+            except (requests.RequestException, OSError, ValueError) as exc:
+                # Also a URL requests refuses, and what http.client raises on garbled headers.
                 failure = TemporaryError(f"{method} {path}: {type(exc).__name__}")
             else:
                 if response.status == 429:
@@ -280,54 +255,30 @@ class OffersServiceClient:
             if delay is None:
                 # Exponential backoff with full jitter, so many threads don't retry in step.
                 delay = random.uniform(0, self.backoff_seconds * 2 ** (attempt - 1))
+            left = outgoing_http.remaining()
+            if left is not None and delay >= left:
+                raise failure  # the caller's deadline would pass before the next attempt
             logger.debug("%s; attempt %d of %d, retrying in %.2fs", failure, attempt, self.max_attempts, delay)
             if self._wait(delay):
                 raise Interrupted(f"{method} {path}: stopped while waiting to retry")
         raise AssertionError("unreachable")
 
-    def _request(self, method: str, path: str, *, headers: dict, **kwargs) -> Answer:
-        """One request; the body is streamed and refused past the size or time limit."""
-        request = self._prepare(method, path, headers=headers, **kwargs)
-        response = self._adapter.send(
-            request, stream=True, timeout=self.timeout, verify=self._verify, cert=None, proxies=self._proxies
-        )
-        too_large = AnswerTooLarge(f"{method} {path}: answer over {self.max_answer_bytes} bytes")
-        with response:  # gives the connection back to the pool, or drops it if the body was not read
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > self.max_answer_bytes:
-                raise too_large
-            deadline = time.monotonic() + self.max_body_seconds
-            body, size = [], 0
-            for chunk in response.iter_content(chunk_size=64 * 1024):
-                size += len(chunk)  # decoded size: a compressed bomb is stopped as it inflates
-                if size > self.max_answer_bytes:
-                    raise too_large
-                if time.monotonic() > deadline:
-                    raise requests.Timeout("body read too slowly")
-                body.append(chunk)
-            return Answer(status=response.status_code, headers=response.headers, body=b"".join(body))
-
-    def _prepare(self, method: str, path: str, *, headers: dict, json: Any = None) -> requests.PreparedRequest:
-        """The request requests' `PreparedRequest.prepare` would make, without redoing per call what
-        does not change between calls: the base URL's preparation, and the headers' validation
-        while the token is the same."""
-        request = requests.PreparedRequest()
-        if self._url_prefix is None:
-            request.prepare(method=method, url=self.base_url + path, headers={**self._headers, **headers}, json=json)
-            return request
-        key = tuple(headers.items())
-        prepared = self._prepared_headers.get(key)
-        if prepared is None:
-            request.prepare_headers({**self._headers, **headers})  # raises InvalidHeader on a bad value
-            prepared = request.headers
-            if len(self._prepared_headers) >= 4:
-                self._prepared_headers.clear()  # old tokens
-            self._prepared_headers[key] = prepared
-        request.method = method
-        request.url = self._url_prefix + path
-        request.headers = prepared.copy()  # the body's preparation adds its own headers
-        request.prepare_body(data=None, files=None, json=json)
-        return request
+    def _attempt(self, method: str, path: str, *, headers: dict, json: Any = None) -> Answer:
+        """One HTTP attempt, its body read whole within the size limit and the attempt's deadline."""
+        started = time.monotonic()
+        outcome = "error"
+        try:
+            response, body = self.session.read_body(
+                method, self.base_url + path, max_bytes=self.max_answer_bytes, headers=headers, json=json
+            )
+            outcome = str(response.status_code)
+            return Answer(status=response.status_code, headers=response.headers, body=body)
+        except requests.Timeout:
+            outcome = "timeout"
+            raise
+        finally:
+            if self._on_attempt is not None:
+                self._on_attempt(path=path, outcome=outcome, seconds=time.monotonic() - started)
 
     def _retry_after(self, response: Answer) -> float:
         raw = response.headers.get("Retry-After", "")
@@ -338,60 +289,6 @@ class OffersServiceClient:
         if seconds != seconds:  # NaN
             seconds = self.backoff_seconds
         return max(0.0, min(seconds, self.max_retry_after_seconds))
-
-
-class _ServiceAdapter(HTTPAdapter):
-    """requests' transport adapter for one origin, without the per-call work that origin makes moot.
-
-    Each call of requests' adapter looks its connection pool up again (parsing the URL twice and
-    building the pool's key), applies the TLS settings to the pool again, and copies the answer's
-    cookies into a jar. All of the client's calls go to one origin and nothing reads cookies, so
-    the pool is looked up and set up once per TLS setting and answers carry no cookie jar. These
-    are the methods requests documents for subclasses; a proxy or any other origin goes through
-    requests' own code. `send` stays requests' (the tests' `responses` mocks it).
-    """
-
-    def __init__(self, *, origin: str, **kwargs):
-        super().__init__(**kwargs)
-        self._origin = origin + "/" if origin else ""
-        self._pool = None
-        self._pool_settings = None
-
-    def _ours(self, request: requests.PreparedRequest, proxies) -> bool:
-        return bool(self._origin) and not proxies and request.url.startswith(self._origin)
-
-    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
-        if not self._ours(request, proxies):
-            return super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
-        if self._pool is None or self._pool_settings != (verify, cert):
-            pool = super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
-            super().cert_verify(pool, request.url, verify, cert)
-            self._pool, self._pool_settings = pool, (verify, cert)
-        return self._pool
-
-    def cert_verify(self, conn, url, verify, cert) -> None:
-        if conn is not self._pool or self._pool_settings != (verify, cert):
-            super().cert_verify(conn, url, verify, cert)
-
-    def request_url(self, request, proxies) -> str:
-        if not self._ours(request, proxies):
-            return super().request_url(request, proxies)
-        return request.url[len(self._origin) - 1 :]  # the path and query, as requests' path_url
-
-    def build_response(self, req, resp) -> requests.Response:
-        response = requests.Response()
-        response.status_code = resp.status
-        response.headers = CaseInsensitiveDict(resp.headers)
-        response.raw = resp
-        response.reason = resp.reason
-        response.url = req.url
-        response.request = req
-        response.connection = self
-        return response
-
-    def close(self) -> None:
-        super().close()
-        self._pool = None
 
 
 def parse_offers(data: Any) -> list[OfferData]:

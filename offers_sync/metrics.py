@@ -1,8 +1,8 @@
 """Prometheus metrics of a sync worker, served at http://<worker>:$SYNC_METRICS_PORT/metrics.
 
 Cycle, product and offer counts come from the CycleSummary each cycle returns (`cycle_ended`).
-Calls to the offers service are counted and timed where they leave the process, the client's
-single-request step (`InstrumentedOffersServiceClient`), so the client itself stays HTTP only; token
+Calls to the offers service are counted and timed where they leave the process, through the
+client's `on_attempt` observer (`InstrumentedOffersServiceClient`), so the client itself stays HTTP only; token
 renewals are counted around the client's /auth call, whatever the token source does with them.
 
 Each worker process has its own values (a worker is one process); Prometheus adds them up across
@@ -22,14 +22,12 @@ from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import requests
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from aggregator.metrics import start_metrics_server as serve_metrics
 from offers_sync.client import (
     AccessTokenStillValid,
-    Answer,
     IssuedAccessToken,
     OffersServiceClient,
     OffersServiceError,
@@ -176,28 +174,23 @@ def upstream_endpoint(url: str) -> str:
     return "other"
 
 
-class InstrumentedOffersServiceClient(OffersServiceClient):
-    """The offers service client, with every HTTP request and token renewal counted.
+def upstream_attempt_observed(*, path: str, outcome: str, seconds: float) -> None:
+    """The client's `on_attempt`: count and time one HTTP attempt as the offers service saw it."""
+    endpoint = upstream_endpoint(path)
+    m = sync_metrics()
+    m.upstream_duration.labels(endpoint).observe(seconds)
+    m.upstream_requests.labels(endpoint, outcome).inc()
 
-    Requests are observed at the client's single-request step (`_request`, below its retry loop):
-    each attempt is one request with its own status and duration, as the offers service saw it.
+
+class InstrumentedOffersServiceClient(OffersServiceClient):
+    """The offers service client, with every HTTP attempt and token renewal counted.
+
+    Attempts are observed through the client's `on_attempt` (below its retry loop): each attempt
+    is one request with its own status and duration, as the offers service saw it.
     """
 
-    def _request(self, method: str, path: str, *, headers: dict, **kwargs) -> Answer:
-        endpoint = upstream_endpoint(path)
-        started = time.perf_counter()
-        status = "error"
-        try:
-            answer = super()._request(method, path, headers=headers, **kwargs)
-            status = str(answer.status)
-            return answer
-        except requests.Timeout:
-            status = "timeout"
-            raise
-        finally:
-            m = sync_metrics()
-            m.upstream_duration.labels(endpoint).observe(time.perf_counter() - started)
-            m.upstream_requests.labels(endpoint, status).inc()
+    def __init__(self, base_url: str, **kwargs):
+        super().__init__(base_url, on_attempt=upstream_attempt_observed, **kwargs)
 
     def issue_access_token(self, refresh_token: str) -> IssuedAccessToken:
         renewals = sync_metrics().token_renewals

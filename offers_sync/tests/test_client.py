@@ -9,6 +9,7 @@ import requests
 import responses
 from responses import matchers
 
+from aggregator import outgoing_http
 from offers_sync.client import (
     AccessTokenStillValid,
     AnswerTooLarge,
@@ -120,6 +121,28 @@ def test_timeouts_and_connection_errors_are_temporary(client):
     with pytest.raises(TemporaryError, match="timed out"):
         client.get_offers(StaticTokens(), PRODUCT)
     assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_no_retry_is_started_that_would_end_past_the_callers_deadline(wait):
+    client = OffersServiceClient(BASE, wait=wait, backoff_seconds=60)
+    responses.get(OFFERS_URL, status=503)
+    with outgoing_http.deadline(5), pytest.raises(TemporaryError, match="server error"):
+        client.get_offers(StaticTokens(), PRODUCT)
+    assert len(responses.calls) == 1
+    assert wait.delays == []
+
+
+@responses.activate
+def test_every_attempt_is_reported_to_the_observer(wait):
+    seen = []
+    client = OffersServiceClient(BASE, wait=wait, on_attempt=lambda **attempt: seen.append(attempt))
+    responses.get(OFFERS_URL, body=requests.ReadTimeout("slow"))
+    responses.get(OFFERS_URL, status=503)
+    responses.get(OFFERS_URL, json=[])
+    client.get_offers(StaticTokens(), PRODUCT)
+    path = f"/api/v1/products/{PRODUCT}/offers"
+    assert [(a["path"], a["outcome"]) for a in seen] == [(path, "timeout"), (path, "503"), (path, "200")]
 
 
 @responses.activate
