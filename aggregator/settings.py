@@ -253,6 +253,9 @@ OFFERS_SERVICE_URL = read_str("OFFERS_SERVICE_URL", "").rstrip("/")
 OFFERS_REFRESH_TOKEN = read_str("OFFERS_REFRESH_TOKEN", "")
 SYNC_SCHEDULE = read_str("SYNC_SCHEDULE", "*/30 * * * * *")
 SYNC_CONCURRENCY = read_int("SYNC_CONCURRENCY", 16, minimum=1, maximum=256)
+# Seconds one call to the offers service may take in the worker, connecting, headers and body
+# together; a product's fetch (its retries included) gets twice this (docs/sync.md, "Deadlines").
+OFFERS_TIMEOUT = read_int("OFFERS_TIMEOUT", 10, minimum=1, maximum=120)
 # Price events older than this many days are pruned (hourly by the worker, or
 # `manage.py prune_price_history`); 0 keeps them forever.
 PRICE_HISTORY_DAYS = read_int("PRICE_HISTORY_DAYS", 365, minimum=0, maximum=36500)

@@ -13,9 +13,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from aggregator import outgoing_http
 from catalogue.models import Product
 from offers_sync.client import OffersServiceError, RefreshTokenRejected
-from offers_sync.gateway import OffersService, offers_service_for_web
+from offers_sync.gateway import WEB_CALL_SECONDS, WEB_TOKEN_WAIT_SECONDS, OffersService, offers_service_for_web
 from offers_sync.models import NEVER, ProductSyncState
 from offers_sync.tokens import TokenUnavailable
 
@@ -23,6 +24,12 @@ logger = logging.getLogger(__name__)
 
 RETRY_BASE = timedelta(seconds=10)
 RETRY_CAP = timedelta(minutes=10)
+# A registration made while a user waits (POST /products, the admin's create) gives up after this
+# long, whatever the offers service does, and leaves the product to the worker: the calls it makes
+# (a token renewal, the registration, its retry after a 401) share this one deadline, and waiting
+# for another process to renew the token adds at most WEB_TOKEN_WAIT_SECONDS.
+REGISTER_NOW_SECONDS = WEB_CALL_SECONDS
+REGISTER_NOW_BOUND_SECONDS = REGISTER_NOW_SECONDS + WEB_TOKEN_WAIT_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +45,8 @@ def registration_retry_delay(attempts: int) -> timedelta:
 
 
 def product_register_now(*, product: Product, service: OffersService | None = None) -> bool:
-    """Try once, quickly, to register a new product. Never raises for offers-service faults.
+    """Try once, within REGISTER_NOW_BOUND_SECONDS, to register a new product. Never raises for
+    offers-service faults.
 
     On success the product's `sync_state` (when loaded) is updated in place; on failure it stays
     pending for the worker.
@@ -47,7 +55,8 @@ def product_register_now(*, product: Product, service: OffersService | None = No
     if service is None:
         return False
     try:
-        service.register(product_id=product.id, name=product.name, description=product.description)
+        with outgoing_http.deadline(REGISTER_NOW_SECONDS):
+            service.register(product_id=product.id, name=product.name, description=product.description)
     except RefreshTokenRejected:
         logger.error("configuration error: OFFERS_REFRESH_TOKEN was rejected by the offers service")
         product_registration_failed(product_id=product.id, reason="refresh token rejected")

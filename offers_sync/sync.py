@@ -6,7 +6,9 @@ product is fetched twice for one tick and no row lock is held during an HTTP cal
 dies leaves its unclaimed share to the others and its claimed share to the next tick.
 
 Within a worker, a thread pool fetches (HTTP only) while the main thread claims and reconciles
-(database only), a few batches apart, so the two overlap.
+(database only), a few batches apart, so the two overlap. Each fetch, retries included, ends
+within `fetch_seconds()` whatever the offers service does (aggregator.outgoing_http), and the main
+thread waits for none longer than that plus the token's wait: a slow product fails alone.
 """
 
 import logging
@@ -16,12 +18,15 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.db import DatabaseError, connection, connections
 from django.utils import timezone
 
+from aggregator import outgoing_http
 from offers_sync.client import OfferData, OffersServiceError, ProductNotRegistered, RefreshTokenRejected
 from offers_sync.gateway import OffersService
 from offers_sync.models import FULL_STATE_CHECK_EVERY, RECENT_PRODUCTS, SyncStatus
@@ -46,6 +51,15 @@ BATCHES_IN_FLIGHT = 3
 # waits out, so larger batches leave it more time per product; a batch's transaction stays short.
 BATCH_PER_FETCH_THREAD = 8
 REGISTRATIONS_PER_CYCLE = 2000
+# Beyond a fetch's own deadline (twice OFFERS_TIMEOUT, retries included), what waiting for the
+# shared access token may add (the worker's token source waits up to 10 s) and a margin. The main
+# thread never waits longer for one fetch; a fetch that did (it cannot, by its deadline) fails.
+FETCH_WAIT_MARGIN_SECONDS = 15.0
+
+
+def fetch_seconds() -> float:
+    """A product's fetch or registration ends within this many seconds (docs/sync.md)."""
+    return 2.0 * settings.OFFERS_TIMEOUT
 
 
 class CycleAborted(Exception):
@@ -181,7 +195,7 @@ class OfferSyncer:
         started = time.monotonic()
         summary = CycleSummary(tick=timezone.now())
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="offers-fetch") as pool:
-            self._apply([pool.submit(self._fetch, product_id) for product_id in product_ids], summary)
+            self._apply([(product_id, pool.submit(self._fetch, product_id)) for product_id in product_ids], summary)
         summary.duration_seconds = time.monotonic() - started
         return summary
 
@@ -195,7 +209,8 @@ class OfferSyncer:
         else:
             product_sync_states_create_missing(now=now, created_since=now - RECENT_PRODUCTS)
         pending = products_claim_due_registrations(now=now, limit=REGISTRATIONS_PER_CYCLE)
-        for product, error in zip(pending, pool.map(self._register, pending), strict=True):
+        futures = [pool.submit(self._register, product) for product in pending]
+        for product, error in zip(pending, map(self._registration_result, futures), strict=True):
             if error is None:
                 product_mark_registered(product_id=product.id)
                 summary.products_registered += 1
@@ -203,11 +218,18 @@ class OfferSyncer:
                 product_registration_failed(product_id=product.id, reason=error)
                 summary.registrations_failed += 1
 
+    def _registration_result(self, future: Future) -> str | None:
+        try:
+            return future.result(timeout=fetch_seconds() + FETCH_WAIT_MARGIN_SECONDS)
+        except FutureTimeout:
+            return "registration did not end within its deadline"
+
     def _register(self, product: PendingProduct) -> str | None:
         try:
             if self.stop.is_set():
                 return "stopped before trying"
-            self.service.register(product_id=product.id, name=product.name, description=product.description)
+            with outgoing_http.deadline(fetch_seconds()):
+                self.service.register(product_id=product.id, name=product.name, description=product.description)
             return None
         except (OffersServiceError, TokenUnavailable) as exc:
             logger.warning("product %s: registration failed: %s", product.id, exc)
@@ -224,30 +246,31 @@ class OfferSyncer:
     # -- offers ------------------------------------------------------------------------------
 
     def _sync_registered(self, pool: ThreadPoolExecutor, tick: datetime, summary: CycleSummary) -> None:
-        in_flight: deque[list[Future]] = deque()
+        in_flight: deque[list[tuple[uuid.UUID, Future]]] = deque()
         while not self.stop.is_set():
             claim_started = time.monotonic()
             claimed = products_claim_for_tick(tick=tick, worker=self.worker_name, limit=self.batch_size)
             summary.seconds_claiming += time.monotonic() - claim_started
             if not claimed:
                 break
-            in_flight.append([pool.submit(self._fetch, product_id) for product_id in claimed])
+            in_flight.append([(product_id, pool.submit(self._fetch, product_id)) for product_id in claimed])
             if len(in_flight) >= BATCHES_IN_FLIGHT:
                 self._apply(in_flight.popleft(), summary)
             self.heartbeat()
         if self.stop.is_set():
             # Abandon what has not started; those products keep their cache and come up next tick.
             for batch in in_flight:
-                for future in batch:
+                for _, future in batch:
                     future.cancel()
         while in_flight:
-            self._apply([f for f in in_flight.popleft() if not f.cancelled()], summary)
+            self._apply([(p, f) for p, f in in_flight.popleft() if not f.cancelled()], summary)
 
     def _fetch(self, product_id: uuid.UUID) -> FetchOutcome:
         try:
             if self.stop.is_set():
                 return FetchOutcome(product_id, error="stopped before fetching")
-            return FetchOutcome(product_id, offers=self.service.get_offers(product_id))
+            with outgoing_http.deadline(fetch_seconds()):
+                return FetchOutcome(product_id, offers=self.service.get_offers(product_id))
         except ProductNotRegistered:
             return FetchOutcome(product_id, not_registered=True)
         except (OffersServiceError, TokenUnavailable) as exc:
@@ -262,10 +285,16 @@ class OfferSyncer:
         finally:
             connections.close_all()  # only ever opened here to renew the token
 
-    def _apply(self, batch: list[Future], summary: CycleSummary) -> None:
+    def _outcome(self, product_id: uuid.UUID, future: Future) -> FetchOutcome:
+        try:
+            return future.result(timeout=fetch_seconds() + FETCH_WAIT_MARGIN_SECONDS)
+        except FutureTimeout:
+            return FetchOutcome(product_id, error="fetch did not end within its deadline")
+
+    def _apply(self, batch: list[tuple[uuid.UUID, Future]], summary: CycleSummary) -> None:
         """Reconcile one batch of fetched answers and record each product's outcome."""
         wait_started = time.monotonic()
-        outcomes: list[FetchOutcome] = [future.result() for future in batch]
+        outcomes = [self._outcome(product_id, future) for product_id, future in batch]
         reconcile_started = time.monotonic()
         summary.seconds_waiting += reconcile_started - wait_started
         answers = {o.product_id: o.offers for o in outcomes if o.offers is not None}

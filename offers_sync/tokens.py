@@ -13,7 +13,8 @@ elects the one process that calls /auth, and the others wait for its result:
   memory and used, and a background thread retries the store with backoff until it lands or the
   token expires. Losing it instead would make every process wait out a token nobody has.
 
-No database transaction is open during the HTTP call.
+No database transaction is open during the HTTP call, and the call ends by its deadline
+(REFRESH_DEADLINE_SECONDS, or the caller's if sooner), so neither lock nor claim outlives it.
 """
 
 import logging
@@ -27,6 +28,7 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.db.models import F, Q
 from django.utils import timezone
 
+from aggregator import outgoing_http
 from offers_sync.client import AccessTokenStillValid, IssuedAccessToken, OffersServiceClient
 from offers_sync.models import AccessToken
 
@@ -38,6 +40,9 @@ EXPIRY_MARGIN = timedelta(seconds=2)
 CLOCK_SKEW = timedelta(milliseconds=500)
 # How long an elected refresher may take before others may try in its place.
 REFRESH_CLAIM_TTL = timedelta(seconds=30)
+# The /auth call, its retries included, ends within this (aggregator.outgoing_http), well inside
+# the claim: the in-process lock and the claim are never held past it by a slow service.
+REFRESH_DEADLINE_SECONDS = 20.0
 # After "another is valid" with no known expiry (a token we lost), ask again this often.
 LOST_TOKEN_PROBE_INTERVAL = timedelta(seconds=15)
 POLL_INTERVAL_SECONDS = 0.2
@@ -162,7 +167,8 @@ class DatabaseTokenSource:
         """Ask /auth for a token (`attempt` holds the claim). None when told to wait for the old one."""
         ours = AccessToken.objects.filter(pk=AccessToken.SINGLETON_ID, refresh_claimed_by=attempt)
         try:
-            issued = self._client.issue_access_token(self._refresh_token)
+            with outgoing_http.deadline(REFRESH_DEADLINE_SECONDS):
+                issued = self._client.issue_access_token(self._refresh_token)
         except AccessTokenStillValid:
             # A token we don't have (a lost row, another deployment) is still valid; it expires
             # within the token lifetime. Probe now and then rather than hammering /auth.
