@@ -4,8 +4,10 @@ The host is resolved and checked (alerts.addresses) and the connection goes to t
 for http the URL names the address and `Host` the name; for https the TLS handshake still sends
 and verifies the name. Redirects are never followed, proxies from the environment are not used,
 and at most 64 KiB of the answer's body is read (only its status matters; reading a short body
-lets the connection be reused). Whatever the receiver does,
-this returns an `Outcome` and never raises.
+lets the connection be reused). The attempt, connecting, headers and body together, ends within
+`timeout` seconds however slowly the receiver answers (aggregator.outgoing_http), so a receiver
+can fail only its own attempt. Whatever the receiver does, this returns an `Outcome` and never
+raises.
 """
 
 import ipaddress
@@ -14,8 +16,8 @@ import time
 from dataclasses import dataclass
 
 import requests
-from requests.adapters import HTTPAdapter
 
+from aggregator.outgoing_http import DeadlineAdapter, OutgoingSession
 from alerts.addresses import UnsafeUrl, parse_url, resolve
 
 ERROR_MAX_LENGTH = 500
@@ -23,6 +25,8 @@ ERROR_MAX_LENGTH = 500
 BODY_READ_LIMIT = 64 * 1024
 # Sessions kept per sending thread: one for http, one per host name for https.
 SESSIONS_PER_THREAD = 64
+# The longest attempt a caller may ask for (WEBHOOK_TIMEOUT's maximum).
+MAX_TIMEOUT_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +40,7 @@ class Outcome:
         return not self.error
 
 
-class _PinnedTLSAdapter(HTTPAdapter):
+class _PinnedTLSAdapter(DeadlineAdapter):
     """Connect to an address but speak TLS (SNI and certificate check) for the host name."""
 
     def __init__(self, hostname: str):
@@ -52,7 +56,7 @@ class _PinnedTLSAdapter(HTTPAdapter):
 _local = threading.local()
 
 
-def _session(scheme: str, host: str) -> requests.Session:
+def _session(scheme: str, host: str) -> OutgoingSession:
     """This thread's session for `scheme` (and, for https, the host name its TLS speaks for).
 
     Kept so that connections to a receiver are reused; the pool is keyed by the address the URL
@@ -66,11 +70,11 @@ def _session(scheme: str, host: str) -> requests.Session:
     key = "http" if scheme == "http" else f"https:{host}"
     session = sessions.get(key)
     if session is None:
-        session = requests.Session()
+        # Each send's own `timeout` bounds its attempt (`attempt()` below), not the session's default.
+        session = OutgoingSession(
+            attempt_seconds=MAX_TIMEOUT_SECONDS, adapter=_PinnedTLSAdapter(host) if scheme == "https" else None
+        )
         session.trust_env = False  # no proxies or .netrc from the environment
-        session.mount("http://", HTTPAdapter(max_retries=0))
-        if scheme == "https":
-            session.mount("https://", _PinnedTLSAdapter(host))
         sessions[key] = session
     return session
 
@@ -96,21 +100,23 @@ def send(*, url: str, body: str, headers: dict[str, str], timeout: float, allow_
     session = _session(target.scheme, target.host)
     remaining = max(0.1, timeout - (time.monotonic() - started))
     try:
-        with session.post(
-            f"{target.scheme}://{netloc}{target.path}",
-            data=body.encode(),
-            headers={**headers, "Host": host_header, "User-Agent": "aggregator-webhooks/1"},
-            timeout=(remaining, remaining),
-            allow_redirects=False,
-            stream=True,
-        ) as response:
+        with (
+            session.attempt(remaining),
+            session.post(
+                f"{target.scheme}://{netloc}{target.path}",
+                data=body.encode(),
+                headers={**headers, "Host": host_header, "User-Agent": "aggregator-webhooks/1"},
+                timeout=(remaining, remaining),
+                stream=True,
+            ) as response,
+        ):
             status = response.status_code
             read = 0
             for chunk in response.iter_content(8192):
                 read += len(chunk)
-                if read > BODY_READ_LIMIT or time.monotonic() - started > timeout:
+                if read > BODY_READ_LIMIT:
                     break  # leaving the block closes the connection instead of reading on
-    except requests.Timeout:
+    except requests.Timeout:  # DeadlineExceeded among them: the whole attempt took too long
         return outcome(None, f"timed out after {timeout:g} s")
     except requests.ConnectionError as exc:
         return outcome(None, f"connection failed: {_reason(exc)}")

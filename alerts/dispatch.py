@@ -41,8 +41,13 @@ class Claimed:
 
 
 def lease_seconds() -> float:
-    # An attempt ends within WEBHOOK_TIMEOUT (connect, then the answer's headers); twice that plus
-    # a margin for the bookkeeping keeps a live worker's claim from ending while it sends.
+    """How long a claim lasts: twice an attempt's deadline plus a margin.
+
+    An attempt ends within WEBHOOK_TIMEOUT, connecting, headers and body together, however slowly
+    the receiver answers (alerts.client); the claim outlives it by as much again plus the
+    bookkeeping, so a live worker's claim never ends while it sends and no other worker sends the
+    same delivery in parallel.
+    """
     return 2 * settings.WEBHOOK_TIMEOUT + 5
 
 
