@@ -4,7 +4,8 @@ A real service, or whatever sits in front of it, can answer anything (shared/off
 last section). Each kind below is one way an answer can be hostile to a client: numbers that do
 not fit its columns, nesting that makes a recursive parser overflow, offer ids of another
 product, bodies too large to buffer or not UTF-8, a redirect to another origin, a connection
-reset instead of an answer. The fake gives them at `hostile_rate` (drawn per offers or register
+reset instead of an answer, an answer that drips its headers or its body a byte at a time. The
+fake gives them at `hostile_rate` (drawn per offers or register
 call) or always, for chosen products (`set_hostile`) or for /auth (`set_auth_hostile`).
 
 `RedirectTrap` is a second HTTP server, on another port (so another origin), that a `redirect`
@@ -41,8 +42,12 @@ BODY_KINDS = (
     "non-utf8",
 )
 HOSTILE_KINDS = TRANSPORT_KINDS + BODY_KINDS
+# Slow answers, only for chosen products or /auth (never drawn at `hostile_rate`): the status line,
+# then the headers (or, after whole headers, the body) a byte every DRIP_INTERVAL_SECONDS, for ever.
+SLOW_KINDS = ("drip-headers", "drip-body")
 # What /auth can be made to answer (set_auth_hostile).
-AUTH_KINDS = ("redirect", "reset", "oversized", "deep-nesting", "non-utf8")
+AUTH_KINDS = ("redirect", "reset", "oversized", "deep-nesting", "non-utf8", *SLOW_KINDS)
+DRIP_INTERVAL_SECONDS = 0.2
 
 OVERSIZED_BYTES = 5 * 1024 * 1024  # over the client's 4 MiB limit
 DEEP_NESTING_LEVELS = 200_000
@@ -58,6 +63,27 @@ class HostileAnswer:
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
     reset: bool = False
+    drip: str = ""  # a SLOW_KINDS kind: sent by `drip`, a byte at a time
+
+
+def drip(kind: str, wfile, stopping: threading.Event) -> None:
+    """Answer a byte at a time until the client hangs up or the fake stops."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    if kind == "drip-headers":
+        endless = b"X-Slow: " + b"a" * 60_000
+    else:
+        head += b"Content-Length: 1000000\r\n\r\n"
+        endless = b"[" * 1_000_000
+    try:
+        wfile.write(head)
+        wfile.flush()
+        for byte in endless:
+            if stopping.wait(DRIP_INTERVAL_SECONDS):
+                return
+            wfile.write(bytes((byte,)))
+            wfile.flush()
+    except OSError:
+        pass  # the client gave up: what it should do
 
 
 def oversized_body() -> bytes:
@@ -76,6 +102,8 @@ def transport_answer(kind: str, *, trap_url: str, path: str) -> HostileAnswer:
         return HostileAnswer(307, b"", (("Location", f"{trap_url}{path}"),))
     if kind == "reset":
         return HostileAnswer(reset=True)
+    if kind in SLOW_KINDS:
+        return HostileAnswer(drip=kind)
     if kind == "oversized":
         return HostileAnswer(200, oversized_body())
     raise ValueError(kind)
@@ -87,9 +115,7 @@ def deep_nesting_body() -> bytes:
 
 def offers_answer(kind: str, offers: list[dict], *, foreign: dict | None, rng: random.Random) -> HostileAnswer:
     """A hostile 200 to an offers call; `offers` are the product's real ones (copied, not changed)."""
-    offers = [dict(offer) for offer in offers] or [
-        {"id": str(_random_id(rng)), "price": 100, "items_in_stock": 1}
-    ]
+    offers = [dict(offer) for offer in offers] or [{"id": str(_random_id(rng)), "price": 100, "items_in_stock": 1}]
     victim = offers[rng.randrange(len(offers))]
     if kind == "price-past-64-bits":
         victim["price"] = 2**64 + 12345
@@ -117,7 +143,7 @@ def offers_answer(kind: str, offers: list[dict], *, foreign: dict | None, rng: r
 
 
 def auth_answer(kind: str, *, trap_url: str, path: str) -> HostileAnswer:
-    if kind in TRANSPORT_KINDS:
+    if kind in TRANSPORT_KINDS or kind in SLOW_KINDS:
         return transport_answer(kind, trap_url=trap_url, path=path)
     if kind == "deep-nesting":
         return HostileAnswer(201, deep_nesting_body())

@@ -41,8 +41,10 @@ Faults (rates 0..1, drawn per call to register or offers, in this order, first o
   Faults come before validation and authentication, as a gateway's would (hostile bodies of
   offers calls, which need the product's offers, come after).
   Per product, `set_hostile(id, kind)` makes every offers call of that product (and, for the
-  redirect, reset and oversized kinds, its register calls) hostile of that kind; `set_auth_hostile`
-  does the same for /auth (redirect, reset, oversized, deep-nesting, non-utf8).
+  redirect, reset, oversized and slow kinds, its register calls) hostile of that kind; `set_auth_hostile`
+  does the same for /auth (redirect, reset, oversized, deep-nesting, non-utf8, and the slow kinds).
+  The slow kinds, `drip-headers` and `drip-body`, are only ever set this way: the status line, then
+  headers (or whole headers, then a body) a byte every 0.2 s until the client hangs up.
 
 Control API (no auth, no latency, no faults, not counted), for tests, soak runs and benchmarks
     GET  /_control/state                  faults, counters, churn, token state, product count.
@@ -173,10 +175,11 @@ class _Response:
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
     reset: bool = False  # no answer: the connection is reset
+    drip: str = ""  # a slow answer (fake_hostile.SLOW_KINDS), a byte at a time
 
 
 def _from_hostile(answer: fake_hostile.HostileAnswer) -> _Response:
-    return _Response(answer.status, answer.body, headers=answer.headers, reset=answer.reset)
+    return _Response(answer.status, answer.body, headers=answer.headers, reset=answer.reset, drip=answer.drip)
 
 
 def _json(status: int, payload) -> _Response:
@@ -413,8 +416,9 @@ class FakeOffersService:
         canonical = _canonical_uuid(str(product_id))
         if canonical is None:
             raise ValueError("product_id must be a UUID")
-        if kind is not None and kind not in fake_hostile.HOSTILE_KINDS:
-            raise ValueError(f"kind must be one of {', '.join(fake_hostile.HOSTILE_KINDS)}")
+        kinds = fake_hostile.HOSTILE_KINDS + fake_hostile.SLOW_KINDS
+        if kind is not None and kind not in kinds:
+            raise ValueError(f"kind must be one of {', '.join(kinds)}")
         with self._lock:
             if kind is None:
                 self._hostile_products.pop(canonical, None)
@@ -596,7 +600,7 @@ class FakeOffersService:
         if fault is not None:
             return fault
         hostile = self._draw_hostile(route, product_id if route == "offers" else _registered_id(body))
-        if hostile in fake_hostile.TRANSPORT_KINDS:
+        if hostile in fake_hostile.TRANSPORT_KINDS or hostile in fake_hostile.SLOW_KINDS:
             return _from_hostile(fake_hostile.transport_answer(hostile, trap_url=self._trap.url, path=path))
         errors = [] if bearer is not None else [_missing(["header", "bearer"])]
         if route == "offers" and product_id is None:
@@ -622,7 +626,8 @@ class FakeOffersService:
             kind = self._hostile_products.get(product_id or "")
             rate = self._faults.hostile_rate
         if kind is not None:
-            return kind if route == "offers" or kind in fake_hostile.TRANSPORT_KINDS else None
+            transport = fake_hostile.TRANSPORT_KINDS + fake_hostile.SLOW_KINDS
+            return kind if route == "offers" or kind in transport else None
         if rate and self._fault_rng.random() < rate:
             kinds = fake_hostile.HOSTILE_KINDS if route == "offers" else fake_hostile.TRANSPORT_KINDS
             return self._fault_rng.choice(kinds)
@@ -931,6 +936,10 @@ class _Handler(BaseHTTPRequestHandler):
         if response.reset:
             self.close_connection = True
             fake_hostile.reset_connection(self.connection)
+            return
+        if response.drip:
+            self.close_connection = True
+            fake_hostile.drip(response.drip, self.wfile, self.server.fake._stopping)
             return
         # Status line, headers and body in one write: two small writes can stall on Nagle and
         # delayed ACKs, and per-request cost matters at hundreds of requests per second.

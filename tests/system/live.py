@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -309,3 +310,63 @@ def current_database_url() -> str:
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{db['NAME']}"
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+class DrippingReceivers:
+    """One socket server for many slow webhook endpoints (`/slow/<n>`): each request is answered a
+    byte every 0.1 s for ever (the status line, then endless headers). It notes any moment at
+    which one endpoint had two requests open at once, and how long each request was held open."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.open: dict[str, int] = {}
+        self.requests = 0
+        self.overlaps: list[str] = []
+        self.held: list[float] = []  # seconds from each request to the sender hanging up
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    def url(self, n: int) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/slow/{n}"
+
+    def __enter__(self):
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.listener.close()
+
+    def _accept(self):
+        while not self.stopping.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._drip, args=(connection,), daemon=True).start()
+
+    def _drip(self, connection: socket.socket):
+        with connection:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                head += chunk
+            path = head.split(b" ", 2)[1].decode()
+            opened = time.monotonic()
+            with self.lock:
+                self.requests += 1
+                if self.open.get(path):
+                    self.overlaps.append(path)
+                self.open[path] = self.open.get(path, 0) + 1
+            try:
+                connection.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not self.stopping.wait(0.1):
+                    connection.sendall(b"X")
+            except OSError:
+                pass  # the worker hung up: its attempt's deadline
+            finally:
+                with self.lock:
+                    self.open[path] -= 1
+                    self.held.append(time.monotonic() - opened)
