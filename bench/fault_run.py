@@ -29,6 +29,8 @@ received no credential. A JSON copy of the figures goes to bench/results/.
 import argparse
 import json
 import random
+import re
+import statistics
 import sys
 import tempfile
 import threading
@@ -36,6 +38,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
@@ -46,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 from tests.system.live import (  # noqa: E402
     PYTHON,
     Api,
+    DrippingReceivers,
     PrivateCluster,
     Process,
     create_api_token,
@@ -59,7 +63,12 @@ from tests.system.live import (  # noqa: E402
 REFRESH_TOKEN = "fault-run-refresh-token"
 SCHEDULE_SECONDS = 10
 SYNC_SCHEDULE = f"*/{SCHEDULE_SECONDS} * * * * *"
-PERMANENTLY_HOSTILE = ("deep-nesting", "price-past-64-bits", "redirect")
+PERMANENTLY_HOSTILE = ("deep-nesting", "price-past-64-bits", "redirect", "drip-headers", "drip-body")
+OFFERS_TIMEOUT = 2  # seconds: a dripping product costs one fetch thread 2 × this per cycle
+WEBHOOK_TIMEOUT = 2
+WEBHOOK_CONCURRENCY = 4
+SLOW_RECEIVERS = 10  # more than WEBHOOK_CONCURRENCY
+HEALTHY_PING_SECONDS = 5
 RESTART_GRACE = timedelta(seconds=5)
 
 
@@ -76,6 +85,53 @@ class Control:
 
     def offers_calls(self) -> int:
         return self.call("GET", "/_control/state")["counters"]["offers_requests"]
+
+
+class HealthyReceiver:
+    """A webhook receiver that answers 204 at once and notes when each delivery arrived."""
+
+    def __init__(self):
+        arrivals = self.arrivals = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                arrivals.append(time.monotonic())
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+
+class Pinger:
+    """Pings the healthy endpoint every few seconds, noting when; the latency is ping to arrival."""
+
+    def __init__(self, api: Api, endpoint_id: str, receiver: HealthyReceiver):
+        self.api, self.endpoint_id, self.receiver = api, endpoint_id, receiver
+        self.sent: list[float] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.wait(HEALTHY_PING_SECONDS):
+            try:
+                if self.api.post(f"/webhooks/{self.endpoint_id}/ping", {}).status_code == 202:
+                    self.sent.append(time.monotonic())
+            except requests.RequestException:
+                pass  # the database restart: this ping is simply not sent
+
+    def latencies(self) -> list[float]:
+        arrived = sorted(self.receiver.arrivals)
+        return [min((a - sent for a in arrived if a >= sent), default=float("inf")) for sent in self.sent]
 
 
 class Prober:
@@ -155,6 +211,7 @@ def main() -> None:  # noqa: PLR0915 (one story, told in order)
     work = Path(tempfile.mkdtemp(prefix="aggregator-fault-run-"))
     cluster = PrivateCluster().create()
     processes: list[Process] = []
+    logs_stopped: dict[str, str] = {}
     events: list[str] = []
     began = time.monotonic()
 
@@ -167,8 +224,10 @@ def main() -> None:  # noqa: PLR0915 (one story, told in order)
         fake_port, web_port = free_port(), free_port()
         env = service_env(
             cluster.url, f"http://127.0.0.1:{fake_port}", REFRESH_TOKEN,
-            SYNC_SCHEDULE=SYNC_SCHEDULE, SYNC_CONCURRENCY="4",
+            SYNC_SCHEDULE=SYNC_SCHEDULE, SYNC_CONCURRENCY="4", OFFERS_TIMEOUT=str(OFFERS_TIMEOUT),
             THROTTLE_WRITE_RATE="off", THROTTLE_ANON_READ_RATE="off",
+            WEBHOOK_ALLOW_PRIVATE_NETWORKS="true", WEBHOOK_TIMEOUT=str(WEBHOOK_TIMEOUT),
+            WEBHOOK_CONCURRENCY=str(WEBHOOK_CONCURRENCY), WEBHOOK_RETRY_DELAYS=",".join(["2"] * 7),
         )  # fmt: skip
         manage(env, "migrate", "--noinput")
         token = create_api_token(env, "fault-run")
@@ -207,6 +266,22 @@ def main() -> None:  # noqa: PLR0915 (one story, told in order)
         prober = Prober(Api(f"http://127.0.0.1:{web_port}", token, timeout=15), ids)
         prober.thread.start()
 
+        slow_receivers, healthy_receiver = DrippingReceivers().__enter__(), HealthyReceiver()
+        slow_endpoints = [
+            api.post("/webhooks", {"url": slow_receivers.url(n)}).json()["id"] for n in range(SLOW_RECEIVERS)
+        ]
+        healthy_endpoint = api.post("/webhooks", {"url": healthy_receiver.url}).json()["id"]
+        webhooks = Process("webhooks", [PYTHON, "manage.py", "run_webhooks"], env, work)
+        processes.append(webhooks)
+        for endpoint_id in slow_endpoints:
+            api.post(f"/webhooks/{endpoint_id}/ping", {})
+        pinger = Pinger(Api(f"http://127.0.0.1:{web_port}", token, timeout=15), healthy_endpoint, healthy_receiver)
+        pinger.thread.start()
+        note(
+            f"webhooks: {SLOW_RECEIVERS} receivers dripping (WEBHOOK_CONCURRENCY={WEBHOOK_CONCURRENCY}, "
+            f"WEBHOOK_TIMEOUT={WEBHOOK_TIMEOUT}), a healthy one pinged every {HEALTHY_PING_SECONDS} s"
+        )
+
         wait_mid_cycle(control, args.products)
         workers["a"].popen.kill()
         workers["a"].popen.wait(timeout=10)
@@ -239,7 +314,7 @@ def main() -> None:  # noqa: PLR0915 (one story, told in order)
         control.call("PUT", "/_control/faults", {"hostile_rate": 0.0})
         control.call("POST", "/_control/churn", {"paused": True})
         calm = datetime.now(UTC)
-        note("calm: random hostile answers off, churn paused (3 products still hostile)")
+        note(f"calm: random hostile answers off, churn paused ({len(hostile)} products still hostile)")
         upstream = {}
         for product_id in ids:
             upstream[product_id] = offers_key(control.call("GET", f"/_control/products/{product_id}/offers"))
@@ -265,11 +340,22 @@ def main() -> None:  # noqa: PLR0915 (one story, told in order)
             tick += timedelta(seconds=SCHEDULE_SECONDS)
         prober.stop.set()
         prober.thread.join(timeout=30)
-        errors = sync_errors(env, list(hostile))
+        pinger.stop.set()
+        pinger.thread.join(timeout=30)
         alive = {name: worker.alive() for name, worker in workers.items()}
+        stop_seconds = {}
+        for name, process in [("webhooks", webhooks), ("worker-a", workers["a"]), ("worker-b", workers["b"])]:
+            processes.remove(process)
+            stopping = time.monotonic()
+            stop_seconds[name] = (process.stop(timeout=60), round(time.monotonic() - stopping, 1))
+            logs_stopped[name] = process.log()
+        note("SIGTERM: " + ", ".join(f"{n} exit {code} in {sec} s" for n, (code, sec) in stop_seconds.items()))
+        slow_receivers.__exit__(None, None, None)
+        latencies = pinger.latencies()
+        errors = sync_errors(env, list(hostile))
         trap = control.call("GET", "/_control/trap")
         stats = control.call("GET", "/_control/stats")
-        logs = {p.name: p.log() for p in processes}
+        logs = {**{p.name: p.log() for p in processes}, **logs_stopped}
     finally:
         for process in reversed(processes):
             process.stop()
@@ -290,12 +376,27 @@ def main() -> None:  # noqa: PLR0915 (one story, told in order)
         "hostile_products_errors": list(errors.values()),
         "workers_alive": alive,
         "trap": trap,
-        "upstream_calls": {"auth": stats["auth_requests"], "register": stats["register_requests"],
-                           "offers": sum(stats["offers_requests"].values())},  # fmt: skip
+        "upstream_calls": {
+            "auth": stats["auth_requests"],
+            "register": stats["register_requests"],
+            "offers": sum(stats["offers_requests"].values()),
+        },  # fmt: skip
         "worker_cycles_finished": worker_log.count("finished: products"),
         "worker_cycles_failed_database": worker_log.count("failed: database unavailable"),
         "worker_tracebacks": worker_log.count("Traceback"),
         "web_tracebacks": logs.get("web", "").count("Traceback"),
+        "longest_cycle_seconds": max((float(d) for d in re.findall(r"duration=([0-9.]+)s", worker_log)), default=0),
+        "healthy_webhook_latency_seconds": {
+            "pings": len(latencies),
+            "median": round(statistics.median(latencies), 2) if latencies else None,
+            "max": round(max(latencies), 2) if latencies else None,
+        },
+        "slow_receivers": {
+            "attempts": slow_receivers.requests,
+            "longest_held_seconds": round(max(slow_receivers.held, default=0), 2),
+            "overlapping_attempts": len(slow_receivers.overlaps),
+        },
+        "sigterm_exit_and_seconds": stop_seconds,
     }
     checks = {
         "every product converged within two cycles of the calm": convergence[-1] == 0,
@@ -303,6 +404,16 @@ def main() -> None:  # noqa: PLR0915 (one story, told in order)
         "both workers still running": all(alive.values()),
         "no 5xx from the API besides 503 while PostgreSQL restarted": not unexpected,
         "the redirect trap received no credential": not trap["credential_headers"],
+        "every healthy webhook ping delivered within ceil(slow/concurrency) x WEBHOOK_TIMEOUT + 5 s": bool(latencies)
+        and max(latencies) <= -(-SLOW_RECEIVERS // WEBHOOK_CONCURRENCY) * WEBHOOK_TIMEOUT + 5,
+        "no slow receiver had two attempts open at once": not slow_receivers.overlaps,
+        "no slow receiver held an attempt past WEBHOOK_TIMEOUT + 1 s": max(slow_receivers.held, default=0)
+        <= WEBHOOK_TIMEOUT + 1,
+        "SIGTERM stopped run_webhooks within WEBHOOK_TIMEOUT + 5 s, exit 0": stop_seconds["webhooks"][0] == 0
+        and stop_seconds["webhooks"][1] <= WEBHOOK_TIMEOUT + 5,
+        "SIGTERM stopped each sync worker within 2 x OFFERS_TIMEOUT + 5 s, exit 0": all(
+            stop_seconds[n][0] == 0 and stop_seconds[n][1] <= 2 * OFFERS_TIMEOUT + 5 for n in ("worker-a", "worker-b")
+        ),
     }
     summary["checks"] = checks
     print(json.dumps({k: v for k, v in summary.items() if k != "events"}, indent=2))

@@ -2,8 +2,8 @@
 
 The loop waits for the next tick of SYNC_SCHEDULE in one-second slices, runs a cycle, and goes
 again. A tick that passes while a cycle runs is skipped, not queued. SIGTERM/SIGINT only set a
-flag: the cycle in hand stops claiming work, finishes or abandons what it has in flight, and the
-process exits 0. Offers-service faults, database outages and any unforeseen error are logged and
+flag: the cycle in hand stops claiming work, finishes or abandons what it has in flight (each
+fetch ends within its deadline, 2 × OFFERS_TIMEOUT), and the process exits 0. Offers-service faults, database outages and any unforeseen error are logged and
 waited out; only misconfiguration stops the worker. `--once` exits 0 when the cycle completed,
 however many products failed in it.
 
