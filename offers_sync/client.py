@@ -26,6 +26,7 @@ in. Nothing a single answer holds can raise anything but an `OffersServiceError`
 import base64
 import binascii
 import logging
+import os
 import random
 import time
 import uuid
@@ -175,6 +176,11 @@ class OffersServiceClient:
             timeout=(connect_timeout, read_timeout), attempt_seconds=attempt_seconds, pool_size=pool_size
         )
         self.session.headers.update({"Accept": "application/json", "User-Agent": "aggregator-offers-sync/1"})
+        # The environment's proxy and CA settings, read once for the one base URL: a session that
+        # trusts the environment reads them (and .netrc) again on every call, most of its CPU.
+        self.session.trust_env = False
+        self.session.proxies = requests.utils.get_environ_proxies(self.base_url)
+        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
     def close(self) -> None:
         self.session.close()
