@@ -3,9 +3,10 @@
 The loop waits for the next tick of SYNC_SCHEDULE in one-second slices, runs a cycle, and goes
 again. A tick that passes while a cycle runs is skipped, not queued. SIGTERM/SIGINT only set a
 flag: the cycle in hand stops claiming work, finishes or abandons what it has in flight (each
-fetch ends within its deadline, 2 × OFFERS_TIMEOUT), and the process exits 0. Offers-service faults, database outages and any unforeseen error are logged and
-waited out; only misconfiguration stops the worker. `--once` exits 0 when the cycle completed,
-however many products failed in it.
+fetch ends within its deadline, 2 × OFFERS_TIMEOUT), and the process exits 0. Offers-service
+faults, database outages and any unforeseen error are logged and waited out; only
+misconfiguration stops the worker. `--once` exits 0 when the cycle completed, however many
+products failed in it.
 
 Each cycle is counted in the worker's metrics (served on SYNC_METRICS_PORT when set) and written
 to the cycle history (SyncRun), whatever its outcome; its log lines carry `cycle_id=…`.
