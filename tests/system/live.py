@@ -323,6 +323,7 @@ class DrippingReceivers:
         self.requests = 0
         self.overlaps: list[str] = []
         self.held: list[float] = []  # seconds from each request to the sender hanging up
+        self.first_request_at: float | None = None  # time.monotonic()
         self.lock = threading.Lock()
         self.stopping = threading.Event()
 
@@ -357,6 +358,8 @@ class DrippingReceivers:
             opened = time.monotonic()
             with self.lock:
                 self.requests += 1
+                if self.first_request_at is None:
+                    self.first_request_at = opened
                 if self.open.get(path):
                     self.overlaps.append(path)
                 self.open[path] = self.open.get(path, 0) + 1

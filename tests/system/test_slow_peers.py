@@ -7,6 +7,7 @@ Workers run as `manage.py run_sync` / `run_webhooks` processes, as an operator r
 """
 
 import math
+import re
 import signal
 import subprocess
 import sys
@@ -37,8 +38,10 @@ from tests.system.test_end_to_end import worker_env as sync_env
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 OFFERS_TIMEOUT = 1  # seconds, for the workers started here
-# A process's start and exit (Django's set-up, checks), on a loaded two-core machine.
-PROCESS_SECONDS = 8
+# Beyond a bound, for the bookkeeping around it and a loaded two-core machine.
+MARGIN_SECONDS = 3
+# Beyond a worker's bound on stopping, for the process's own exit on such a machine.
+EXIT_SECONDS = 5
 
 
 @pytest.fixture
@@ -59,7 +62,6 @@ def test_a_cycle_among_dripping_answers_ends_in_its_bound_and_mirrors_the_health
         fake.set_hostile(product_id, kind)
     fake.churn_step(20)
 
-    started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "manage.py", "run_sync", "--once"],
         cwd=ROOT,
@@ -68,11 +70,12 @@ def test_a_cycle_among_dripping_answers_ends_in_its_bound_and_mirrors_the_health
         text=True,
         timeout=120,
     )
-    took = time.monotonic() - started
 
-    # The bound: the slow products' fetches run side by side, each ends within 2 × OFFERS_TIMEOUT.
-    assert took < 2 * OFFERS_TIMEOUT + PROCESS_SECONDS, (took, result.stdout[-2000:])
     assert result.returncode == 0, result.stderr[-3000:]
+    # The bound: the slow products' fetches run side by side, each ends within 2 × OFFERS_TIMEOUT;
+    # the healthy ones and the bookkeeping take well under a second more.
+    took = float(re.search(r"duration=([0-9.]+)s", result.stdout).group(1))
+    assert took < 2 * OFFERS_TIMEOUT + MARGIN_SECONDS, result.stdout[-2000:]
     assert "synced=6 failed=2" in result.stdout
     for product_id in product_ids:
         if product_id in slow:
@@ -93,11 +96,11 @@ def test_post_products_answers_within_its_bound_while_auth_drips(fake, auth_clie
     started = time.monotonic()
     thread = threading.Thread(target=create, daemon=True)
     thread.start()
-    thread.join(REGISTER_NOW_BOUND_SECONDS + 2)
+    thread.join(REGISTER_NOW_BOUND_SECONDS + MARGIN_SECONDS + 2)
     took = time.monotonic() - started
 
     assert not thread.is_alive(), f"POST /products still waiting after {took:.1f} s"
-    assert took < REGISTER_NOW_BOUND_SECONDS + 1
+    assert took < REGISTER_NOW_BOUND_SECONDS + MARGIN_SECONDS
     response = answer["response"]
     assert response.status_code == 201
     assert response.json()["registered"] is False  # the worker registers it later
@@ -125,7 +128,7 @@ def test_sigterm_stops_run_sync_within_its_bound_while_a_fetch_drips(fake, auth_
         stopped_at = time.monotonic()
         assert worker.wait(timeout=60) == 0
         # The bound: the fetch in hand ends within its deadline, 2 × OFFERS_TIMEOUT.
-        assert time.monotonic() - stopped_at < 2 * 5 + 3
+        assert time.monotonic() - stopped_at < 2 * 5 + EXIT_SECONDS
     finally:
         if worker.poll() is None:
             worker.kill()
@@ -163,11 +166,12 @@ def test_dripping_receivers_cannot_hold_a_healthy_delivery_or_the_shutdown(auth_
             WEBHOOK_CONCURRENCY=str(concurrency), WEBHOOK_TIMEOUT=str(timeout), WEBHOOK_RETRY_DELAYS="1,1,1,1,1,1,1,1"
         )
         try:
-            started = time.monotonic()
+            healthy.wait_for(1, timeout=120)
             # The bound: the deliveries due before it take ceil(slow / concurrency) rounds of at most
-            # WEBHOOK_TIMEOUT each, plus the worker's start.
-            bound = math.ceil(slow_endpoints / concurrency) * timeout + PROCESS_SECONDS
-            healthy.wait_for(1, timeout=bound)
+            # WEBHOOK_TIMEOUT each, counted from the worker's first attempt.
+            took = time.monotonic() - slow.first_request_at
+            assert took < math.ceil(slow_endpoints / concurrency) * timeout + MARGIN_SECONDS
+            started = slow.first_request_at
             # Past a whole lease, so that an attempt outliving its lease would have met its successor.
             while time.monotonic() - started < lease + 2:
                 assert worker.poll() is None, worker.stdout.read()
@@ -176,7 +180,7 @@ def test_dripping_receivers_cannot_hold_a_healthy_delivery_or_the_shutdown(auth_
             worker.send_signal(signal.SIGTERM)
             stopped_at = time.monotonic()
             assert worker.wait(timeout=60) == 0
-            assert time.monotonic() - stopped_at < timeout + 3
+            assert time.monotonic() - stopped_at < timeout + EXIT_SECONDS
         finally:
             if worker.poll() is None:
                 worker.kill()
