@@ -59,9 +59,35 @@ def parse_url(url: str) -> Target:
     )
 
 
+# IPv6 addresses that carry an IPv4 address a router or translator may deliver to: judged by that
+# IPv4 address, whatever this Python's `ipaddress` thinks of the IPv6 prefix (its tables differ
+# between versions, e.g. 6to4 became non-global in 3.12.4/3.13).
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix: the IPv4 in the last 32 bits
+_SIX_TO_FOUR = ipaddress.ip_network("2002::/16")  # RFC 3056: the IPv4 in bits 16-47
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # RFC 4291 (deprecated): the IPv4 in the last 32 bits
+# RFC 8215 local-use NAT64: where the IPv4 address sits depends on the operator's prefix length, and
+# it is for local networks by definition, so it is never called.
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address inside an IPv4-mapped, IPv4-compatible, NAT64 or 6to4 address, else None."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in _NAT64 or address in _IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address in _SIX_TO_FOUR:
+        return address.sixtofour
+    return None
+
+
 def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _LOCAL_NAT64:
+            return False
+        inner = embedded_ipv4(address)
+        if inner is not None:
+            address = inner
     return address.is_global and not address.is_multicast
 
 

@@ -1,5 +1,6 @@
 """The webhook and alert endpoints: ownership, validation, the secret shown once, paging."""
 
+import socket
 import uuid
 
 import pytest
@@ -127,6 +128,18 @@ def test_bad_endpoint_input_is_400_and_creates_nothing(auth_client, body):
 def test_private_addresses_are_refused_unless_allowed(auth_client, settings, url):
     settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
     response = auth_client.post("/webhooks", {"url": url}, format="json")
+    assert response.status_code == 400, response.content
+    assert "url" in response.json()
+    assert WebhookEndpoint.objects.count() == 0
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::a00:1", "64:ff9b:1::a9fe:a9fe", "::10.0.0.1", "2002:7f00:1::1"])
+def test_a_name_resolving_to_a_private_ipv4_inside_ipv6_is_refused(auth_client, settings, monkeypatch, address):
+    # NAT64, local-use NAT64, IPv4-compatible and 6to4 addresses reach the IPv4 address they carry.
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    answer = [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, 443, 0, 0))]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: answer)
+    response = auth_client.post("/webhooks", {"url": "https://hooks.example.com/in"}, format="json")
     assert response.status_code == 400, response.content
     assert "url" in response.json()
     assert WebhookEndpoint.objects.count() == 0
