@@ -142,3 +142,15 @@ def test_the_demo_alone_runs_the_fake_offers_service_from_the_checkout():
     for name in ("migrate", "web", "sync"):
         assert "DEV_TOOLS" not in services[name]["environment"]
         assert "volumes" not in services[name]
+
+
+def test_webhooks_to_private_networks_stay_off_unless_a_demo_asks():
+    # With them on, a token holder could make the worker POST to the database's or the admin's
+    # port inside the compose network and read the status back from /deliveries.
+    off_unless_set = "${WEBHOOK_ALLOW_PRIVATE_NETWORKS:-false}"
+    assert compose()["x-app"]["environment"]["WEBHOOK_ALLOW_PRIVATE_NETWORKS"] == off_unless_set
+    for name, service in compose()["services"].items():
+        if "demo" not in service.get("profiles", []):
+            assert (
+                service.get("environment", {}).get("WEBHOOK_ALLOW_PRIVATE_NETWORKS", off_unless_set) == off_unless_set
+            )
