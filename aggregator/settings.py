@@ -201,7 +201,9 @@ if read_int("THROTTLE_TRUSTED_PROXIES", 0, minimum=0, maximum=10):
 THROTTLE_RATES["failed_auth"] = read_rate("THROTTLE_FAILED_AUTH_RATE", "20/minute")
 REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = ["aggregator.authentication.ThrottledTokenAuthentication"]
 # The admin's login (django-axes): after ADMIN_LOGIN_FAILURE_LIMIT wrong passwords for one
-# username from one address, that pair is refused (429) for ADMIN_LOGIN_LOCKOUT_MINUTES.
+# username, from any addresses, or from one address, for any usernames, that username (that
+# address) is refused (429) for ADMIN_LOGIN_LOCKOUT_MINUTES: many addresses cannot share the
+# guessing of one password, nor one address spread it over many accounts.
 # Attempts are rows in the database, so every process and container sees the same count.
 INSTALLED_APPS.append("axes")
 # Last, as axes asks: it turns a lockout signalled during the view into its 429 answer.
@@ -209,7 +211,7 @@ MIDDLEWARE.append("axes.middleware.AxesMiddleware")
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = read_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
 AXES_COOLOFF_TIME = timedelta(minutes=read_int("ADMIN_LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=7 * 24 * 60))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "aggregator.client_address.client_address"
 AXES_RESET_ON_SUCCESS = True
 # Not a line at every process start (the worker's health check starts one every 30 s).

@@ -53,7 +53,7 @@ def test_system_checks_pass():
 
 
 class TestLoginLockout:
-    """Password guessing at the admin login (django-axes): 3 failures here, per username and address."""
+    """Password guessing at the admin login (django-axes): 3 failures here, per username and per address."""
 
     @pytest.fixture(autouse=True)
     def lockout(self, settings):
@@ -97,12 +97,19 @@ class TestLoginLockout:
         assert self.log_in("guess-3").status_code == 200
         assert self.log_in("guess-4").status_code == 200
 
-    def test_the_lockout_is_per_username_and_address(self, staff, django_user_model):
+    def test_guesses_from_many_addresses_lock_the_username_out(self, staff, django_user_model):
         django_user_model.objects.create_superuser(username="other", password="pw-67890-long")
         for i in range(3):
-            self.log_in(f"guess-{i}")
+            assert self.log_in(f"guess-{i}", address=f"198.51.100.{i}").status_code in {200, 429}
+        self.assert_locked_out(self.log_in("pw-12345-long", address="198.51.100.9"))
+        # Another account, from an address that never failed, is not affected.
+        assert self.log_in("pw-67890-long", username="other", address="203.0.113.1").status_code == 302
+
+    def test_guesses_at_many_usernames_from_one_address_lock_the_address_out(self, staff):
+        for i in range(3):
+            self.log_in("guess", username=f"user-{i}")
+        self.assert_locked_out(self.log_in("pw-12345-long"))
         assert self.log_in("pw-12345-long", address="192.0.2.2").status_code == 302  # the owner, elsewhere
-        assert self.log_in("pw-67890-long", username="other").status_code == 302
 
     def test_a_client_reaching_the_app_directly_cannot_pick_its_address(self, staff, settings):
         settings.TRUSTED_PROXY_NETWORKS = ["10.0.0.0/8"]
@@ -111,11 +118,13 @@ class TestLoginLockout:
             self.log_in(f"guess-{i}", address="198.51.100.5", HTTP_X_FORWARDED_FOR=f"203.0.113.{i}")
         self.assert_locked_out(self.log_in("pw-12345-long", address="198.51.100.5", HTTP_X_FORWARDED_FOR="203.0.113.9"))
 
-    def test_behind_a_trusted_proxy_the_forwarded_client_is_locked_out(self, staff, settings):
+    def test_behind_a_trusted_proxy_the_forwarded_client_is_locked_out(self, staff, settings, django_user_model):
         settings.TRUSTED_PROXY_NETWORKS = ["10.0.0.0/8"]
         settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
         for i in range(3):
             self.log_in(f"guess-{i}", address="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.7")
         self.assert_locked_out(self.log_in("pw-12345-long", address="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.7"))
-        # Another client behind the same proxy is not.
-        assert self.log_in("pw-12345-long", address="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.8").status_code == 302
+        # Another client behind the same proxy, logging in to another account, is not.
+        django_user_model.objects.create_superuser(username="other", password="pw-67890-long")
+        other = self.log_in("pw-67890-long", username="other", address="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.8")
+        assert other.status_code == 302
