@@ -151,6 +151,5 @@ def test_webhooks_to_private_networks_stay_off_unless_a_demo_asks():
     assert compose()["x-app"]["environment"]["WEBHOOK_ALLOW_PRIVATE_NETWORKS"] == off_unless_set
     for name, service in compose()["services"].items():
         if "demo" not in service.get("profiles", []):
-            assert (
-                service.get("environment", {}).get("WEBHOOK_ALLOW_PRIVATE_NETWORKS", off_unless_set) == off_unless_set
-            )
+            value = service.get("environment", {}).get("WEBHOOK_ALLOW_PRIVATE_NETWORKS", off_unless_set)
+            assert value == off_unless_set, name
