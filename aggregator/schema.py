@@ -47,6 +47,10 @@ WRITE_ERROR_RESPONSES = {
     429: OpenApiResponse(ErrorSerializer, description="Too many writes by this user; see `Retry-After`."),
 }
 
+FORBIDDEN_RESPONSES = {
+    403: OpenApiResponse(ErrorSerializer, description="The token's user lacks the permission this write needs."),
+}
+
 RETRY_AFTER = {
     "description": "Seconds to wait before trying again.",
     "required": True,

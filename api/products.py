@@ -13,7 +13,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from aggregator.pagination import KeysetLinkPagination
-from aggregator.schema import ERROR_RESPONSES, WRITE_ERROR_RESPONSES, BulkErrorSerializer
+from aggregator.schema import ERROR_RESPONSES, FORBIDDEN_RESPONSES, WRITE_ERROR_RESPONSES, BulkErrorSerializer
+from api.permissions import ProductPermissions
 from api.serializers import PRODUCT_COLUMNS, ProductOutputSerializer
 from catalogue.models import NAME_MAX_LENGTH, Product
 from catalogue.selectors import parse_product_id, product_list
@@ -30,7 +31,9 @@ from idempotency.schema import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENCY_RESPONSES
 from idempotency.services import respond_idempotently
 from offers_sync.selectors import product_with_sync_state_get
 
-BULK_ERROR_RESPONSES = {code: answer for code, answer in WRITE_ERROR_RESPONSES.items() if code not in {400, 404}}
+# Writes need the user's product permissions (api.permissions): 403 without them.
+PRODUCT_WRITE_RESPONSES = {**WRITE_ERROR_RESPONSES, **FORBIDDEN_RESPONSES}
+BULK_ERROR_RESPONSES = {code: answer for code, answer in PRODUCT_WRITE_RESPONSES.items() if code not in {400, 404}}
 
 
 class ProductPagination(KeysetLinkPagination):
@@ -58,10 +61,11 @@ class ProductPagination(KeysetLinkPagination):
         description="Creates the product and registers it with the offers service. A client-sent `id` is ignored.",
         request=ProductInputSerializer,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
-        responses={201: ProductOutputSerializer, **WRITE_ERROR_RESPONSES, **IDEMPOTENCY_RESPONSES},
+        responses={201: ProductOutputSerializer, **PRODUCT_WRITE_RESPONSES, **IDEMPOTENCY_RESPONSES},
     ),
 )
 class ProductListCreateApi(generics.GenericAPIView):
+    permission_classes = [ProductPermissions]
     pagination_class = ProductPagination
     serializer_class = ProductOutputSerializer
 
@@ -92,19 +96,20 @@ class ProductListCreateApi(generics.GenericAPIView):
         summary="Replace a product's name and description",
         description="An omitted description becomes null.",
         request=ProductInputSerializer,
-        responses={200: ProductOutputSerializer, **WRITE_ERROR_RESPONSES},
+        responses={200: ProductOutputSerializer, **PRODUCT_WRITE_RESPONSES},
     ),
     patch=extend_schema(
         summary="Update some of a product's fields",
         request=ProductInputSerializer(partial=True),
-        responses={200: ProductOutputSerializer, **WRITE_ERROR_RESPONSES},
+        responses={200: ProductOutputSerializer, **PRODUCT_WRITE_RESPONSES},
     ),
     delete=extend_schema(
         summary="Delete a product and its cached offers",
-        responses={204: OpenApiResponse(description="Deleted."), **WRITE_ERROR_RESPONSES},
+        responses={204: OpenApiResponse(description="Deleted."), **PRODUCT_WRITE_RESPONSES},
     ),
 )
 class ProductDetailApi(generics.GenericAPIView):
+    permission_classes = [ProductPermissions]
     serializer_class = ProductOutputSerializer
 
     def get_object(self) -> Product:
@@ -169,6 +174,7 @@ class ProductDetailApi(generics.GenericAPIView):
     ),
 )
 class ProductBulkCreateApi(generics.GenericAPIView):
+    permission_classes = [ProductPermissions]
     serializer_class = ProductOutputSerializer
 
     def post(self, request):

@@ -48,7 +48,10 @@ def main() -> int:
         run([PYTHON, "manage.py", "migrate", "--noinput", "--verbosity", "0"], env)
         make_token = (
             "from django.contrib.auth import get_user_model; from rest_framework.authtoken.models import Token; "
-            "print(Token.objects.create(user=get_user_model().objects.create_user('bulk-bench')).key)"
+            "from django.contrib.auth.models import Permission; "
+            "user = get_user_model().objects.create_user('bulk-bench'); "
+            "user.user_permissions.add(Permission.objects.get(codename='add_product')); "
+            "print(Token.objects.create(user=user).key)"
         )
         token = run([PYTHON, "manage.py", "shell", "-c", make_token], env, capture_output=True, text=True)
         token = token.stdout.split()[-1]  # the last line: shell may print notices first

@@ -23,6 +23,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
+from django.contrib.auth.models import Permission  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
@@ -72,6 +73,12 @@ def seed(*, products: int, offers_per_product: int) -> list[uuid.UUID]:
                 for k in range(offers_per_product)
             )
         user = get_user_model().objects.create_user(username="bench", password=uuid.uuid4().hex)
+        # The benchmarks create, change and delete products (api.permissions).
+        user.user_permissions.add(
+            *Permission.objects.filter(
+                content_type__app_label="catalogue", codename__in=["add_product", "change_product", "delete_product"]
+            )
+        )
         Token.objects.create(user=user)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:

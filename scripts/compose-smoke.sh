@@ -105,8 +105,10 @@ step_done "GET /health: $(curl -fsS "$base/health")"
 step "create an API token"
 token=$(compose exec -T web python manage.py shell --verbosity 0 -c '
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from rest_framework.authtoken.models import Token
 user, _ = get_user_model().objects.get_or_create(username="compose-smoke")
+user.user_permissions.add(*Permission.objects.filter(content_type__app_label="catalogue", codename="add_product"))
 print(Token.objects.get_or_create(user=user)[0].key)' | tail -n 1 | tr -d '\r')
 [[ $token =~ ^[0-9a-f]{40}$ ]] || fail "no API token (got: $token)"
 step_done

@@ -2,6 +2,7 @@
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from factory.django import DjangoModelFactory
 from rest_framework.authtoken.models import Token
 
@@ -24,3 +25,10 @@ class TokenFactory(DjangoModelFactory):
         model = Token
 
     user = factory.SubFactory(UserFactory)
+
+
+def product_permissions(*actions: str) -> list[Permission]:
+    """The `catalogue.<action>_product` permissions, e.g. ("add", "change")."""
+    return list(
+        Permission.objects.filter(content_type__app_label="catalogue", codename__in=[f"{a}_product" for a in actions])
+    )

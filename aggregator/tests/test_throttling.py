@@ -8,7 +8,7 @@ from django.core.cache import caches
 
 from aggregator.config import ConfigError, read_rate
 from aggregator.settings import DEFAULT_ANON_READ_RATE, DEFAULT_WRITE_RATE
-from aggregator.tests.factories import TokenFactory
+from aggregator.tests.factories import TokenFactory, product_permissions
 from aggregator.throttling import THROTTLE_CACHE, AnonReadThrottle, FailedAuthenticationThrottle, WriteThrottle
 from catalogue.models import Product
 from catalogue.tests.factories import ProductFactory
@@ -212,6 +212,7 @@ class TestWrites:
             auth_client.post("/products", {"name": f"p{i}"}, format="json")
         other = APIClient()
         token = TokenFactory(user__username="other")
+        token.user.user_permissions.add(*product_permissions("add"))
         other.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
         assert other.post("/products", {"name": "mine"}, format="json").status_code == 201
 

@@ -77,6 +77,8 @@ class Case:
     body: object = None
     headers: dict = field(default_factory=dict)
     auth: bool = False
+    # With the token of a user who holds no permissions (auth is then ignored).
+    plain: bool = False
     raw: bytes | None = None
     content_type: str = "application/json"
 
@@ -98,6 +100,7 @@ CASES = [
     Case("POST", "/products", 400, "no name", body={"description": "d"}, auth=True),
     Case("POST", "/products", 400, "malformed JSON", raw=b"{", auth=True),
     Case("POST", "/products", 401, "no token", body={"name": "New"}),
+    Case("POST", "/products", 403, "no permission", body={"name": "New"}, plain=True),
     Case("POST", "/products", 413, "body too large", raw=b'"' + b"x" * (1 << 20) + b'"', auth=True),
     Case("POST", "/products", 415, "not JSON", raw=b"name=x", content_type="text/plain", auth=True),
     Case(
@@ -116,22 +119,26 @@ CASES = [
     Case("PUT", P, 200, "replaced", body={"name": "Renamed"}, auth=True),
     Case("PUT", P, 400, "bad name", body={"name": ""}, auth=True),
     Case("PUT", P, 401, "no token", body={"name": "Renamed"}),
+    Case("PUT", P, 403, "no permission", body={"name": "Renamed"}, plain=True),
     Case("PUT", P, 404, "missing", url=f"/products/{MISSING}", body={"name": "x"}, auth=True),
     Case("PUT", P, 415, "not JSON", raw=b"x", content_type="text/plain", auth=True),
     Case("PATCH", P, 200, "updated", body={"description": None}, auth=True),
     Case("PATCH", P, 400, "bad type", body={"name": 3}, auth=True),
     Case("PATCH", P, 401, "no token", body={"name": "x"}),
+    Case("PATCH", P, 403, "no permission", body={"name": "x"}, plain=True),
     Case("PATCH", P, 404, "missing", url=f"/products/{MISSING}", body={"name": "x"}, auth=True),
     Case("PUT", P, 413, "body too large", raw=b'"' + b"x" * (1 << 20) + b'"', auth=True),
     Case("PATCH", P, 415, "not JSON", raw=b"x", content_type="text/plain", auth=True),
     Case("PATCH", P, 413, "body too large", raw=b'"' + b"x" * (1 << 20) + b'"', auth=True),
     Case("DELETE", P, 204, "deleted", auth=True),
     Case("DELETE", P, 401, "no token"),
+    Case("DELETE", P, 403, "no permission", plain=True),
     Case("DELETE", P, 404, "missing", url=f"/products/{MISSING}", auth=True),
     Case("POST", "/products/bulk", 201, "created", body=[{"name": "A"}, {"name": "B", "description": None}], auth=True),
     Case("POST", "/products/bulk", 400, "bad items", body=[{"name": "A"}, {"name": ""}, None], auth=True),
     Case("POST", "/products/bulk", 400, "not an array", body={"name": "A"}, auth=True),
     Case("POST", "/products/bulk", 401, "no token", body=[{"name": "A"}]),
+    Case("POST", "/products/bulk", 403, "no permission", body=[{"name": "A"}], plain=True),
     Case("POST", "/products/bulk", 413, "body too large", raw=b'"' + b"x" * (1 << 20) + b'"', auth=True),
     Case(
         "POST",
@@ -385,8 +392,8 @@ def test_every_documented_status_has_a_case(schema):
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
-def test_the_answer_matches_the_schema(case, schema, seeded, api_client, auth_client):
-    client = auth_client if case.auth else api_client
+def test_the_answer_matches_the_schema(case, schema, seeded, api_client, auth_client, plain_client):
+    client = plain_client if case.plain else auth_client if case.auth else api_client
     url = (case.url or case.path.replace("{product_id}", "{id}")).format(**seeded.ids)
     if case.raw is not None:
         content, content_type = case.raw, case.content_type

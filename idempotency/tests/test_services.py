@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from aggregator.tests.factories import TokenFactory
+from aggregator.tests.factories import TokenFactory, product_permissions
 from catalogue.models import Product
 from catalogue.services import product_create
 from catalogue.tests.test_services import backends_waiting_on_a_lock, run_in_thread, wait_until
@@ -25,7 +25,9 @@ def post(client, path, body, key, **extra):
 
 
 def client_for(username: str) -> APIClient:
+    """A client of a new user who may create products."""
     user = get_user_model().objects.create_user(username=username)
+    user.user_permissions.add(*product_permissions("add"))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {TokenFactory(user=user).key}")
     return client

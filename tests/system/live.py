@@ -248,10 +248,13 @@ def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
 
 
 def create_api_token(env: dict[str, str], username: str = "live") -> str:
-    """A user with an API token, made the way an operator would (manage.py)."""
+    """A user with an API token and the product permissions, made the way an operator would (manage.py)."""
     code = (
         "from django.contrib.auth import get_user_model; from rest_framework.authtoken.models import Token; "
+        "from django.contrib.auth.models import Permission; "
         f"user, _ = get_user_model().objects.get_or_create(username={username!r}); "
+        "user.user_permissions.add(*Permission.objects.filter(content_type__app_label='catalogue', "
+        "codename__in=['add_product', 'change_product', 'delete_product'])); "
         "print(Token.objects.get_or_create(user=user)[0].key)"
     )
     return manage(env, "shell", "-c", code).strip().splitlines()[-1]
