@@ -6,12 +6,12 @@ Everything needs a token, and each endpoint and alert is its owner's alone: anot
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from aggregator.pagination import KeysetLinkPagination
-from aggregator.schema import ERROR_RESPONSES, WRITE_ERROR_RESPONSES
+from aggregator.schema import ERROR_RESPONSES, WRITE_ERROR_RESPONSES, ErrorSerializer
 from alerts.addresses import UnsafeUrl
 from alerts.selectors import alert_get, alert_list, delivery_list, endpoint_get, endpoint_list, parse_id
 from alerts.serializers import (
@@ -24,7 +24,15 @@ from alerts.serializers import (
     EndpointOutputSerializer,
     EndpointUpdateSerializer,
 )
-from alerts.services import alert_create, alert_delete, endpoint_create, endpoint_delete, endpoint_ping, endpoint_update
+from alerts.services import (
+    EndpointDisabled,
+    alert_create,
+    alert_delete,
+    endpoint_create,
+    endpoint_delete,
+    endpoint_ping,
+    endpoint_update,
+)
 from catalogue.models import Product
 
 _ALERT_COMMON = {
@@ -66,6 +74,11 @@ ALERT_INPUT_SCHEMA = {
 
 # Reads need a token here too.
 READ_RESPONSES = {**ERROR_RESPONSES, 401: WRITE_ERROR_RESPONSES[401]}
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
 
 
 class OldestFirst(KeysetLinkPagination):
@@ -162,14 +175,21 @@ class WebhookDetailApi(OwnedApi):
     post=extend_schema(
         summary="Send a webhook.ping event to the endpoint",
         request=None,
-        responses={202: DeliveryOutputSerializer, **WRITE_ERROR_RESPONSES},
+        responses={
+            202: DeliveryOutputSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="The endpoint is disabled: enable it first."),
+            **WRITE_ERROR_RESPONSES,
+        },
     )
 )
 class WebhookPingApi(OwnedApi):
     serializer_class = DeliveryOutputSerializer
 
     def post(self, request, webhook_id):
-        delivery = endpoint_ping(endpoint=self.get_endpoint())
+        try:
+            delivery = endpoint_ping(endpoint=self.get_endpoint())
+        except EndpointDisabled as exc:
+            raise Conflict(str(exc)) from None
         delivery = delivery_list(endpoint=delivery.endpoint_id).get(pk=delivery.pk)
         return Response(DeliveryOutputSerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 

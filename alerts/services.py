@@ -68,9 +68,15 @@ def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
         WebhookEvent.objects.filter(id__in=event_ids, deliveries__isnull=True).delete()
 
 
+class EndpointDisabled(Exception):
+    """The endpoint is disabled: nothing is queued for it until it is enabled again."""
+
+
 @transaction.atomic
 def endpoint_ping(*, endpoint: WebhookEndpoint) -> Delivery:
-    """Queue a `webhook.ping` event to the endpoint."""
+    """Queue a `webhook.ping` event to the endpoint; raises EndpointDisabled for a disabled one."""
+    if not WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).exists():
+        raise EndpointDisabled("The endpoint is disabled; enable it (is_active: true) before pinging it.")
     return _events_create([(EventType.WEBHOOK_PING, {"webhook_id": str(endpoint.id)}, endpoint.id)])[0]
 
 
@@ -247,10 +253,24 @@ def _alert_data(
 
 
 def _events_create(events: Iterable[tuple[str, dict, uuid.UUID]]) -> list[Delivery]:
-    """Write each (type, data, endpoint id) as an event with its delivery, due now."""
+    """Write each (type, data, endpoint id) as an event with its delivery, due now.
+
+    Events for a disabled endpoint are left out: it gets nothing new while disabled (its alerts
+    still follow the offers, so it starts from the state of the day when enabled again).
+    """
+    events = list(events)
+    if not events:
+        return []
+    active = set(
+        WebhookEndpoint.objects.filter(
+            id__in={endpoint_id for _, _, endpoint_id in events}, is_active=True
+        ).values_list("id", flat=True)
+    )
     now = timezone.now()
     rows, deliveries = [], []
     for event_type, data, endpoint_id in events:
+        if _as_uuid(endpoint_id) not in active:
+            continue
         event_id = uuid.uuid4()
         body = json.dumps(
             {"id": str(event_id), "type": event_type, "created_at": now.isoformat(), "data": data},
@@ -262,6 +282,10 @@ def _events_create(events: Iterable[tuple[str, dict, uuid.UUID]]) -> list[Delive
     WebhookEvent.objects.bulk_create(rows)
     Delivery.objects.bulk_create(deliveries)
     return deliveries
+
+
+def _as_uuid(value) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 def deliveries_retry_now(*, deliveries) -> int:
@@ -298,31 +322,38 @@ def webhook_history_prune(
     batch_size: int = HISTORY_PRUNE_BATCH_SIZE,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> PrunedHistory:
-    """Delete finished deliveries created before `older_than`, with their attempts, then the events
-    left without any delivery; return how many of each went.
+    """Delete deliveries created before `older_than`, with their attempts, then the events left
+    without any delivery; return how many of each went.
 
-    A pending delivery is never deleted, however old (one of a disabled endpoint waits for it to be
-    enabled again), and neither is its event. Each batch is its own short transaction (the caller
-    must not wrap this in one), and `should_stop` is asked after each batch.
+    Pending deliveries that old go too (one of an endpoint disabled for that long would otherwise
+    wait forever), but not one a worker holds right now. Each batch is its own short transaction
+    (the caller must not wrap this in one), and `should_stop` is asked after each batch.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    finished = Delivery.objects.filter(created_at__lt=older_than).exclude(status=DeliveryStatus.PENDING)
+    old = Delivery.objects.filter(created_at__lt=older_than)
+    held = Q(claim__isnull=False, next_attempt_at__gt=timezone.now())
+    # Two passes, each along its own partial index (finished rows; pending rows).
+    passes = [
+        old.exclude(status=DeliveryStatus.PENDING),
+        old.filter(status=DeliveryStatus.PENDING).exclude(held),
+    ]
     deliveries = 0
-    while True:
-        with transaction.atomic():
-            batch = finished.order_by("created_at", "id")
-            if connection.features.has_select_for_update_skip_locked:
-                # Locked, so a "retry now" that makes one pending again waits, then finds it gone.
-                batch = batch.select_for_update(skip_locked=True)
-            ids = list(batch.values_list("id", flat=True)[:batch_size])
-            if not ids:
-                break
-            # The status is checked again by the delete itself (no row locks on SQLite).
-            _, per_model = finished.filter(id__in=ids).delete()  # and their attempts
-            deliveries += per_model.get(Delivery._meta.label, 0)
-        if should_stop():
-            return PrunedHistory(deliveries=deliveries)
+    for candidates in passes:
+        while True:
+            with transaction.atomic():
+                batch = candidates.order_by("created_at", "id")
+                if connection.features.has_select_for_update_skip_locked:
+                    # Locked, so a "retry now" or a claim of one of them waits, then finds it gone.
+                    batch = batch.select_for_update(skip_locked=True)
+                ids = list(batch.values_list("id", flat=True)[:batch_size])
+                if not ids:
+                    break
+                # The conditions are checked again by the delete itself (no row locks on SQLite).
+                _, per_model = candidates.filter(id__in=ids).delete()  # and their attempts
+                deliveries += per_model.get(Delivery._meta.label, 0)
+            if should_stop():
+                return PrunedHistory(deliveries=deliveries)
     # Events are written with all their deliveries at once, so an old event without any is done
     # with. Paged by a cursor: those still waiting on a pending delivery are passed only once.
     orphans = (

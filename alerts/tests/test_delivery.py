@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from alerts.models import Delivery, DeliveryAttempt, WebhookEndpoint
 from alerts.services import deliveries_retry_now
-from alerts.tests.conftest import deliver_due
+from alerts.tests.conftest import Offers, deliver_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -146,7 +146,9 @@ def test_an_endpoint_failing_for_too_long_is_disabled_and_resumes_when_reenabled
     received = len(receiver.received)
     settings.WEBHOOK_RETRY_DELAYS = (0, 0)
     Delivery.objects.update(next_attempt_at=timezone.now())
-    ping(auth_client, endpoint)
+    refused = auth_client.post(f"/webhooks/{endpoint['id']}/ping")  # nothing new for a disabled endpoint
+    assert refused.status_code == 409
+    assert "disabled" in refused.json()["detail"]
     deliver_due()
     assert len(receiver.received) == received  # nothing goes to a disabled endpoint
     auth_client.patch(f"/webhooks/{endpoint['id']}", {"is_active": True}, format="json")
@@ -181,3 +183,24 @@ def test_a_delivery_deleted_while_in_flight_does_not_spoil_the_others_records(au
     assert sorted(statuses) == ["delivered", "gone"]
     [shown] = deliveries(auth_client, endpoint)
     assert shown["status"] == "delivered" and shown["attempts"] == 1
+
+
+def test_a_disabled_endpoint_gets_no_new_deliveries(auth_client, endpoint, receiver, product):
+    offers = Offers(product.id)
+    offers.report((500, 1))
+    alert = {"webhook_id": endpoint["id"], "product_id": str(product.id), "kind": "price_below", "threshold": 300}
+    assert auth_client.post("/alerts", alert, format="json").status_code == 201
+    auth_client.patch(f"/webhooks/{endpoint['id']}", {"is_active": False}, format="json")
+
+    offers.report((200, 1))  # crosses the threshold while the endpoint is disabled
+    assert auth_client.post(f"/webhooks/{endpoint['id']}/ping").status_code == 409
+    assert deliveries(auth_client, endpoint) == []
+    deliver_due()
+    assert receiver.received == []
+
+    # Enabled again, it gets what happens from then on.
+    auth_client.patch(f"/webhooks/{endpoint['id']}", {"is_active": True}, format="json")
+    offers.report((400, 1))
+    offers.report((250, 1))
+    deliver_due()
+    assert [r.body["data"]["best_price"] for r in receiver.received] == [250]

@@ -1,5 +1,6 @@
 """How long webhook history is kept: finished deliveries, their attempts, and their events."""
 
+import uuid
 from datetime import timedelta
 from functools import partial
 
@@ -28,19 +29,31 @@ def queued(endpoint_id: str, *, days_ago: float, status: str, attempts: int = 1)
     return delivery
 
 
-def test_old_finished_deliveries_go_with_their_attempts_and_events(endpoint):
+def test_old_deliveries_go_with_their_attempts_and_events_pending_ones_too(endpoint):
     old_delivered = queued(endpoint["id"], days_ago=40, status=DeliveryStatus.DELIVERED)
     old_failed = queued(endpoint["id"], days_ago=31, status=DeliveryStatus.FAILED, attempts=3)
+    # E.g. of an endpoint disabled for months: nobody waits for it any more.
     old_pending = queued(endpoint["id"], days_ago=90, status=DeliveryStatus.PENDING)
     recent = queued(endpoint["id"], days_ago=29, status=DeliveryStatus.DELIVERED)
+    recent_pending = queued(endpoint["id"], days_ago=29, status=DeliveryStatus.PENDING)
 
     pruned = webhook_history_prune(older_than=NOW - timedelta(days=30), batch_size=1)
 
-    assert (pruned.deliveries, pruned.events) == (2, 2)
-    assert set(Delivery.objects.values_list("pk", flat=True)) == {old_pending.pk, recent.pk}
-    assert set(WebhookEvent.objects.values_list("pk", flat=True)) == {old_pending.event_id, recent.event_id}
-    assert set(DeliveryAttempt.objects.values_list("delivery_id", flat=True)) == {old_pending.pk, recent.pk}
-    assert not DeliveryAttempt.objects.filter(delivery_id__in=[old_delivered.pk, old_failed.pk]).exists()
+    assert (pruned.deliveries, pruned.events) == (3, 3)
+    assert set(Delivery.objects.values_list("pk", flat=True)) == {recent.pk, recent_pending.pk}
+    assert set(WebhookEvent.objects.values_list("pk", flat=True)) == {recent.event_id, recent_pending.event_id}
+    assert set(DeliveryAttempt.objects.values_list("delivery_id", flat=True)) == {recent.pk, recent_pending.pk}
+    gone = [old_delivered.pk, old_failed.pk, old_pending.pk]
+    assert not DeliveryAttempt.objects.filter(delivery_id__in=gone).exists()
+
+
+def test_an_old_pending_delivery_a_worker_holds_right_now_is_kept(endpoint):
+    held = queued(endpoint["id"], days_ago=90, status=DeliveryStatus.PENDING)
+    Delivery.objects.filter(pk=held.pk).update(
+        claim=uuid.uuid4(), next_attempt_at=timezone.now() + timedelta(seconds=30)
+    )
+    assert webhook_history_prune(older_than=NOW - timedelta(days=30)).deliveries == 0
+    assert Delivery.objects.filter(pk=held.pk).exists()
 
 
 def test_an_event_stays_while_one_of_its_deliveries_is_pending(endpoint, auth_client, receiver):
@@ -51,7 +64,7 @@ def test_an_event_stays_while_one_of_its_deliveries_is_pending(endpoint, auth_cl
     old = NOW - timedelta(days=60)
     WebhookEvent.objects.filter(pk=event_id).update(created_at=old)
     Delivery.objects.filter(pk=deliveries[0].pk).update(created_at=old, status=DeliveryStatus.DELIVERED)
-    Delivery.objects.filter(pk=second.pk).update(created_at=old)  # still pending
+    # The other delivery is still pending, within the window.
 
     webhook_history_prune(older_than=NOW - timedelta(days=30))
 

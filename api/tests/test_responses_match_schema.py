@@ -211,6 +211,7 @@ CASES += [
     Case("DELETE", W, 404, "another user's", url="/webhooks/{other_webhook}", auth=True),
     Case("POST", W + "/ping", 202, "queued", auth=True),
     Case("POST", W + "/ping", 401, "no token"),
+    Case("POST", W + "/ping", 409, "disabled", url="/webhooks/{failing_webhook}/ping", auth=True),
     Case("POST", W + "/ping", 404, "another user's", url="/webhooks/{other_webhook}/ping", auth=True),
     Case("POST", W + "/ping", 404, "missing", url=f"/webhooks/{MISSING}/ping", auth=True),
     Case("GET", W + "/deliveries", 200, "deliveries", auth=True),
