@@ -291,6 +291,13 @@ WEBHOOK_ALLOW_PRIVATE_NETWORKS = read_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", Fal
 # Finished deliveries (delivered or failed), their attempts and the events left without a delivery
 # are kept this many days, pruned hourly by the run_webhooks workers; 0 keeps them all.
 WEBHOOK_HISTORY_DAYS = read_int("WEBHOOK_HISTORY_DAYS", 30, minimum=0, maximum=36500)
+# Per-user limits (docs/alerts.md): past one, creating another is refused with 409 naming it.
+WEBHOOK_ENDPOINTS_PER_USER = read_int("WEBHOOK_ENDPOINTS_PER_USER", 50, minimum=1, maximum=100_000)
+ALERTS_PER_USER = read_int("ALERTS_PER_USER", 1000, minimum=1, maximum=1_000_000)
+EVERY_PRODUCT_ALERTS_PER_USER = read_int("EVERY_PRODUCT_ALERTS_PER_USER", 10, minimum=0, maximum=10_000)
+# Events one every-product alert writes per sync batch; the products past it are named in the last
+# event's `also_fired_for` instead of having an event each.
+EVERY_PRODUCT_ALERT_EVENTS_PER_BATCH = read_int("EVERY_PRODUCT_ALERT_EVENTS_PER_BATCH", 10, minimum=1, maximum=10_000)
 # Deliveries one run_webhooks process sends at once (a thread pool).
 WEBHOOK_CONCURRENCY = read_int("WEBHOOK_CONCURRENCY", 16, minimum=1, maximum=256)
 # Each run_webhooks worker serves its metrics on WEBHOOK_METRICS_ADDRESS:WEBHOOK_METRICS_PORT

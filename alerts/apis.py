@@ -26,6 +26,7 @@ from alerts.serializers import (
 )
 from alerts.services import (
     EndpointDisabled,
+    LimitReached,
     alert_create,
     alert_delete,
     endpoint_create,
@@ -72,6 +73,10 @@ ALERT_INPUT_SCHEMA = {
     ]
 }
 
+LIMIT_REACHED = OpenApiResponse(
+    ErrorSerializer, description="You have as many as a per-user limit allows; the message names the limit."
+)
+
 # Reads need a token here too.
 READ_RESPONSES = {**ERROR_RESPONSES, 401: WRITE_ERROR_RESPONSES[401]}
 
@@ -115,7 +120,7 @@ def _validated(serializer_class, request, *, partial: bool = False) -> dict:
         summary="Add a webhook endpoint",
         description="The answer holds the signing `secret`; it is never shown again.",
         request=EndpointInputSerializer,
-        responses={201: EndpointCreatedSerializer, **WRITE_ERROR_RESPONSES},
+        responses={201: EndpointCreatedSerializer, 409: LIMIT_REACHED, **WRITE_ERROR_RESPONSES},
     ),
 )
 class WebhookListCreateApi(OwnedApi):
@@ -132,6 +137,8 @@ class WebhookListCreateApi(OwnedApi):
             endpoint = endpoint_create(owner=request.user, url=data["url"], description=data.get("description"))
         except UnsafeUrl as exc:
             raise ValidationError({"url": [str(exc)]}) from None
+        except LimitReached as exc:
+            raise Conflict(str(exc)) from None
         return Response(
             EndpointCreatedSerializer(endpoint).data,
             status=status.HTTP_201_CREATED,
@@ -221,7 +228,7 @@ class WebhookDeliveryListApi(OwnedApi):
         summary="Add an alert",
         description="`product_id` null: every product. See docs/alerts.md for the kinds.",
         request={"application/json": ALERT_INPUT_SCHEMA},
-        responses={201: AlertOutputSerializer, **WRITE_ERROR_RESPONSES},
+        responses={201: AlertOutputSerializer, 409: LIMIT_REACHED, **WRITE_ERROR_RESPONSES},
     ),
 )
 class AlertListCreateApi(OwnedApi):
@@ -249,9 +256,12 @@ class AlertListCreateApi(OwnedApi):
             product = Product.objects.filter(pk=data["product_id"]).first()
             if product is None:
                 raise NotFound("No such product.")
-        alert = alert_create(
-            owner=request.user, endpoint=endpoint, product=product, kind=data["kind"], threshold=data["threshold"]
-        )
+        try:
+            alert = alert_create(
+                owner=request.user, endpoint=endpoint, product=product, kind=data["kind"], threshold=data["threshold"]
+            )
+        except LimitReached as exc:
+            raise Conflict(str(exc)) from None
         return Response(
             AlertOutputSerializer(alert).data,
             status=status.HTTP_201_CREATED,

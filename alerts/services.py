@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -35,12 +36,42 @@ from catalogue.models import Product
 from offers_sync.models import Offer
 from offers_sync.signals import OffersChanged
 
+# -- per-user limits -------------------------------------------------------------------------
+
+
+class LimitReached(Exception):
+    """The user has as many of something as a setting allows; the message names it and is safe to show."""
+
+    def __init__(self, what: str, limit: int, setting: str):
+        super().__init__(f"You have {limit} {what}, the most allowed ({setting}); delete one before creating another.")
+        self.setting = setting
+
+
+def _check_limit(queryset, *, owner, limit: int, what: str, setting: str) -> None:
+    """Raise LimitReached when `queryset` (the owner's rows) already holds `limit`; call inside a transaction.
+
+    The owner's row is locked first, so two requests at once cannot both take the last place.
+    """
+    get_user_model().objects.select_for_update().filter(pk=owner.pk).exists()
+    if queryset.count() >= limit:
+        raise LimitReached(what, limit, setting)
+
+
 # -- endpoints -------------------------------------------------------------------------------
 
 
+@transaction.atomic
 def endpoint_create(*, owner, url: str, description: str | None = None) -> WebhookEndpoint:
-    """A new endpoint with a fresh secret. Raises alerts.addresses.UnsafeUrl for a URL we won't call."""
+    """A new endpoint with a fresh secret. Raises alerts.addresses.UnsafeUrl for a URL we won't call,
+    LimitReached past WEBHOOK_ENDPOINTS_PER_USER."""
     check_url(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS)
+    _check_limit(
+        WebhookEndpoint.objects.filter(owner=owner),
+        owner=owner,
+        limit=settings.WEBHOOK_ENDPOINTS_PER_USER,
+        what="webhook endpoints",
+        setting="WEBHOOK_ENDPOINTS_PER_USER",
+    )
     return WebhookEndpoint.objects.create(owner=owner, url=url, description=description, secret=new_secret())
 
 
@@ -105,8 +136,24 @@ def alert_create(
 
     The product's row is locked as the reconciler locks it, so the starting state is the one the
     next evaluation starts from. A `price_below` whose condition already holds fires at once. An
-    every-product alert starts from each product's state at its next change.
+    every-product alert starts from each product's state at its next change. Raises LimitReached
+    past ALERTS_PER_USER, or EVERY_PRODUCT_ALERTS_PER_USER for an every-product one.
     """
+    _check_limit(
+        Alert.objects.filter(owner=owner),
+        owner=owner,
+        limit=settings.ALERTS_PER_USER,
+        what="alerts",
+        setting="ALERTS_PER_USER",
+    )
+    if product is None:
+        _check_limit(
+            Alert.objects.filter(owner=owner, product__isnull=True),
+            owner=owner,
+            limit=settings.EVERY_PRODUCT_ALERTS_PER_USER,
+            what="alerts for every product",
+            setting="EVERY_PRODUCT_ALERTS_PER_USER",
+        )
     alert = Alert(owner=owner, endpoint=endpoint, product=product, kind=kind, threshold=threshold)
     fires = False
     if product is not None:
@@ -193,27 +240,42 @@ def alerts_evaluate_batch(*, changes: Sequence[OffersChanged]) -> int:
     if new_references:
         _references_save(new_references)
     if fired:
+        kept, also_fired_for = _bounded(fired)
         names = dict(
-            Product.objects.filter(pk__in={change.product_id for _, change, _, _ in fired}).values_list("id", "name")
+            Product.objects.filter(pk__in={change.product_id for _, change, _, _ in kept}).values_list("id", "name")
         )
-        _events_create(
-            [
-                (
-                    EventType.ALERT_TRIGGERED,
-                    _alert_data(
-                        alert,
-                        change.product_id,
-                        names.get(change.product_id, ""),
-                        after,
-                        before.best_price,
-                        change.observed_at,
-                    ),
-                    alert.endpoint_id,
-                )
-                for alert, change, after, before in fired
-            ]
-        )
+        events = []
+        for index, (alert, change, after, before) in enumerate(kept):
+            data = _alert_data(
+                alert, change.product_id, names.get(change.product_id, ""), after, before.best_price, change.observed_at
+            )
+            if index in also_fired_for:
+                data["also_fired_for"] = also_fired_for[index]
+            events.append((EventType.ALERT_TRIGGERED, data, alert.endpoint_id))
+        _events_create(events)
     return len(fired)
+
+
+def _bounded(fired: list) -> tuple[list, dict[int, list[str]]]:
+    """At most EVERY_PRODUCT_ALERT_EVENTS_PER_BATCH events per every-product alert in one batch.
+
+    The products past it get no event of their own: their ids go, in order, into the alert's last
+    kept event as `also_fired_for`, so the receiver still learns of each. Returns the kept firings
+    and, by position among them, the ids each carries.
+    """
+    cap = settings.EVERY_PRODUCT_ALERT_EVENTS_PER_BATCH
+    kept, last_kept_at, extra = [], {}, defaultdict(list)
+    counts: dict[uuid.UUID, int] = defaultdict(int)
+    for item in fired:
+        alert, change = item[0], item[1]
+        if alert.product_id is None:
+            counts[alert.id] += 1
+            if counts[alert.id] > cap:
+                extra[alert.id].append(str(change.product_id))
+                continue
+            last_kept_at[alert.id] = len(kept)
+        kept.append(item)
+    return kept, {last_kept_at[alert_id]: ids for alert_id, ids in extra.items()}
 
 
 def _references_save(references: list[AlertReference]) -> None:

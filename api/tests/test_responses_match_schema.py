@@ -34,7 +34,8 @@ MISSING = "00000000-0000-0000-0000-00000000dead"
 # Documented statuses no case here produces, and why. Every other documented status has a case.
 NOT_EXERCISED = {
     "304": "no body to validate (aggregator/tests/test_conditional_get.py covers it)",
-    "409": "needs a concurrent request with the same Idempotency-Key (idempotency's own tests)",
+    "409": "needs a concurrent request with the same Idempotency-Key (idempotency's own tests) or a per-user "
+    "limit reached (alerts/tests/test_limits.py); a disabled endpoint's ping has a case",
     "429": "needs throttling on and its budget spent (aggregator/tests/test_throttling.py)",
     "503": "needs the database down; only /health's 503 is produced here (by a failing read)",
 }
