@@ -224,6 +224,11 @@ CACHES = {
     "throttle": read_cache("THROTTLE_CACHE_URL", "locmemcache://throttle"),
 }
 
+# The admin's product import needs `add` (every row makes a new product; none is updated), export
+# `view`; without these settings django-import-export lets any staff user do both.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Aggregator API",
     "DESCRIPTION": (

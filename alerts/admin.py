@@ -7,6 +7,7 @@ names this app. Secrets are never shown.
 """
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.utils.html import format_html, format_html_join
 
 from alerts.models import Alert, AlertReference, Delivery, DeliveryAttempt, WebhookEndpoint
@@ -131,7 +132,12 @@ class DeliveryAdmin(admin.ModelAdmin):
     def event_body(self, delivery: Delivery) -> str:
         return delivery.event.body
 
-    @admin.action(description="Retry now", permissions=["view"])
+    def has_retry_permission(self, request) -> bool:
+        # The change permission, which the read-only page itself never grants (has_change_permission).
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
+
+    @admin.action(description="Retry now", permissions=["retry"])
     def retry_now(self, request, queryset):
         count = deliveries_retry_now(deliveries=queryset)
         self.message_user(request, f"{count} deliveries are due now.", messages.SUCCESS)

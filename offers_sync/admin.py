@@ -134,7 +134,7 @@ class ProductAdmin(catalogue_admin.ProductAdmin):
         state = getattr(product, "sync_state", None)
         return state is not None and state.is_registered
 
-    @admin.action(description="Register with the offers service now")
+    @admin.action(description="Register with the offers service now", permissions=["change"])
     def register_now(self, request, queryset):
         if not self._service_or_warn(request):
             return
@@ -143,7 +143,7 @@ class ProductAdmin(catalogue_admin.ProductAdmin):
         level = messages.SUCCESS if registered == len(pending) else messages.WARNING
         self.message_user(request, f"Registered {registered} of {len(pending)} pending product(s).", level)
 
-    @admin.action(description="Sync offers now")
+    @admin.action(description="Sync offers now", permissions=["change"])
     def sync_offers_now(self, request, queryset):
         service = self._service_or_warn(request)
         if not service:
@@ -186,9 +186,6 @@ class OfferAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         return offers_matching(queryset, search_term), False
 
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_staff
-
 
 @admin.register(SyncRun)
 class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
@@ -215,9 +212,6 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="duration (s)", ordering="duration_seconds")
     def duration(self, run: SyncRun) -> str:
         return f"{run.duration_seconds:.2f}"
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_staff
 
 
 # A search by product name finding at most this many products looks their rows up by their ids.
@@ -259,9 +253,6 @@ def parse_uuid(text: str) -> uuid.UUID | None:
 class SyncStatusAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """One page instead of the singleton row: the last cycles, a chart of the last day, the products
     that need attention (stale, or not yet registered)."""
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_staff
 
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_permission(request):

@@ -47,9 +47,6 @@ class PriceEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
     def get_search_results(self, request, queryset, search_term):
         return events_matching(queryset, search_term), False
 
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_staff
-
 
 def events_matching(queryset, search_term: str):
     """The events of this product id or mirrored offer id, or of the products whose name contains the term.
