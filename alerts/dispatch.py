@@ -190,3 +190,19 @@ def _endpoint_health(endpoint_id: uuid.UUID, *, delivered: bool, now) -> None:
 
 def pending_count() -> int:
     return Delivery.objects.filter(status=DeliveryStatus.PENDING).count()
+
+
+def overdue_seconds() -> float:
+    """How long the longest-waiting due delivery of an active endpoint has been due; 0 if none is.
+
+    The deliveries `deliveries_claim` would take: a running worker takes them within seconds, so a
+    large value means no worker runs or they cannot keep up (a delivery waiting for its retry is not due).
+    """
+    now = timezone.now()
+    oldest = (
+        Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now, endpoint__is_active=True)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    return 0.0 if oldest is None else (now - oldest).total_seconds()

@@ -7,6 +7,8 @@
 - `aggregator_webhook_deliveries_pending`: read from the database at scrape time (a few seconds'
   cache), on the web's /metrics (registered from AlertsConfig.ready()) and on the worker's listener.
   Every process shows the same number: aggregate it with max, not sum.
+- `aggregator_webhook_deliveries_overdue_seconds`: how long the longest-waiting due delivery has
+  waited for a worker (0 when none is due), read and served like the pending count.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 
 from aggregator.metrics import CachedGauges
-from alerts.dispatch import pending_count
+from alerts.dispatch import overdue_seconds, pending_count
 from alerts.models import DeliveryStatus
 
 # What dispatch.deliveries_record reports for an attempt → the outcome it is counted under. A fixed
@@ -38,6 +40,12 @@ def pending_gauges() -> Iterable[GaugeMetricFamily]:
         "Webhook deliveries waiting for an attempt or a retry (of disabled endpoints too), as recorded "
         "in the database.",
         value=pending_count(),
+    )
+    yield GaugeMetricFamily(
+        "aggregator_webhook_deliveries_overdue_seconds",
+        "How long the longest-waiting due delivery of an active endpoint has been due, in seconds (0 when "
+        "none is): a worker takes due deliveries within seconds.",
+        value=overdue_seconds(),
     )
 
 

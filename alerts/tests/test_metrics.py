@@ -4,8 +4,10 @@ takes the METRICS_TOKEN like the web."""
 
 import urllib.error
 import urllib.request
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -102,6 +104,28 @@ def test_the_web_shows_the_pending_deliveries(client, auth_client, endpoint, rec
         b"aggregator_webhook_deliveries_total"
         not in client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_web_shows_how_long_due_deliveries_have_waited(client, auth_client, endpoint, receiver):
+    def overdue() -> float:
+        response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+        return samples(response.content.decode())[("aggregator_webhook_deliveries_overdue_seconds", ())]
+
+    assert overdue() == 0
+    ping(auth_client, endpoint)
+    ping(auth_client, endpoint)
+    # No worker took them: one has been due for ten minutes, the other for one.
+    first, second = Delivery.objects.order_by("created_at")
+    now = timezone.now()
+    Delivery.objects.filter(pk=first.pk).update(next_attempt_at=now - timedelta(minutes=10))
+    Delivery.objects.filter(pk=second.pk).update(next_attempt_at=now - timedelta(minutes=1))
+    assert 600 <= overdue() < 660
+    # Waiting for a retry is not overdue.
+    Delivery.objects.filter(pk=first.pk).update(next_attempt_at=now + timedelta(minutes=5))
+    assert 60 <= overdue() < 120
+    deliver_due()
+    assert overdue() == 0
 
 
 @pytest.mark.django_db

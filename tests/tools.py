@@ -1,0 +1,39 @@
+"""External programs some tests run (promtool, prometheus, actionlint): found, or a clear skip.
+
+On a developer's machine without the program the test is skipped with the reason and how to get
+it. In CI (`CI=true`, set by GitHub Actions and by `.ci/run`) a missing program fails the test
+instead: CI installs them, and a check that silently stopped running would prove nothing.
+"""
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+# Programs installed by pip land beside the interpreter (the virtualenv's bin), which may not be on PATH.
+_VENV_BIN = Path(sys.executable).parent
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def require_program(name: str, *, how_to_install: str) -> str:
+    """The path of `name`, or skip (fail in CI) saying how to install it."""
+    found = shutil.which(name) or shutil.which(name, path=str(_VENV_BIN))
+    if found:
+        return found
+    message = f"{name} is not installed ({how_to_install})"
+    if in_ci():
+        pytest.fail(f"{message}; CI must install it")
+    pytest.skip(message)
+
+
+def promtool() -> str:
+    return require_program("promtool", how_to_install="Debian/Ubuntu: apt-get install prometheus")
+
+
+def prometheus() -> str:
+    return require_program("prometheus", how_to_install="Debian/Ubuntu: apt-get install prometheus")
