@@ -32,6 +32,9 @@ if (BASE_DIR / ".env").exists():  # containers have none; don't log its absence 
 DEBUG = read_bool("DEBUG", False)
 SECRET_KEY = require_secret_key(debug=DEBUG)
 ALLOWED_HOSTS = read_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
+# Render sets this on web services to the service's public name (render.yaml, docs/deploy.md).
+if _render_host := read_str("RENDER_EXTERNAL_HOSTNAME", ""):
+    ALLOWED_HOSTS.append(_render_host)
 CSRF_TRUSTED_ORIGINS = read_list("CSRF_TRUSTED_ORIGINS", [])
 # The currency of every price (ISO 4217): the offers service reports bare integers in minor units.
 CURRENCY = require_currency("CURRENCY")

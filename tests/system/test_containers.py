@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 # Read by the app or gunicorn but fixed inside the image (compose publishes WEB_PORT instead; the
 # static files are collected into the default STATIC_ROOT at build time).
 FIXED_IN_IMAGE = {"PORT", "STATIC_ROOT"}
+# Set by a hosting platform for its own services, not by an operator (render.yaml).
+PLATFORM_SET = {"RENDER_EXTERNAL_HOSTNAME"}
 # Development only, never passed on: a developer's .env sets it for `make run`, and the image has no
 # devtools package (the demo's fake offers service sets it for its own container).
 DEVELOPMENT_ONLY = {"DEV_TOOLS"}
@@ -33,7 +35,7 @@ def variables_the_app_reads() -> set[str]:
 
 def test_every_variable_the_app_reads_can_be_set_through_compose():
     passed_on = set(compose()["x-app"]["environment"])
-    expected = variables_the_app_reads() - FIXED_IN_IMAGE - DEVELOPMENT_ONLY
+    expected = variables_the_app_reads() - FIXED_IN_IMAGE - DEVELOPMENT_ONLY - PLATFORM_SET
     assert {"SECRET_KEY", "DATABASE_URL", "SYNC_SCHEDULE", "WEB_CONCURRENCY"} <= expected  # the scan works
     assert sorted(expected - passed_on) == []
     assert DEVELOPMENT_ONLY <= variables_the_app_reads()
