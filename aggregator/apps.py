@@ -8,6 +8,10 @@ class AggregatorConfig(AppConfig):
     verbose_name = "Aggregator"
 
     def ready(self) -> None:
+        from corsheaders.signals import check_request_enabled
+
         from aggregator.db import connect_signals
+        from aggregator.http_cache import cors_without_token
 
         connect_signals()
+        check_request_enabled.connect(cors_without_token, dispatch_uid="aggregator.cors_without_token")

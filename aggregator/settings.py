@@ -9,6 +9,8 @@ import importlib.util
 from datetime import timedelta
 from pathlib import Path
 
+from corsheaders.defaults import default_headers as cors_default_headers
+
 from aggregator.config import (
     ConfigError,
     env,
@@ -68,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # Trigram search index (catalogue); its operator class in index expressions needs the app.
     "django.contrib.postgres",
+    "corsheaders",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -93,6 +96,10 @@ MIDDLEWARE = [
     # First, so that every answer is counted and timed, and every log line has the request's id.
     "aggregator.metrics.HttpMetricsMiddleware",
     "aggregator.log_context.RequestIdMiddleware",
+    # Cache-Control and Vary on every answer, then CORS (aggregator.http_cache): before anything
+    # that may answer by itself, so that those answers get their headers too.
+    "aggregator.http_cache.CacheHeadersMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "aggregator.middleware.RejectNulCharactersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -257,6 +264,23 @@ SPECTACULAR_SETTINGS = {
         "alerts.schema.require_alert_body",
     ],
 }
+
+# Caching of public reads by browsers, proxies and CDNs (aggregator.http_cache, docs/api.md#caching).
+# A shared cache keeps an answer HTTP_CACHE_MAX_AGE seconds; a few seconds is small beside the
+# sync's own interval (SYNC_SCHEDULE, 30 s by default), which already makes the mirror that old.
+HTTP_CACHE_MAX_AGE = read_int("HTTP_CACHE_MAX_AGE", 5, minimum=0, maximum=86400)
+# Past that, a cache may answer from its copy while it fetches a new one in the background ...
+HTTP_CACHE_STALE_WHILE_REVALIDATE = read_int("HTTP_CACHE_STALE_WHILE_REVALIDATE", 5, minimum=0, maximum=86400)
+# ... or while the service answers errors or not at all (a web restart, a database outage).
+HTTP_CACHE_STALE_IF_ERROR = read_int("HTTP_CACHE_STALE_IF_ERROR", 300, minimum=0, maximum=7 * 86400)
+# CORS (django-cors-headers): any origin reads without a token (aggregator.http_cache); these
+# origins (scheme://host[:port]) may also send a token and write. The API takes no cookies.
+CORS_URLS_REGEX = r"^/(?!admin/|metrics$|static/).*$"
+CORS_ALLOWED_ORIGINS = read_list("CORS_TOKEN_ORIGINS", [])
+CORS_ALLOW_HEADERS = (*cors_default_headers, "idempotency-key", "if-none-match", "x-request-id")
+CORS_EXPOSE_HEADERS = ["ETag", "Link", "Location", "Retry-After", "X-Request-ID"]
+# How long a browser may reuse a preflight's answer (Chromium keeps one at most 2 hours).
+CORS_PREFLIGHT_MAX_AGE = read_int("CORS_PREFLIGHT_MAX_AGE", 7200, minimum=0, maximum=86400)
 
 # The offers service (see docs/sync.md).
 OFFERS_SERVICE_URL = read_str("OFFERS_SERVICE_URL", "").rstrip("/")

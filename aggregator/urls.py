@@ -16,6 +16,13 @@ from api.products import ProductBulkCreateApi, ProductDetailApi, ProductListCrea
 from offers_sync.apis import ProductOffersApi
 from price_history.apis import PriceEventChangesApi, PriceEventListApi, PriceTrendApi
 
+
+class PublicSchemaApi(SpectacularAPIView):
+    """The OpenAPI schema, cacheable like the other public reads (aggregator.http_cache)."""
+
+    cache_public = True
+
+
 urlpatterns = [
     path("products", ProductListCreateApi.as_view(), name="product-list"),
     # Before the detail path, which would otherwise take "bulk" for a product id.
@@ -34,7 +41,7 @@ urlpatterns = [
     path("alerts/<str:alert_id>", AlertDetailApi.as_view(), name="alert-detail"),
     path("health", HealthApi.as_view(), name="health"),
     path("metrics", metrics_view, name="metrics"),
-    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("schema", PublicSchemaApi.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
 ]

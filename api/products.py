@@ -66,6 +66,7 @@ class ProductPagination(KeysetLinkPagination):
 )
 class ProductListCreateApi(generics.GenericAPIView):
     permission_classes = [ProductPermissions]
+    cache_public = True  # GET: aggregator.http_cache
     pagination_class = ProductPagination
     serializer_class = ProductOutputSerializer
 
@@ -110,6 +111,7 @@ class ProductListCreateApi(generics.GenericAPIView):
 )
 class ProductDetailApi(generics.GenericAPIView):
     permission_classes = [ProductPermissions]
+    cache_public = True  # GET: aggregator.http_cache
     serializer_class = ProductOutputSerializer
 
     def get_object(self) -> Product:

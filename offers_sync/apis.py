@@ -13,6 +13,7 @@ from offers_sync.serializers import OFFER_COLUMNS, OfferFilterSerializer, OfferO
 
 
 class ProductOffersApi(APIView):
+    cache_public = True  # aggregator.http_cache
     @extend_schema(
         summary="List a product's cached offers, cheapest first",
         parameters=[OfferFilterSerializer],

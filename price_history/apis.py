@@ -132,6 +132,7 @@ TREND_HISTORY_STARTS_LATER_EXAMPLE = {
 
 
 class PriceEventListApi(generics.GenericAPIView):
+    cache_public = True  # aggregator.http_cache
     pagination_class = PriceEventPagination
     serializer_class = PriceEventOutputSerializer
 
@@ -172,6 +173,7 @@ FEED_ERROR_RESPONSES = {code: answer for code, answer in ERROR_RESPONSES.items()
 
 
 class PriceEventChangesApi(generics.GenericAPIView):
+    cache_public = True  # aggregator.http_cache
     pagination_class = PriceEventChangesPagination
     serializer_class = PriceEventChangeSerializer
 
@@ -200,6 +202,7 @@ class PriceEventChangesApi(generics.GenericAPIView):
 
 
 class PriceTrendApi(APIView):
+    cache_public = True  # aggregator.http_cache
     @extend_schema(
         summary="A product's price trend over a period",
         description=(
