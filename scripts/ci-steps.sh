@@ -2,7 +2,7 @@
 # The steps of CI, one per argument, shared by .ci/run and .github/workflows/ci.yml so that both run
 # the same commands (tests/deploy/test_ci_workflow.py checks that each runs every step).
 #
-#   scripts/ci-steps.sh tools    # what the tests run besides Python: promtool, actionlint
+#   scripts/ci-steps.sh tools    # what the tests run besides Python: promtool, nginx, actionlint
 #   scripts/ci-steps.sh lint     # ruff and import-linter
 #   scripts/ci-steps.sh test     # the README's `make test`, against DATABASE_URL when set, SQLite otherwise
 #   scripts/ci-steps.sh image    # hadolint on the Dockerfile, then the image built
@@ -24,6 +24,13 @@ step_tools() {
     if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
     DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y --no-install-recommends prometheus >/dev/null \
       || { "${apt_get[@]}" update >/dev/null && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y --no-install-recommends prometheus >/dev/null; }
+  fi
+  # The caching proxy's system test (tests/system/test_edge_cache.py) runs a real nginx.
+  if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+    say "installing nginx (Debian's nginx-light package)"
+    if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
+    DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y --no-install-recommends nginx-light >/dev/null \
+      || { "${apt_get[@]}" update >/dev/null && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y --no-install-recommends nginx-light >/dev/null; }
   fi
   make --no-print-directory install-dev
   if [ ! -x .venv/bin/actionlint ]; then
