@@ -63,6 +63,27 @@ def wrk(url: str, args: list[str], *, duration: int, ids_file: Path) -> dict:
     return json.loads(line.removeprefix("BENCH_RESULT "))
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds (user + system) used so far by process `root` and its living descendants."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += stats.get(pid, (0, 0))[1]
+        stack += [child for child, (parent, _) in stats.items() if parent == pid]
+    return total / CLOCK_TICKS
+
+
 def upstream_offers_reads(web_url: str) -> int:
     """GETs of the offers route gunicorn has answered, from its /metrics."""
     text = requests.get(f"{web_url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5).text
@@ -73,13 +94,15 @@ def upstream_offers_reads(web_url: str) -> int:
     )
 
 
-def throughput(web_url: str, proxy_url: str, ids_file: Path, duration: int) -> list[dict]:
+def throughput(web_url: str, proxy_url: str, ids_file: Path, duration: int, pids: dict[str, int]) -> list[dict]:
     rows = []
     for load, args in [("one hot product", ["hot"]), ("10,000 products, Zipf S=1", ["zipf", "1.0"])]:
         for way, url in [("straight to gunicorn", web_url), ("through nginx", proxy_url)]:
             wrk(url, args, duration=3, ids_file=ids_file)
             before = upstream_offers_reads(web_url)
+            cpu_before = {name: tree_cpu_s(pid) for name, pid in pids.items()}
             result = wrk(url, args, duration=duration, ids_file=ids_file)
+            cpu = {name: tree_cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
             upstream = upstream_offers_reads(web_url) - before
             rate = result["requests"] / (result["duration_us"] / 1e6)
             errors = sum(result[key] for key in ("errors_connect", "errors_read", "errors_status", "errors_timeout"))
@@ -91,6 +114,8 @@ def throughput(web_url: str, proxy_url: str, ids_file: Path, duration: int) -> l
                 "p99_ms": result["p99_us"] / 1000,
                 "errors": errors,
                 "hit_ratio": 1 - upstream / result["requests"] if url == proxy_url else None,
+                # Server-side CPU per request, in ms: what capacity depends on, whatever else runs.
+                "cpu_ms": {name: 1000 * seconds / result["requests"] for name, seconds in cpu.items()},
             }
             rows.append(row)
             log(f"{load}, {way}: {rate:,.0f} req/s, p50 {row['p50_ms']:.2f} ms, p99 {row['p99_ms']:.2f} ms")
@@ -179,11 +204,16 @@ def markdown(rows, seen, outages, meta) -> str:
         hit = "" if row["hit_ratio"] is None else f"{row['hit_ratio']:.1%}"
         lines.append(
             f"| {row['load']} | {row['way']} | {row['rps']:,.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} "
-            f"| {row['errors']} | {hit} |"
+            f"| {row['errors']} | {hit} | {row['cpu_ms']['nginx']:.3f} + {row['cpu_ms']['gunicorn']:.3f} "
+            f"+ {row['cpu_ms']['postgres']:.3f} |"
         )
-    for load in {row["load"] for row in rows}:
-        straight, proxy = (row["rps"] for row in rows if row["load"] == load)
-        lines.append(f"\n{load}: through nginx {proxy / straight:.1f}x straight to gunicorn.")
+    for load in dict.fromkeys(row["load"] for row in rows):
+        straight, proxy = (row for row in rows if row["load"] == load)
+        server_cpu = [sum(row["cpu_ms"].values()) for row in (straight, proxy)]
+        lines.append(
+            f"\n{load}: through nginx {proxy['rps'] / straight['rps']:.1f}x the requests/s straight to gunicorn; "
+            f"{server_cpu[0] / server_cpu[1]:.1f}x less server CPU per request."
+        )
     lines += [
         "",
         f"Staleness after a change (s), {len(seen)} changes: median {statistics.median(seen):.2f}, "
@@ -231,7 +261,9 @@ def main() -> int:
         web_url = f"http://127.0.0.1:{web_port}"
         processes = [proxy, web]
 
-        rows = throughput(web_url, proxy.url, ids_file, args.duration)
+        postmaster = int((cluster.directory / "data" / "postmaster.pid").read_text().split()[0])
+        pids = {"nginx": proxy.popen.pid, "gunicorn": web.pid, "postgres": postmaster}
+        rows = throughput(web_url, proxy.url, ids_file, args.duration, pids)
 
         hot = ids[1]
         seen = staleness(cluster.url, f"{proxy.url}/products/{hot}/offers", hot, changes=args.changes, max_wait=7)

@@ -21,7 +21,7 @@ from tests.system import edge
 from tests.system.live import current_database_url, free_port, service_env, start_web
 
 MAX_AGE = 2
-STALE_WHILE_REVALIDATE = 1
+STALE_WHILE_REVALIDATE = 2
 STALE_IF_ERROR = 600
 
 pytestmark = [
