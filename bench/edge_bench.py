@@ -67,7 +67,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def tree_cpu_s(root: int) -> float:
-    """CPU seconds (user + system) used so far by process `root` and its living descendants."""
+    """CPU seconds (user + system) used so far by process `root` and its descendants, living or reaped."""
     stats = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -75,7 +75,9 @@ def tree_cpu_s(root: int) -> float:
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+            # utime + stime, and cutime + cstime: what its children used before they exited and
+            # were reaped (PostgreSQL's backends come and go with connections).
+            stats[int(entry.name)] = (int(fields[1]), sum(int(field) for field in fields[11:15]))
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
