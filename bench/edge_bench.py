@@ -199,8 +199,8 @@ def outage(name: str, web_url: str, proxy_url: str, ids: list[str], go_down, com
 def markdown(rows, seen, outages, meta) -> str:
     lines = [f"# Edge cache benchmark, {meta['when']}", "", f"Settings: {meta['settings']}", ""]
     lines += [
-        "| load | way | req/s | p50 ms | p99 ms | errors | proxy hit ratio |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| load | way | req/s | p50 ms | p99 ms | errors | proxy hits | CPU ms/request: nginx + gunicorn + postgres |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         hit = "" if row["hit_ratio"] is None else f"{row['hit_ratio']:.1%}"
