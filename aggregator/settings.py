@@ -297,6 +297,9 @@ PRICE_HISTORY_DAYS = read_int("PRICE_HISTORY_DAYS", 365, minimum=0, maximum=3650
 PRICE_HISTORY_ENABLED = read_bool("PRICE_HISTORY_ENABLED", True)
 # A price trend replays its period's events one by one: a period holding more is refused (400).
 PRICE_TREND_MAX_EVENTS = read_int("PRICE_TREND_MAX_EVENTS", 100_000, minimum=1000, maximum=10_000_000)
+# Each offer's prior price is its lowest price in this many days before its current price took
+# effect (the EU's price-reduction rule says 30). Worked out from the price history when it changes.
+PRIOR_PRICE_DAYS = read_int("PRIOR_PRICE_DAYS", 30, minimum=1, maximum=3650)
 # Liveness of a worker container (`run_sync --check`): the file its worker beats, and how old a beat may be.
 SYNC_HEARTBEAT_FILE = read_str("SYNC_HEARTBEAT_FILE", "/tmp/aggregator-sync-heartbeat")
 SYNC_HEARTBEAT_MAX_AGE = read_int("SYNC_HEARTBEAT_MAX_AGE", 60, minimum=5, maximum=86400)

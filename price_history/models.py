@@ -66,3 +66,33 @@ class PriceEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.offer_id} at {self.observed_at:%Y-%m-%d %H:%M:%S}"
+
+
+class PriorPrice(models.Model):
+    """An offer's lowest price in the PRIOR_PRICE_DAYS before its current price took effect.
+
+    What the EU's price-reduction rule (Directive 98/6/EC, Article 6a) asks a shop to show beside a
+    reduced price. It is worked out once, when the offer's price takes effect (the offer appears or
+    its price changes), from the events recorded before; stock-only changes leave it as it is, and
+    reads join it to the offer. An offer without a row has no earlier price (its first, or its first
+    since it came back after the window). See price_history.prior_prices.
+    """
+
+    # No database constraint: the sync deletes vanished offers with plain SQL, and this row goes with
+    # them in the same transaction (price_history.prior_prices), or with the product below.
+    offer = models.OneToOneField(
+        "offers_sync.Offer",
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="prior",
+    )
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    price_since = models.DateTimeField(help_text="When the offer's current price took effect.")
+    lowest_price = models.BigIntegerField(help_text="In minor currency units.")
+    lowest_price_since = models.DateTimeField(
+        help_text="Start of the period the lowest price covers: the window's start, or where the history starts.",
+    )
+
+    def __str__(self) -> str:
+        return f"prior price of {self.offer_id}: {self.lowest_price}"

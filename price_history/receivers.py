@@ -9,6 +9,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from offers_sync.signals import OffersChanged
+from price_history.prior_prices import prior_prices_record
 from price_history.services import (
     DEFAULT_PRUNE_BATCH_SIZE,
     offer_events_record_many,
@@ -25,8 +26,10 @@ PRUNE_BATCH_SIZE = DEFAULT_PRUNE_BATCH_SIZE
 def record_offer_events(sender, *, changes: Sequence[OffersChanged], **kwargs) -> None:
     """Record a batch's changes as price events, in the reconciler's transaction, in one insert.
 
-    So the history and the offers it describes are committed together, or not at all.
+    So the history and the offers it describes are committed together, or not at all. The prior
+    prices are worked out first, from the events before this batch's.
     """
+    prior_prices_record(changes)
     offer_events_record_many(changes)
 
 

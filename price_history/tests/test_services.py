@@ -178,7 +178,6 @@ def test_installing_the_app_starts_history_from_the_mirrored_offers(product):
 
     from django.apps import apps
 
-
     seed = importlib.import_module("price_history.migrations.0002_seed_current_offers").seed
     offer = OfferFactory(product=product, price=555, items_in_stock=2)
     seed(apps, None)
