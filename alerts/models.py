@@ -82,6 +82,7 @@ class AlertReference(models.Model):
 
 class EventType(models.TextChoices):
     ALERT_TRIGGERED = "alert.triggered"
+    ALERT_DELETED = "alert.deleted"
     WEBHOOK_PING = "webhook.ping"
 
 

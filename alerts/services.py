@@ -35,6 +35,7 @@ from alerts.signing import new_secret
 from catalogue.models import Product
 from offers_sync.models import Offer
 from offers_sync.signals import OffersChanged
+from price_history.models import PriorPrice
 
 # -- per-user limits -------------------------------------------------------------------------
 
@@ -167,7 +168,9 @@ def alert_create(
             [
                 (
                     EventType.ALERT_TRIGGERED,
-                    _alert_data(alert, product.pk, product.name, summary, None, timezone.now()),
+                    _alert_data(
+                        alert, product.pk, product.name, summary, None, timezone.now(), _best_offer_now(product.pk)
+                    ),
                     endpoint.id,
                 )
             ]
@@ -177,6 +180,27 @@ def alert_create(
 
 def alert_delete(*, alert: Alert) -> None:
     alert.delete()
+
+
+def alerts_of_deleted_product(*, product: Product) -> int:
+    """Tell each alert's owner that it goes with its product: an `alert.deleted` event per alert.
+
+    Called inside the transaction that deletes the product, before its alerts are deleted with it,
+    so the events are committed with the deletion or not at all. Returns how many were queued.
+    """
+    alerts = list(Alert.objects.filter(product_id=product.pk, endpoint__is_active=True))
+    product_data = {"id": str(product.pk), "name": product.name}
+    _events_create(
+        [
+            (
+                EventType.ALERT_DELETED,
+                {"alert": _alert_fields(alert), "product": product_data, "reason": "product_deleted"},
+                alert.endpoint_id,
+            )
+            for alert in alerts
+        ]
+    )
+    return len(alerts)
 
 
 def alerts_evaluate(*, changes: OffersChanged) -> int:
@@ -244,10 +268,17 @@ def alerts_evaluate_batch(*, changes: Sequence[OffersChanged]) -> int:
         names = dict(
             Product.objects.filter(pk__in={change.product_id for _, change, _, _ in kept}).values_list("id", "name")
         )
+        best_offers = _best_offers([change for _, change, _, _ in kept])
         events = []
         for index, (alert, change, after, before) in enumerate(kept):
             data = _alert_data(
-                alert, change.product_id, names.get(change.product_id, ""), after, before.best_price, change.observed_at
+                alert,
+                change.product_id,
+                names.get(change.product_id, ""),
+                after,
+                before.best_price,
+                change.observed_at,
+                best_offers.get(change.product_id),
             )
             if index in also_fired_for:
                 data["also_fired_for"] = also_fired_for[index]
@@ -278,6 +309,29 @@ def _bounded(fired: list) -> tuple[list, dict[int, list[str]]]:
     return kept, {last_kept_at[alert_id]: ids for alert_id, ids in extra.items()}
 
 
+def _best_offers(changes: Iterable[OffersChanged]) -> dict[uuid.UUID, dict]:
+    """Each product's best offer after its change (cheapest in stock), with its prior price.
+
+    The prior prices are the ones price_history worked out earlier in this same transaction (its
+    subscriber runs before this one: see docs/alerts.md).
+    """
+    best = {}
+    for change in changes:
+        in_stock = [offer for offer in change.offers if offer.items_in_stock > 0]
+        if in_stock:
+            best[change.product_id] = min(in_stock, key=lambda offer: (offer.price, offer.id))
+    priors = {
+        offer_id: (lowest, since)
+        for offer_id, lowest, since in PriorPrice.objects.filter(
+            offer_id__in=[offer.id for offer in best.values()]
+        ).values_list("offer_id", "lowest_price", "lowest_price_since")
+    }
+    return {
+        product_id: _offer_data(offer.id, offer.price, offer.items_in_stock, *priors.get(offer.id, (None, None)))
+        for product_id, offer in best.items()
+    }
+
+
 def _references_save(references: list[AlertReference]) -> None:
     # The products' row locks (held by the reconciler) serialise writers of these rows.
     AlertReference.objects.bulk_create(
@@ -288,6 +342,36 @@ def _references_save(references: list[AlertReference]) -> None:
     )
 
 
+def _best_offer_now(product_id: uuid.UUID) -> dict | None:
+    """The product's best offer as stored now (cheapest in stock), with its prior price."""
+    row = (
+        Offer.objects.filter(product_id=product_id, items_in_stock__gt=0)
+        .order_by("price", "id")
+        .values_list("id", "price", "items_in_stock", "prior__lowest_price", "prior__lowest_price_since")
+        .first()
+    )
+    return _offer_data(*row) if row else None
+
+
+def _offer_data(offer_id, price: int, items_in_stock: int, prior_price: int | None, prior_since) -> dict:
+    return {
+        "id": str(offer_id),
+        "price": price,
+        "items_in_stock": items_in_stock,
+        "prior_price": prior_price,
+        "prior_price_since": prior_since.isoformat() if prior_since else None,
+    }
+
+
+def _alert_fields(alert: Alert) -> dict:
+    return {
+        "id": str(alert.id),
+        "kind": alert.kind,
+        "threshold": alert.threshold,
+        "product_id": str(alert.product_id) if alert.product_id else None,
+    }
+
+
 def _alert_data(
     alert: Alert,
     product_id: uuid.UUID,
@@ -295,17 +379,15 @@ def _alert_data(
     summary: OfferSummary,
     previous_best_price: int | None,
     observed_at: datetime,
+    best_offer: dict | None,
 ) -> dict:
     return {
-        "alert": {
-            "id": str(alert.id),
-            "kind": alert.kind,
-            "threshold": alert.threshold,
-            "product_id": str(alert.product_id) if alert.product_id else None,
-        },
+        "alert": _alert_fields(alert),
         "product": {"id": str(product_id), "name": product_name},
+        "currency": settings.CURRENCY,
         "best_price": summary.best_price,
         "previous_best_price": previous_best_price,
+        "best_offer": best_offer,
         "offers_in_stock": summary.offers_in_stock,
         "observed_at": observed_at.isoformat(),
     }

@@ -56,3 +56,41 @@ def deliver_due() -> str:
     out = StringIO()
     call_command("run_webhooks", "--once", stdout=out)
     return out.getvalue()
+
+
+@pytest.fixture
+def make_alert(auth_client, endpoint):
+    def make(kind, threshold=None, product=None):
+        response = auth_client.post(
+            "/alerts",
+            {
+                "webhook_id": endpoint["id"],
+                "product_id": None if product is None else str(product.id),
+                "kind": kind,
+                "threshold": threshold,
+            },
+            format="json",
+        )
+        assert response.status_code == 201, response.content
+        return response.json()
+
+    return make
+
+
+class Watch:
+    """Delivers what is due and returns the events the receiver got since the last look."""
+
+    def __init__(self, receiver):
+        self.receiver, self.seen = receiver, 0
+
+    def __call__(self) -> list[dict]:
+        deliver_due()
+        new = self.receiver.received[self.seen :]
+        self.seen = len(self.receiver.received)
+        assert all(r.verified for r in new), "a delivery's signature did not verify"
+        return [r.body for r in new]
+
+
+@pytest.fixture
+def watch(receiver):
+    return Watch(receiver)

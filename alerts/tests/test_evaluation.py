@@ -4,7 +4,7 @@ checked at the receiver, with every signature verified."""
 import pytest
 
 from alerts.models import Delivery, WebhookEvent
-from alerts.tests.conftest import Offers, deliver_due
+from alerts.tests.conftest import Offers
 from catalogue.models import Product
 from offers_sync.client import OfferData
 from offers_sync.reconcile import offers_reconcile
@@ -12,44 +12,6 @@ from offers_sync.signals import offers_changed
 
 # run_webhooks closes stale connections between rounds, as a worker must: no test-wide transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def make_alert(auth_client, endpoint):
-    def make(kind, threshold=None, product=None):
-        response = auth_client.post(
-            "/alerts",
-            {
-                "webhook_id": endpoint["id"],
-                "product_id": None if product is None else str(product.id),
-                "kind": kind,
-                "threshold": threshold,
-            },
-            format="json",
-        )
-        assert response.status_code == 201, response.content
-        return response.json()
-
-    return make
-
-
-class Watch:
-    """Delivers what is due and returns the events the receiver got since the last look."""
-
-    def __init__(self, receiver):
-        self.receiver, self.seen = receiver, 0
-
-    def __call__(self) -> list[dict]:
-        deliver_due()
-        new = self.receiver.received[self.seen :]
-        self.seen = len(self.receiver.received)
-        assert all(r.verified for r in new), "a delivery's signature did not verify"
-        return [r.body for r in new]
-
-
-@pytest.fixture
-def watch(receiver):
-    return Watch(receiver)
 
 
 def best_prices(events):
