@@ -58,21 +58,14 @@ def test_export_has_every_product_with_its_columns():
     assert dataset.dict[0]["name"] == "Kettle"
 
 
-def test_an_exported_file_imports_as_new_products_whatever_its_ids():
-    original = ProductFactory(name="Kettle")
-    dataset = ProductResource().export()
-    result = ProductResource().import_data(dataset, dry_run=False, raise_errors=True)
-    assert not result.has_validation_errors()
-    assert Product.objects.count() == 2
-    assert Product.objects.filter(name="Kettle").exclude(pk=original.pk).count() == 1
-
-
-def test_xlsx_round_trip():
-    ProductFactory(name="Kettle")
+def test_xlsx_round_trip_changes_nothing():
+    kettle = ProductFactory(name="Kettle")
     xlsx = ProductResource().export().export("xlsx")
     dataset = tablib.Dataset().load(xlsx, format="xlsx")
-    ProductResource().import_data(dataset, dry_run=False, raise_errors=True)
-    assert Product.objects.filter(name="Kettle").count() == 2
+    result = ProductResource().import_data(dataset, dry_run=False, raise_errors=True)
+    assert not result.has_validation_errors()
+    assert list(Product.objects.values()) == [Product.objects.filter(pk=kettle.pk).values().get()]
+    assert Product.objects.get().updated_at == kettle.updated_at
 
 
 def test_the_preview_shows_the_rows_before_anything_is_written(admin_client):
@@ -81,3 +74,45 @@ def test_the_preview_shows_the_rows_before_anything_is_written(admin_client):
     preview = admin_client.post("/admin/catalogue/product/import/", {"import_file": upload, "format": 0, "resource": 0})
     assert "Preview me" in preview.content.decode()
     assert Product.objects.count() == 0
+
+
+def test_reimporting_an_export_changes_nothing(admin_client):
+    products = [ProductFactory(name=f"Kettle {i}", description="Boils" if i % 2 else "") for i in range(30)]
+    before = {p["id"]: p for p in Product.objects.values()}
+    exported = ProductResource().export().export("csv").encode()
+    response = admin_import(admin_client, exported)
+    assert response.status_code in (200, 302)
+    assert {p["id"]: p for p in Product.objects.values()} == before
+    assert len(products) == Product.objects.count()
+
+
+def test_an_export_edited_and_imported_updates_by_id_and_creates_rows_without_one(admin_client):
+    kettle, lamp = ProductFactory(name="Kettle"), ProductFactory(name="Lamp", description="Bright")
+    dataset = ProductResource().export()
+    rows = [dict(row) for row in dataset.dict]
+    for row in rows:
+        if row["name"] == "Kettle":
+            row["name"] = "Kettle 2000"
+    rows.append({"id": "", "name": "Toaster", "description": "", "created_at": "", "updated_at": ""})
+    edited = tablib.Dataset(*[tuple(r.values()) for r in rows], headers=list(rows[0])).export("csv").encode()
+    lamp_before = Product.objects.get(pk=lamp.pk)
+    admin_import(admin_client, edited)
+    kettle.refresh_from_db()
+    assert kettle.name == "Kettle 2000" and kettle.updated_at > lamp_before.updated_at
+    assert Product.objects.get(pk=lamp.pk).updated_at == lamp_before.updated_at
+    assert Product.objects.filter(name="Toaster").count() == 1
+    assert Product.objects.count() == 3
+    assert products_claim_due_registrations(now=timezone.now(), limit=10)  # the new one waits for the worker
+
+
+@pytest.mark.parametrize("bad_id", ["8d7c0000-0000-0000-0000-000000000000", "not-an-id"])
+def test_a_row_with_an_id_no_product_has_imports_nothing(admin_client, bad_id):
+    ProductFactory(name="Kettle")
+    content = (
+        tablib.Dataset(("", "New one", ""), (bad_id, "Ghost", ""), headers=["id", "name", "description"])
+        .export("csv")
+        .encode()
+    )
+    response = admin_import(admin_client, content)
+    assert Product.objects.count() == 1
+    assert "leave it empty to create a new product" in response.content.decode()
