@@ -12,8 +12,8 @@ from alerts.apis import (
     WebhookListCreateApi,
     WebhookPingApi,
 )
+from api.offers import ProductOffersApi
 from api.products import ProductBulkCreateApi, ProductDetailApi, ProductListCreateApi
-from offers_sync.apis import ProductOffersApi
 from price_history.apis import PriceEventChangesApi, PriceEventListApi, PriceTrendApi
 
 

@@ -35,9 +35,7 @@ def parse_schedule(expression: str) -> Schedule | None:
         return None
     fields = len(expression.split())
     if fields not in (5, 6):
-        raise InvalidSchedule(
-            f"SYNC_SCHEDULE must have 6 fields (seconds first) or 5, not {fields}: {expression!r}"
-        )
+        raise InvalidSchedule(f"SYNC_SCHEDULE must have 6 fields (seconds first) or 5, not {fields}: {expression!r}")
     if not croniter.is_valid(expression, second_at_beginning=fields == 6):
         raise InvalidSchedule(f"SYNC_SCHEDULE is not a valid cron expression: {expression!r}")
     return Schedule(expression)

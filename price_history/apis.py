@@ -203,6 +203,7 @@ class PriceEventChangesApi(generics.GenericAPIView):
 
 class PriceTrendApi(APIView):
     cache_public = True  # aggregator.http_cache
+
     @extend_schema(
         summary="A product's price trend over a period",
         description=(

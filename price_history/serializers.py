@@ -3,6 +3,7 @@
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
@@ -16,6 +17,7 @@ from price_history.selectors import (
     PriceSnapshot,
     bucket_count,
 )
+from price_history.services import price_history_cutoff
 
 DEFAULT_TREND_PERIOD = timedelta(days=30)
 INTERVALS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
@@ -26,6 +28,8 @@ _SPACE_FOR_PLUS = re.compile(r"^(?P<head>\S+[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?
 # Beyond these, arithmetic on the period (defaults, buckets) would leave Python's datetime range.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+# A poller's clock may run a little ahead of ours: a `since` this far past our now is still allowed.
+SINCE_CLOCK_SKEW = timedelta(minutes=1)
 
 
 @extend_schema_field({"type": "string", "format": "date-time", "example": "2025-03-01T00:00:00Z"})
@@ -112,18 +116,41 @@ class PriceEventChangesQuerySerializer(serializers.Serializer):
     since = SinceAnyMomentField(
         edge="start",
         required=False,
-        help_text="Start at events observed at or after this (default: the oldest kept): ISO 8601 datetime or date.",
+        help_text=(
+            "Start at events observed at or after this (default: the oldest kept): ISO 8601 datetime or "
+            "date, within the history kept (PRICE_HISTORY_DAYS) and not in the future."
+        ),
     )
+
+    def validate_since(self, since):
+        now = timezone.now()
+        if since > now + SINCE_CLOCK_SKEW:
+            raise serializers.ValidationError(f"Must not be in the future (it is {_moment_text(now)} now).")
+        cutoff = price_history_cutoff(now=now)
+        if cutoff is not None and since < cutoff:
+            raise serializers.ValidationError(
+                f"Must be within the history kept, the last {settings.PRICE_HISTORY_DAYS} days: "
+                f"{_moment_text(cutoff)} or later."
+            )
+        return since
+
+
+def _moment_text(moment) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class PriceEventChangeSerializer(serializers.ModelSerializer):
     """A price event of any product, as the changes feed lists it."""
 
     product_id = serializers.UUIDField()
+    currency = serializers.SerializerMethodField(help_text="ISO 4217 code of the prices (the deployment's).")
+
+    def get_currency(self, _) -> str:
+        return settings.CURRENCY
 
     class Meta:
         model = PriceEvent
-        fields = list(CHANGE_FEED_FIELDS)
+        fields = [*CHANGE_FEED_FIELDS, "currency"]
         read_only_fields = fields
 
 
@@ -163,9 +190,14 @@ class PriceTrendQuerySerializer(serializers.Serializer):
 class PriceEventOutputSerializer(serializers.ModelSerializer):
     """A price event of the product: an offer appeared, changed price or stock, or vanished."""
 
+    currency = serializers.SerializerMethodField(help_text="ISO 4217 code of the prices (the deployment's).")
+
+    def get_currency(self, _) -> str:
+        return settings.CURRENCY
+
     class Meta:
         model = PriceEvent
-        fields = list(EVENT_API_FIELDS)
+        fields = [*EVENT_API_FIELDS, "currency"]
         read_only_fields = fields
 
 
@@ -227,6 +259,11 @@ class PriceTrendOutputSerializer(serializers.Serializer):
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
     interval = serializers.SerializerMethodField()
+    currency = serializers.SerializerMethodField(help_text="ISO 4217 code of the prices (the deployment's).")
+
+    def get_currency(self, _) -> str:
+        return settings.CURRENCY
+
     history_starts_at = serializers.DateTimeField(
         allow_null=True,
         help_text=(

@@ -171,7 +171,8 @@ CASES = [
     Case("GET", P + "/price-trend", 400, "bad interval", url="/products/{id}/price-trend?interval=week"),
     Case("GET", P + "/price-trend", 404, "missing", url=f"/products/{MISSING}/price-trend"),
     Case("GET", "/offers/changes", 200, "feed", url="/offers/changes?limit=2"),
-    Case("GET", "/offers/changes", 200, "empty", url="/offers/changes?since=9000-01-01"),
+    Case("GET", "/offers/changes", 400, "since past the history", url="/offers/changes?since=2000-01-01"),
+    Case("GET", "/offers/changes", 400, "since in the future", url="/offers/changes?since=9000-01-01"),
     Case("GET", "/offers/changes", 400, "blank since", url="/offers/changes?since="),
 ]
 

@@ -47,9 +47,7 @@ def test_already_registered_409_counts_as_registered(offers_service, auth_client
 
 @responses.activate
 @pytest.mark.parametrize("fault", [503, "timeout", "refused"])
-def test_offers_service_down_still_creates_a_pending_product(
-    offers_service, auth_client, fault
-):
+def test_offers_service_down_still_creates_a_pending_product(offers_service, auth_client, fault):
     if fault == "timeout":
         responses.post(REGISTER, body=requests.ReadTimeout())
     elif fault == "refused":

@@ -116,17 +116,13 @@ def test_worker_prunes_price_history_past_retention_once_an_hour(settings, tmp_p
     old = timezone.now() - timedelta(days=40)
     offer_id = uuid.uuid4()
     for kind, at in (("appeared", old), ("vanished", old + timedelta(minutes=1))):
-        PriceEventFactory(
-            offer_id=offer_id, product=product, kind=kind, price=1, items_in_stock=0, observed_at=at
-        )
+        PriceEventFactory(offer_id=offer_id, product=product, kind=kind, price=1, items_in_stock=0, observed_at=at)
     prune_when_due.last_run_at = None  # a fresh worker
     command = Command()
     command.stop, command.heartbeat_file = threading.Event(), Path(settings.SYNC_HEARTBEAT_FILE)
     command.after_cycle(None)
     assert PriceEvent.objects.count() == 0
-    PriceEventFactory(
-        offer_id=offer_id, product=product, kind="appeared", price=1, items_in_stock=0, observed_at=old
-    )
+    PriceEventFactory(offer_id=offer_id, product=product, kind="appeared", price=1, items_in_stock=0, observed_at=old)
     command.after_cycle(None)  # within the hour: not again
     assert PriceEvent.objects.count() == 1
 

@@ -39,7 +39,11 @@ def failing_for():
 
     def receiver(sender, *, changes, **kwargs):
         PriceEventFactory(
-            offer_id=uuid.uuid4(), product_id=changes.product_id, kind="appeared", price=0, items_in_stock=0,
+            offer_id=uuid.uuid4(),
+            product_id=changes.product_id,
+            kind="appeared",
+            price=0,
+            items_in_stock=0,
             observed_at=changes.observed_at,
         )
         if changes.product_id in doomed:
@@ -67,10 +71,14 @@ def test_a_subscriber_gets_what_changed_before_and_after_and_the_whole_set(recei
     ]
     assert changes.vanished == (OfferData(gone, 50, 3),)
     assert sorted(changes.offers, key=lambda o: o.price) == [
-        OfferData(new, 90, 9), OfferData(kept, 100, 1), OfferData(moved, 250, 0)
+        OfferData(new, 90, 9),
+        OfferData(kept, 100, 1),
+        OfferData(moved, 250, 0),
     ]
     assert sorted(changes.offers_before(), key=lambda o: o.price) == [
-        OfferData(gone, 50, 3), OfferData(kept, 100, 1), OfferData(moved, 200, 2)
+        OfferData(gone, 50, 3),
+        OfferData(kept, 100, 1),
+        OfferData(moved, 200, 2),
     ]
     assert Offer.objects.get(pk=moved).updated_at == changes.observed_at
 

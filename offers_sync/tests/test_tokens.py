@@ -143,9 +143,7 @@ def test_while_another_process_refreshes_we_wait_for_its_token(clock, waits):
     theirs = token_expiring(clock, 300)
 
     def other_process_finishes(seconds):
-        store_token(
-            token=theirs, expires_at=clock.now + timedelta(seconds=300), refresh_claimed_until=None
-        )
+        store_token(token=theirs, expires_at=clock.now + timedelta(seconds=300), refresh_claimed_until=None)
         return False
 
     client = OffersServiceClient(BASE)

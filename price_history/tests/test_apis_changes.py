@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from catalogue.tests.factories import ProductFactory
 from catalogue.tests.test_services import run_in_thread, wait_until
@@ -17,7 +18,7 @@ from price_history.tests.conftest import T0, Seen
 # test's own transaction would be one.
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FIELDS = {"id", "product_id", "offer_id", "kind", "price", "items_in_stock", "observed_at"}
+FIELDS = {"id", "product_id", "offer_id", "kind", "price", "items_in_stock", "observed_at", "currency"}
 
 
 def settled() -> None:
@@ -93,7 +94,8 @@ def test_an_empty_feed_links_to_itself(api_client):
     assert next_link(response).endswith("/offers/changes?limit=5")
 
 
-def test_since_starts_at_a_time_and_the_link_keeps_it(api_client, record, offer_ids):
+def test_since_starts_at_a_time_and_the_link_keeps_it(api_client, record, offer_ids, settings):
+    settings.PRICE_HISTORY_DAYS = 0  # keep everything: T0 is long ago
     record(T0, appeared=[(offer_ids[0], 100, 1)])
     record(T0 + timedelta(days=2), changed=[(offer_ids[0], 90, 1)])
     settled()
@@ -115,6 +117,31 @@ def test_since_starts_at_a_time_and_the_link_keeps_it(api_client, record, offer_
 )
 def test_bad_parameters_are_400(api_client, query):
     assert api_client.get(f"/offers/changes?{query}").status_code == 400
+
+
+@pytest.mark.parametrize("days", [30, 365])
+def test_since_before_the_history_kept_is_a_400_that_says_the_window(api_client, settings, days):
+    settings.PRICE_HISTORY_DAYS = days
+    old = (timezone.now() - timedelta(days=days + 1)).date().isoformat()
+    response = api_client.get(f"/offers/changes?since={old}")
+    assert response.status_code == 400
+    [message] = response.json()["since"]
+    assert f"the last {days} days" in message
+    recent = (timezone.now() - timedelta(days=days - 1)).date().isoformat()
+    assert api_client.get(f"/offers/changes?since={recent}").status_code == 200
+
+
+@pytest.mark.parametrize("ahead", [timedelta(hours=1), timedelta(days=365 * 3000)])
+def test_since_in_the_future_is_a_400(api_client, ahead):
+    future = (timezone.now() + ahead).isoformat().replace("+00:00", "Z")
+    response = api_client.get("/offers/changes", {"since": future})
+    assert response.status_code == 400
+    assert "future" in response.json()["since"][0]
+
+
+def test_since_a_moment_ago_is_fine_even_from_a_clock_a_little_ahead(api_client):
+    ahead = (timezone.now() + timedelta(seconds=20)).isoformat().replace("+00:00", "Z")
+    assert api_client.get("/offers/changes", {"since": ahead}).status_code == 200
 
 
 def _write_events(product_id, offer_id, price, *, inside=None, go_on=None):

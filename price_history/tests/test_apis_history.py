@@ -41,7 +41,8 @@ def test_events_are_listed_oldest_first(api_client, product, history):
         (str(a), "vanished", 100, 0),
     ]
     assert body[0]["observed_at"] == "2025-03-01T00:00:00Z"
-    assert set(body[0]) == {"id", "offer_id", "kind", "price", "items_in_stock", "observed_at"}
+    assert set(body[0]) == {"id", "offer_id", "kind", "price", "items_in_stock", "observed_at", "currency"}
+    assert body[0]["currency"] == "EUR"
     assert "Link" not in response.headers
 
 

@@ -46,7 +46,15 @@ def test_filters_keep_the_matching_offers_cheapest_first(api_client, product, qu
 def test_filtered_items_keep_their_shape(api_client, product):
     offer = Offer.objects.get(price=300)
     assert api_client.get(f"/products/{product.id}/offers?min_price=300&in_stock=true").json() == [
-        {"id": str(offer.id), "product_id": str(product.id), "price": 300, "items_in_stock": 1}
+        {
+            "id": str(offer.id),
+            "product_id": str(product.id),
+            "price": 300,
+            "items_in_stock": 1,
+            "prior_price": None,
+            "prior_price_since": None,
+            "currency": "EUR",
+        }
     ]
 
 
