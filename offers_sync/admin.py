@@ -10,12 +10,25 @@ from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.html import format_html
 
+from aggregator.admin_display import (
+    NOTHING,
+    AdminStyle,
+    change_link,
+    changelist_link,
+    short_id,
+    status_word,
+    truncated,
+    when,
+)
 from aggregator.array_parameters import uuid_among
 from aggregator.large_admin import LargeTableAdminMixin
+from aggregator.money import format_money
 from catalogue import admin as catalogue_admin
 from catalogue.models import Product
 from catalogue.selectors import product_ids_named, product_list
@@ -24,6 +37,7 @@ from offers_sync.gateway import offers_service_for_web
 from offers_sync.models import Offer, ProductSyncState, SyncRun, SyncStatus
 from offers_sync.registration import product_register_now
 from offers_sync.selectors import (
+    offer_counts_and_best_prices,
     products_not_registered,
     products_pending,
     products_registered,
@@ -67,28 +81,56 @@ class ReadOnlyAdminMixin:
 
 class OfferInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Offer
-    fields = ["id", "price", "items_in_stock", "updated_at"]
+    fields = ["offer", "price_shown", "items_in_stock", "updated_at"]
     readonly_fields = fields
-    ordering = ["price"]
+    ordering = ["price", "id"]
     extra = 0
+    verbose_name_plural = "offers, cheapest first"
+
+    @admin.display(description="offer")
+    def offer(self, offer: Offer):
+        return change_link("offers_sync", "offer", offer.pk, short_id(offer.pk))
+
+    @admin.display(description="price")
+    def price_shown(self, offer: Offer) -> str:
+        return format_money(offer.price)
 
 
-def _sync_state_field(name: str):
-    """A read-only admin field showing the product's sync state's `name` (empty without one)."""
+def _sync_state_field(name: str, description: str, *, empty: str = NOTHING):
+    """A read-only admin field showing the product's sync state's `name` (times to the second)."""
 
-    @admin.display(description=ProductSyncState._meta.get_field(name).verbose_name)
+    @admin.display(description=description)
     def show(self, product: Product):
         state = getattr(product, "sync_state", None)
-        return None if state is None else getattr(state, name)
+        value = None if state is None else getattr(state, name)
+        if value is None or value == "":
+            return empty
+        return when(value) if hasattr(value, "tzinfo") else value
 
     show.__name__ = name
     return show
 
 
 class RegisteredListFilter(admin.EmptyFieldListFilter):
-    """Django's "registered at: empty / not empty" filter (same choices and parameter), through the
-    sync's selectors: they find the few pending products by the index of pending registrations
-    instead of joining the whole catalogue to every sync state."""
+    """ "Registered: yes / no" (Django's empty-field parameter, so links and bookmarks keep
+    working), through the sync's selectors: they find the few pending products by the index of
+    pending registrations instead of joining the whole catalogue to every sync state."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.title = "registered"
+
+    def choices(self, changelist):
+        # Django's "Empty / Not empty" read backwards here: an empty registration time is "no".
+        labels = {None: "All", "0": "Yes", "1": "No"}
+        for lookup, label in labels.items():
+            yield {
+                "selected": self.lookup_val == lookup,
+                "query_string": changelist.get_query_string(
+                    {self.lookup_kwarg: lookup} if lookup else {}, [self.lookup_kwarg]
+                ),
+                "display": label,
+            }
 
     def queryset(self, request, queryset):
         if self.lookup_kwarg not in self.used_parameters:
@@ -100,39 +142,90 @@ class RegisteredListFilter(admin.EmptyFieldListFilter):
         raise IncorrectLookupParameters
 
 
+class ProductChangeList(ChangeList):
+    """The product list with each row's offer count and best price, from one query for the page."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        products = list(self.result_list)  # the page's rows, now fetched (and kept for the template)
+        stats = offer_counts_and_best_prices([product.pk for product in products])
+        for product in products:
+            product.offer_stats = stats.get(product.pk, (0, None))
+
+
 class ProductAdmin(catalogue_admin.ProductAdmin):
-    list_display = [
-        "name",
-        "id",
-        "registered",
-        "sync_state__offers_synced_at",
-        "sync_state__last_sync_error",
-        "created_at",
-    ]
+    # `created` stays the sixth column: "?o=6" (oldest first) in bookmarks and bench/million.py.
+    list_display = ["name", "registered", "offer_count", "best_price", "offers_synced", "created"]
     # The page's sync states in one query of their own (get_queryset), not joined: a join would be
     # made for every row an OFFSET skips too.
     list_select_related = ()
     list_filter = [("sync_state__registered_at", RegisteredListFilter)]
     actions = ["register_now", "sync_offers_now"]
-    readonly_fields = [*catalogue_admin.ProductAdmin.readonly_fields, *SYNC_STATE_FIELDS]
-    fieldsets = [*catalogue_admin.ProductAdmin.fieldsets, ("Offer sync", {"fields": SYNC_STATE_FIELDS})]
+    readonly_fields = [*catalogue_admin.ProductAdmin.readonly_fields, *SYNC_STATE_FIELDS, "offers_summary"]
+    fieldsets = [
+        *catalogue_admin.ProductAdmin.fieldsets,
+        ("Offer sync", {"fields": ["offers_summary", *SYNC_STATE_FIELDS]}),
+    ]
     inlines = [OfferInline]
     deleted_with_product = (*catalogue_admin.ProductAdmin.deleted_with_product, Offer, ProductSyncState)
 
-    registered_at = _sync_state_field("registered_at")
-    registration_attempts = _sync_state_field("registration_attempts")
-    next_registration_at = _sync_state_field("next_registration_at")
-    offers_synced_at = _sync_state_field("offers_synced_at")
-    last_sync_error = _sync_state_field("last_sync_error")
-    last_sync_error_at = _sync_state_field("last_sync_error_at")
+    registered_at = _sync_state_field("registered_at", "registered", empty="not yet")
+    registration_attempts = _sync_state_field("registration_attempts", "registration attempts", empty="0")
+    next_registration_at = _sync_state_field("next_registration_at", "next registration attempt")
+    offers_synced_at = _sync_state_field("offers_synced_at", "offers last synced", empty="never")
+    last_sync_error = _sync_state_field("last_sync_error", "last sync error", empty="none")
+    last_sync_error_at = _sync_state_field("last_sync_error_at", "last sync error at")
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("sync_state")
 
-    @admin.display(boolean=True)
-    def registered(self, product: Product) -> bool:
+    def get_changelist(self, request, **kwargs):
+        return ProductChangeList
+
+    @admin.display(description="registered")
+    def registered(self, product: Product):
         state = getattr(product, "sync_state", None)
-        return state is not None and state.is_registered
+        if state is not None and state.is_registered:
+            return status_word("yes", "ok")
+        return status_word("no", "warning")
+
+    @admin.display(description="offers")
+    def offer_count(self, product: Product) -> int | str:
+        stats = getattr(product, "offer_stats", None)
+        return NOTHING if stats is None else stats[0]
+
+    @admin.display(description="best price")
+    def best_price(self, product: Product) -> str:
+        stats = getattr(product, "offer_stats", None)
+        return NOTHING if stats is None or stats[1] is None else format_money(stats[1])
+
+    @admin.display(description="offers synced")
+    def offers_synced(self, product: Product) -> str:
+        """When the offers were last mirrored, or the error since (cut; whole on the product's page)."""
+        state = getattr(product, "sync_state", None)
+        if state is None:
+            return "never"
+        failed_since = state.last_sync_error and (
+            state.offers_synced_at is None
+            or state.last_sync_error_at is None
+            or state.last_sync_error_at > state.offers_synced_at
+        )
+        if failed_since:
+            return format_html("{} {}", status_word("error", "error"), truncated(state.last_sync_error, 20))
+        return when(state.offers_synced_at, empty="never")
+
+    @admin.display(description="offers")
+    def offers_summary(self, product: Product):
+        stats = offer_counts_and_best_prices([product.pk]).get(product.pk, (0, None))
+        if not stats[0]:
+            return "none mirrored"
+        best = "none in stock" if stats[1] is None else f"best in-stock price {format_money(stats[1])}"
+        return format_html(
+            "{} ({}), listed below · {}",
+            f"{stats[0]} offer{'s' if stats[0] != 1 else ''}",
+            best,
+            changelist_link("offers_sync", "offer", "see them in the offers list", q=str(product.pk)),
+        )
 
     @admin.action(description="Register with the offers service now", permissions=["change"])
     def register_now(self, request, queryset):
@@ -170,7 +263,10 @@ admin.site.register(Product, ProductAdmin)
 
 @admin.register(Offer)
 class OfferAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "product", "price", "items_in_stock", "updated_at"]
+    Media = AdminStyle
+    list_display = ["offer", "product_link", "price_shown", "items_in_stock", "updated_at"]
+    fields = ["id", "product_link", "price_shown", "items_in_stock", "created_at", "updated_at"]
+    readonly_fields = fields
     # The page's products in one query of their own (get_queryset), not joined: a join would be
     # made for every row an OFFSET skips too.
     list_select_related = ()
@@ -186,32 +282,59 @@ class OfferAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         return offers_matching(queryset, search_term), False
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        offer = self.get_object(request, object_id)
+        context = {} if offer is None else {"subtitle": f"{format_money(offer.price)} · {offer.product.name}"}
+        return super().change_view(request, object_id, form_url, {**context, **(extra_context or {})})
+
+    @admin.display(description="offer")
+    def offer(self, offer: Offer):
+        return short_id(offer.pk)
+
+    @admin.display(description="product")
+    def product_link(self, offer: Offer):
+        return change_link("catalogue", "product", offer.product_id, offer.product.name)
+
+    @admin.display(description="price")
+    def price_shown(self, offer: Offer) -> str:
+        return format_money(offer.price)
+
 
 @admin.register(SyncRun)
 class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = [
-        "started_at",
-        "worker",
-        "tick",
-        "outcome",
-        "products_synced",
-        "products_failed",
-        "products_unregistered",
-        "products_registered",
-        "offers_added",
-        "offers_changed",
-        "offers_removed",
-        "duration",
-    ]
-    list_filter = ["outcome", "worker", "started_at"]
+    Media = AdminStyle
+    list_display = ["started_at", "worker", "outcome_shown", "products", "registrations", "offers", "duration"]
+    # The date hierarchy narrows by date already.
+    list_filter = ["outcome", "worker"]
     date_hierarchy = "started_at"
     search_fields = ["=cycle_id", "worker"]
     ordering = ["-started_at", "-id"]
     show_full_result_count = False
 
-    @admin.display(description="duration (s)", ordering="duration_seconds")
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_shown(self, run: SyncRun):
+        tone = {SyncRun.Outcome.COMPLETED: "ok", SyncRun.Outcome.STOPPED: "warning"}.get(run.outcome, "error")
+        word = status_word(run.get_outcome_display(), tone)
+        if run.reason:
+            return format_html("{} {}", word, truncated(run.reason, 40))
+        return word
+
+    @admin.display(description="synced / failed")
+    def products(self, run: SyncRun) -> str:
+        return f"{run.products_synced:,} / {run.products_failed:,}"
+
+    @admin.display(description="registered")
+    def registrations(self, run: SyncRun) -> str:
+        failed = f" ({run.registrations_failed:,} failed)" if run.registrations_failed else ""
+        return f"{run.products_registered:,}{failed}"
+
+    @admin.display(description="offers + / ~ / −")
+    def offers(self, run: SyncRun) -> str:
+        return f"{run.offers_added:,} / {run.offers_changed:,} / {run.offers_removed:,}"
+
+    @admin.display(description="duration", ordering="duration_seconds")
     def duration(self, run: SyncRun) -> str:
-        return f"{run.duration_seconds:.2f}"
+        return f"{run.duration_seconds:.2f} s"
 
 
 # A search by product name finding at most this many products looks their rows up by their ids.
@@ -252,7 +375,17 @@ def parse_uuid(text: str) -> uuid.UUID | None:
 @admin.register(SyncStatus)
 class SyncStatusAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """One page instead of the singleton row: the last cycles, a chart of the last day, the products
-    that need attention (stale, or not yet registered)."""
+    that need attention (stale, or not yet registered).
+
+    Apps that watch other work (the webhooks) extend it and take its place: `status_template`
+    extends this page's template and fills its `more_status` block from `more_status_context`.
+    """
+
+    status_template = "admin/offers_sync/sync_status.html"
+
+    def more_status_context(self, request, *, now) -> dict:
+        """What an extending admin adds to the page's context."""
+        return {}
 
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_permission(request):
@@ -271,6 +404,11 @@ class SyncStatusAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "chart": sync_runs_svg(sync_runs_since(since), since=since, until=now),
             "stale": products_stale(now=now, limit=PRODUCTS_LISTED),
             "pending": products_pending(now=now, limit=PRODUCTS_LISTED),
+            **self.more_status_context(request, now=now),
             **(extra_context or {}),
         }
-        return TemplateResponse(request, "admin/offers_sync/sync_status.html", context)
+        return TemplateResponse(request, self.status_template, context)
+
+
+# The admin's front page starts with a link to the status page.
+admin.site.index_template = "admin/offers_sync/index.html"

@@ -2,14 +2,17 @@
 
 Two panels over the same time axis: products synced and failed per cycle (bars), and each cycle's
 duration (dots). Cycles of several workers at the same tick are drawn side by side, as they ran.
+The time axis starts shortly before the first cycle when that is later than the period's start,
+so a young system's cycles fill the chart instead of a sliver at its right edge.
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from aggregator.charts import decimals_for, nice_ticks
 from offers_sync.models import SyncRun
 
 WIDTH, PANEL_HEIGHT, GAP = 760, 120, 36
@@ -21,6 +24,7 @@ def sync_runs_svg(runs: Sequence[SyncRun], *, since: datetime, until: datetime) 
     """Products synced / failed and durations of `runs` (oldest first) between since and until."""
     height = TOP + 2 * PANEL_HEIGHT + GAP + BOTTOM
     plot_w = WIDTH - LEFT - RIGHT
+    since = _zoomed_start(runs, since=since, until=until)
     start, span = since.timestamp(), max(until.timestamp() - since.timestamp(), 1e-6)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" '
@@ -33,11 +37,17 @@ def sync_runs_svg(runs: Sequence[SyncRun], *, since: datetime, until: datetime) 
             f'<rect x="{LEFT}" y="{top}" width="{plot_w}" height="{PANEL_HEIGHT}" fill="none" stroke="#ccc"/>'
             f'<text x="{LEFT}" y="{top - 6}" fill="#222">{title}</text>'
         )
-    for at, anchor in ((since, "start"), (until, "end")):
+    time_format = "%H:%M:%S" if until - since < timedelta(hours=1) else "%H:%M"
+    middle = since + (until - since) / 2
+    for at, anchor, text_format in (
+        (since, "start", f"%Y-%m-%d {time_format} UTC"),
+        (middle, "middle", time_format),
+        (until, "end", f"%Y-%m-%d {time_format} UTC"),
+    ):
         x = LEFT + (at.timestamp() - start) / span * plot_w
         parts.append(
             f'<text x="{x:.1f}" y="{top_durations + PANEL_HEIGHT + 16}" text-anchor="{anchor}" fill="#444">'
-            f"{escape(at.strftime('%Y-%m-%d %H:%M'))} UTC</text>"
+            f"{escape(at.strftime(text_format))}</text>"
         )
     ran = [r for r in runs if r.outcome in (SyncRun.Outcome.COMPLETED, SyncRun.Outcome.STOPPED)]
     if not ran:
@@ -50,11 +60,12 @@ def sync_runs_svg(runs: Sequence[SyncRun], *, since: datetime, until: datetime) 
     def x(run: SyncRun) -> float:
         return LEFT + (run.started_at.timestamp() - start) / span * plot_w
 
-    most_products = max(max(r.products_synced + r.products_failed for r in ran), 1)
-    longest = max(max(r.duration_seconds for r in ran), 0.001)
+    product_ticks = nice_ticks(0, max(max(r.products_synced + r.products_failed for r in ran), 1), 4, min_step=1)
+    duration_ticks = nice_ticks(0, max(max(r.duration_seconds for r in ran), 0.001), 4)
+    most_products, longest = product_ticks[-1], duration_ticks[-1]
     bar_w = max(1.0, min(6.0, plot_w / max(len(ran), 1) * 0.8))
-    parts.append(_scale(top_products, most_products, "{:,.0f}"))
-    parts.append(_scale(top_durations, longest, "{:,.1f}"))
+    parts.append(_scale(top_products, product_ticks, 0))
+    parts.append(_scale(top_durations, duration_ticks, decimals_for(duration_ticks)))
     bottom_products = top_products + PANEL_HEIGHT
     for run in ran:
         synced_h = run.products_synced / most_products * PANEL_HEIGHT
@@ -85,12 +96,22 @@ def sync_runs_svg(runs: Sequence[SyncRun], *, since: datetime, until: datetime) 
     return mark_safe("".join(parts))  # noqa: S308 - built from numbers and fixed text only
 
 
-def _scale(top: float, highest: float, fmt: str) -> str:
-    """Grid lines and labels at 0, half and the top of a panel."""
+def _zoomed_start(runs: Sequence[SyncRun], *, since: datetime, until: datetime) -> datetime:
+    """The period's start, or a little before the first cycle when that came later."""
+    if not runs or runs[0].started_at <= since:
+        return since
+    first = runs[0].started_at
+    margin = max((until - first) / 20, timedelta(seconds=30))
+    return max(since, first - margin)
+
+
+def _scale(top: float, ticks: list[float], decimals: int) -> str:
+    """Grid lines and labels at each tick of a panel (the last tick is the panel's top)."""
     lines = []
-    for fraction in (0, 0.5, 1):
-        y = top + PANEL_HEIGHT - fraction * PANEL_HEIGHT
-        label = fmt.format(highest * fraction)
+    highest = ticks[-1]
+    for tick in ticks:
+        y = top + PANEL_HEIGHT - tick / highest * PANEL_HEIGHT
+        label = f"{tick:,.{decimals}f}"
         lines.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#444">{label}</text>'

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from catalogue.models import Product
@@ -33,6 +33,24 @@ def offer_list(
     if in_stock is not None:
         offers = offers.filter(items_in_stock__gt=0) if in_stock else offers.filter(items_in_stock__lte=0)
     return offers.order_by("price", "id")
+
+
+def offer_counts_and_best_prices(product_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int | None]]:
+    """Each product's number of offers and its cheapest in-stock price, for a page of products.
+
+    One grouped query over the (product, price, id) index for just these products; a product
+    without offers is left out.
+    """
+    if not product_ids:
+        return {}
+    rows = (
+        Offer.objects.filter(product_id__in=product_ids)
+        .order_by()
+        .values("product_id")
+        .annotate(offers=Count("id"), best=Min("price", filter=Q(items_in_stock__gt=0)))
+        .values_list("product_id", "offers", "best")
+    )
+    return {product_id: (offers, best) for product_id, offers, best in rows}
 
 
 def last_sync_finished_at() -> datetime | None:

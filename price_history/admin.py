@@ -1,14 +1,17 @@
 """Admin for the price history: a read-only event list, and the panel on a product's change page.
 
 `ProductAdmin` here extends the offer sync's product admin and takes its place; its
-`change_form_template` renders `{% price_history_panel original %}` below the offers.
+`change_form_template` renders `{% price_history_panel original %}` below the offers. `OfferAdmin`
+extends the offer sync's the same way, adding the link to each offer's events.
 """
 
 from django.contrib import admin
 from django.db.models import Q
 
+from aggregator.admin_display import AdminStyle, change_link, changelist_link, short_id, status_word
 from aggregator.array_parameters import uuid_rows
 from aggregator.large_admin import LargeTableAdminMixin
+from aggregator.money import format_money
 from catalogue.models import Product
 from catalogue.selectors import product_ids_named, product_list
 from offers_sync import admin as offers_sync_admin
@@ -27,9 +30,37 @@ admin.site.unregister(Product)
 admin.site.register(Product, ProductAdmin)
 
 
+def _offer_events_link(offer: Offer, text: str = "events"):
+    # By the offer's id, which the events' search looks for among its product's events.
+    return changelist_link("price_history", "priceevent", text, q=str(offer.pk))
+
+
+class OfferAdmin(offers_sync_admin.OfferAdmin):
+    list_display = [*offers_sync_admin.OfferAdmin.list_display, "price_events"]
+    fields = [*offers_sync_admin.OfferAdmin.fields, "price_events_of_offer"]
+    readonly_fields = fields
+
+    @admin.display(description="history")
+    def price_events(self, offer: Offer):
+        return _offer_events_link(offer)
+
+    @admin.display(description="price events")
+    def price_events_of_offer(self, offer: Offer):
+        return _offer_events_link(offer, "see this offer's price events")
+
+
+admin.site.unregister(Offer)
+admin.site.register(Offer, OfferAdmin)
+
+KIND_TONES = {PriceEvent.Kind.APPEARED: "ok", PriceEvent.Kind.CHANGED: "muted", PriceEvent.Kind.VANISHED: "warning"}
+
+
 @admin.register(PriceEvent)
 class PriceEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["observed_at", "product", "offer_id", "kind", "price", "items_in_stock"]
+    Media = AdminStyle
+    list_display = ["observed_at", "product_link", "offer", "kind_shown", "price_shown", "items_in_stock"]
+    fields = ["observed_at", "product_link", "offer", "kind_shown", "price_shown", "items_in_stock"]
+    readonly_fields = fields
     # A date filter rather than a date hierarchy: the hierarchy lists the years, months or days
     # that have events with a DISTINCT over all of them, on every load.
     list_filter = ["kind", "observed_at"]
@@ -46,6 +77,23 @@ class PriceEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
 
     def get_search_results(self, request, queryset, search_term):
         return events_matching(queryset, search_term), False
+
+    @admin.display(description="product")
+    def product_link(self, event: PriceEvent):
+        return change_link("catalogue", "product", event.product_id, event.product.name)
+
+    @admin.display(description="offer")
+    def offer(self, event: PriceEvent):
+        # The offer's page while it is mirrored (after it vanished, the admin says it is gone).
+        return change_link("offers_sync", "offer", event.offer_id, short_id(event.offer_id))
+
+    @admin.display(description="event", ordering="kind")
+    def kind_shown(self, event: PriceEvent):
+        return status_word(event.get_kind_display(), KIND_TONES.get(event.kind, "muted"))
+
+    @admin.display(description="price")
+    def price_shown(self, event: PriceEvent) -> str:
+        return format_money(event.price)
 
 
 def events_matching(queryset, search_term: str):

@@ -4,15 +4,17 @@ Prices hold between changes, so each series is drawn as steps: flat until the ne
 vertical jump. Where nothing was in stock the line breaks.
 """
 
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from aggregator.money import format_money, money_ticks
 from price_history.selectors import PriceSnapshot, PriceTrend
 
 WIDTH, HEIGHT = 760, 260
-LEFT, RIGHT, TOP, BOTTOM = 70, 20, 20, 40  # margins for the axes' labels
+LEFT, RIGHT, TOP, BOTTOM = 90, 20, 20, 40  # margins for the axes' labels
 BEST_COLOUR, AVERAGE_COLOUR = "#2e7d32", "#1565c0"
 
 
@@ -37,9 +39,11 @@ def price_trend_svg(trend: PriceTrend) -> SafeString:
         return mark_safe("".join(parts))  # noqa: S308 - built from numbers and escaped text only
 
     low, high = min(values), max(values)
-    # A margin keeps the lines off the frame; a flat line sits mid-height.
+    # A margin keeps the lines off the frame; a flat line sits mid-height. The axis then runs
+    # from one round amount to another (ticks round in major units: €50.00, €60.00, …).
     margin = (high - low) * 0.06 if high > low else max(1, abs(low) * 0.05)
-    low, high = low - margin, high + margin
+    ticks = money_ticks(max(0, math.floor(low - margin)), math.ceil(high + margin))
+    low, high = ticks[0], ticks[-1]
     start, end = trend.since.timestamp(), trend.until.timestamp()
     span = max(end - start, 1e-6)
 
@@ -49,16 +53,17 @@ def price_trend_svg(trend: PriceTrend) -> SafeString:
     def y(value: float) -> float:
         return TOP + (high - value) / (high - low) * plot_h
 
-    for fraction in (0, 0.5, 1):
-        value = low + (high - low) * fraction
+    for value in ticks:
         parts.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(value):.1f}" y2="{y(value):.1f}" stroke="#eee"/>'
-            f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" fill="#444">{value:,.0f}</text>'
+            f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" fill="#444">'
+            f"{escape(format_money(value))}</text>"
         )
+    time_format = "%H:%M:%S" if trend.until - trend.since < timedelta(hours=1) else "%H:%M"
     for at, anchor in ((trend.since, "start"), (trend.until, "end")):
         parts.append(
             f'<text x="{x(at):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="{anchor}" fill="#444">'
-            f"{escape(at.strftime('%Y-%m-%d %H:%M'))} UTC</text>"
+            f"{escape(at.strftime(f'%Y-%m-%d {time_format}'))} UTC</text>"
         )
     parts.append(_step_path(average, x, y, AVERAGE_COLOUR, dashed=True))
     parts.append(_step_path(best, x, y, BEST_COLOUR, dashed=False))

@@ -30,7 +30,7 @@ def test_chart_of_best_and_average_price(admin_client, product, record, offer_id
     assert "best in-stock price" in svg and "average in-stock price" in svg
     assert len(re.findall(r'<path d="M', svg)) == 2  # one line per series
     assert "cdn" not in html.lower() and '<script src="http' not in html
-    assert "Now: best 3000, 1 offer in stock" in html
+    assert "Now: best €30.00, 1 offer in stock" in html
 
 
 def test_latest_twenty_events_newest_first(admin_client, product, record):
@@ -40,15 +40,15 @@ def test_latest_twenty_events_newest_first(admin_client, product, record):
     for minute in range(1, 26):
         record(now - timedelta(minutes=30 - minute), changed=[(offer, 100 + minute, 1)])
     html = _page(admin_client, product)
-    prices = [int(p) for p in re.findall(r"<td>(\d+)</td>\s*<td>1</td>", html)]
-    assert prices == list(range(125, 105, -1))
+    prices = re.findall(r"<td>(€[\d.]+)</td>\s*<td>1</td>", html)
+    assert prices == [f"€1.{cents:02d}" for cents in range(25, 5, -1)]
     assert "Latest 20 events" in html
 
 
 def test_current_offers_are_shown_beside_the_history(admin_client, product, record):
     OfferFactory(product=product, price=4242, items_in_stock=7)
     html = _page(admin_client, product)
-    assert "4242" in html
+    assert "€42.42" in html
     assert "No price history yet" in html
 
 
@@ -79,3 +79,15 @@ def test_a_busy_month_is_sampled_for_the_chart(admin_client, product, record):
     html = _page(admin_client, product)
     path = re.search(r'<path d="(M[^"]*)"[^>]*stroke="#2e7d32"', html).group(1)
     assert 300 < path.count("H") <= 402  # about 400 samples, not 450 changes
+
+
+def test_the_price_axis_reads_round_amounts_in_the_currency(admin_client, product, record, offer_ids, settings):
+    settings.CURRENCY = "EUR"
+    now = timezone.now()
+    record(now - timedelta(hours=2), appeared=[(offer_ids[0], 2332, 1), (offer_ids[1], 61394, 1)])
+    html = _page(admin_client, product)
+    svg = re.search(r'<svg [^>]*class="price-trend-chart".*?</svg>', html, re.S).group(0)
+    labels = re.findall(r'text-anchor="end" fill="#444">(€[^<]+)</text>', svg)
+    # best €23.32 and average €318.63: once "2,332 / 31,863 / 61,394"
+    assert labels == ["€0.00", "€100.00", "€200.00", "€300.00", "€400.00"]
+    assert "Now: best €23.32, 2 offers in stock" in html
