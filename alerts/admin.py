@@ -1,29 +1,88 @@
-"""Admin for webhooks: endpoints (active, failing since), deliveries with their attempts and a
-"retry now" action, alerts, and the alerts of a product on its page.
+"""Admin for webhooks: endpoints (active, failing, disabled), deliveries with their attempts and a
+"retry now" button, alerts, the alerts of a product on its page, and webhook health on the status page.
 
-The product page gains its alerts by extending whichever product admin is registered (the
-catalogue's, as extended by the apps before this one) and taking its place, so nothing below
-names this app. Secrets are never shown.
+The product page gains its alerts, and the status page its webhook health, by extending whichever
+admin is registered and taking its place, so nothing below this app names it. Secrets are never shown.
 """
 
+import json
+
 from django.contrib import admin, messages
-from django.contrib.auth import get_permission_codename
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from alerts.models import Alert, AlertReference, Delivery, DeliveryAttempt, WebhookEndpoint
+from aggregator.admin_display import (
+    NOTHING,
+    AdminStyle,
+    change_link,
+    changelist_link,
+    status_word,
+    truncated,
+    when,
+    when_short,
+)
+from aggregator.money import format_money
+from alerts.models import Alert, AlertKind, AlertReference, Delivery, DeliveryStatus, EventType, WebhookEndpoint
+from alerts.selectors import parse_id, webhook_health
 from alerts.services import deliveries_retry_now
 from catalogue.models import Product
+from offers_sync import admin as offers_sync_admin
+from offers_sync.models import SyncStatus
+
+ALERTS_ON_PRODUCT_PAGE = 100
+DELIVERY_TONES = {DeliveryStatus.DELIVERED: "ok", DeliveryStatus.PENDING: "warning", DeliveryStatus.FAILED: "error"}
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
+def alert_threshold(alert: Alert) -> str:
+    """A price for "price below", a percentage for "price drop", nothing for the stock alerts."""
+    if alert.threshold is None:
+        return NOTHING
+    if alert.kind == AlertKind.PRICE_BELOW:
+        return format_money(alert.threshold)
+    if alert.kind == AlertKind.PRICE_DROP:
+        return f"{alert.threshold} %"
+    return str(alert.threshold)
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+def alert_described(kind: str, threshold: int | None) -> str:
+    """ "price below €80.00", "price drop 5 %", "back in stock"."""
+    shown = alert_threshold(Alert(kind=kind, threshold=threshold))
+    return kind.replace("_", " ") + ("" if shown == NOTHING else f" {shown}")
+
+
+def endpoint_state(endpoint: WebhookEndpoint):
+    if not endpoint.is_active:
+        return status_word("disabled", "muted")
+    if endpoint.failing_since is not None:
+        return format_html("{} since {}", status_word("failing", "error"), when(endpoint.failing_since))
+    return status_word("active", "ok")
+
+
+def endpoint_state_short(endpoint: WebhookEndpoint):
+    """The state in one word; since when an endpoint fails is in the tooltip."""
+    if endpoint.is_active and endpoint.failing_since is not None:
+        return format_html(
+            '<span title="failing since {}">{}</span>', when(endpoint.failing_since), status_word("failing", "error")
+        )
+    return endpoint_state(endpoint)
+
+
+def _event_data(delivery: Delivery) -> dict:
+    """The event's `data` (an alert's, with its product), or {} for a ping or a body not JSON."""
+    try:
+        data = json.loads(delivery.event.body).get("data")
+    except (ValueError, AttributeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _product_of(data: dict) -> tuple[str | None, str]:
+    product = data.get("product") if isinstance(data.get("product"), dict) else {}
+    return product.get("id"), product.get("name") or ""
 
 
 _registered_product_admin = type(admin.site.get_model_admin(Product))
@@ -39,7 +98,9 @@ class ProductAdmin(_registered_product_admin):
     @admin.display(description="alerts on this product")
     def alerts_on_product(self, product: Product):
         alerts = list(
-            Alert.objects.filter(product=product).select_related("owner", "endpoint").order_by("created_at")[:100]
+            Alert.objects.filter(product=product)
+            .select_related("owner", "endpoint")
+            .order_by("created_at")[:ALERTS_ON_PRODUCT_PAGE]
         )
         if not alerts:
             return "none"
@@ -47,13 +108,21 @@ class ProductAdmin(_registered_product_admin):
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (a.kind, "" if a.threshold is None else a.threshold, a.owner, a.endpoint.url, a.created_at)
+                (
+                    change_link("alerts", "alert", a.pk, a.kind.replace("_", " ")),
+                    alert_threshold(a),
+                    a.owner,
+                    change_link("alerts", "webhookendpoint", a.endpoint_id, truncated(a.endpoint.url, 50)),
+                    when(a.created_at),
+                )
                 for a in alerts
             ),
         )
         return format_html(
-            "<table><tr><th>kind</th><th>threshold</th><th>owner</th><th>endpoint</th><th>created</th></tr>{}</table>",
+            "<table><tr><th>alert</th><th>threshold</th><th>owner</th><th>endpoint</th><th>created</th></tr>{}"
+            "</table><p>{}</p>",
             rows,
+            changelist_link("alerts", "alert", "see them in the alerts list", product_id__exact=str(product.pk)),
         )
 
 
@@ -61,105 +130,343 @@ admin.site.unregister(Product)
 admin.site.register(Product, ProductAdmin)
 
 
+class SyncStatusAdmin(offers_sync_admin.SyncStatusAdmin):
+    """The status page with the webhooks' health: endpoints failing or disabled, deliveries waiting."""
+
+    status_template = "admin/alerts/sync_status.html"
+
+    def more_status_context(self, request, *, now) -> dict:
+        return {**super().more_status_context(request, now=now), "webhooks": webhook_health(now=now)}
+
+
+admin.site.unregister(SyncStatus)
+admin.site.register(SyncStatus, SyncStatusAdmin)
+
+
+def _narrowed_title(request, plural: str) -> str | None:
+    """ "Deliveries to https://…" for a list opened from an endpoint's or a product's link."""
+    endpoint_id = parse_id(request.GET.get("endpoint_id__exact", ""))
+    if endpoint_id is not None:
+        url = WebhookEndpoint.objects.filter(pk=endpoint_id).values_list("url", flat=True).first()
+        return f"{plural} of the endpoint {url}" if url else None
+    product_id = parse_id(request.GET.get("product_id__exact", ""))
+    if product_id is not None:
+        name = Product.objects.filter(pk=product_id).values_list("name", flat=True).first()
+        return f"{plural} on {name}" if name else None
+    return None
+
+
+class EndpointStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("active", "active"), ("failing", "failing"), ("disabled", "disabled")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.filter(is_active=True, failing_since__isnull=True)
+        if self.value() == "failing":
+            return queryset.filter(is_active=True, failing_since__isnull=False)
+        if self.value() == "disabled":
+            return queryset.filter(is_active=False)
+        return queryset
+
+
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
-    list_display = ["url", "owner", "is_active", "failing_since", "created_at"]
-    list_filter = ["is_active", ("failing_since", admin.EmptyFieldListFilter)]
+    Media = AdminStyle
+    list_display = ["url_shown", "owner", "state_word", "deliveries", "alerts", "created_at"]
+    list_filter = [EndpointStateFilter]
     list_select_related = ["owner"]
     search_fields = ["url", "description", "owner__username"]
-    fields = ["id", "owner", "url", "description", "is_active", "failing_since", "created_at", "updated_at"]
-    readonly_fields = ["id", "owner", "url", "failing_since", "created_at", "updated_at"]
+    fields = [
+        "url",
+        "description",
+        "owner",
+        "state",
+        "is_active",
+        "deliveries_summary",
+        "alerts_summary",
+        "created_at",
+        "updated_at",
+        "id",
+    ]
+    readonly_fields = [
+        "id",
+        "owner",
+        "url",
+        "state",
+        "deliveries_summary",
+        "alerts_summary",
+        "created_at",
+        "updated_at",
+    ]
     ordering = ["-created_at"]
 
     def has_add_permission(self, request):
         # Endpoints are created through the API, which checks the URL and shows the secret once.
         return False
 
+    @admin.display(description="URL", ordering="url")
+    def url_shown(self, endpoint: WebhookEndpoint) -> str:
+        return truncated(endpoint.url, 60)
 
-class AttemptInline(ReadOnlyInline):
-    model = DeliveryAttempt
-    fields = ["attempted_at", "status_code", "error", "duration_ms"]
-    readonly_fields = fields
-    ordering = ["-attempted_at"]
+    @admin.display(description="state")
+    def state(self, endpoint: WebhookEndpoint):
+        return endpoint_state(endpoint)
+
+    @admin.display(description="state")
+    def state_word(self, endpoint: WebhookEndpoint):
+        return endpoint_state_short(endpoint)
+
+    @admin.display(description="deliveries")
+    def deliveries(self, endpoint: WebhookEndpoint):
+        return changelist_link("alerts", "delivery", "deliveries", endpoint_id__exact=str(endpoint.pk))
+
+    @admin.display(description="alerts")
+    def alerts(self, endpoint: WebhookEndpoint):
+        return changelist_link("alerts", "alert", "alerts", endpoint_id__exact=str(endpoint.pk))
+
+    @admin.display(description="deliveries")
+    def deliveries_summary(self, endpoint: WebhookEndpoint):
+        counts = dict(
+            Delivery.objects.filter(endpoint=endpoint)
+            .order_by()
+            .values("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
+        )
+        parts = [
+            f"{counts.get(status, 0)} {label}"
+            for status, label in ((DeliveryStatus.PENDING, "pending"), (DeliveryStatus.FAILED, "failed"))
+        ]
+        parts.append(f"{counts.get(DeliveryStatus.DELIVERED, 0)} delivered")
+        return format_html(
+            "{} · {}",
+            ", ".join(parts),
+            changelist_link("alerts", "delivery", "see its deliveries", endpoint_id__exact=str(endpoint.pk)),
+        )
+
+    @admin.display(description="alerts")
+    def alerts_summary(self, endpoint: WebhookEndpoint):
+        count = Alert.objects.filter(endpoint=endpoint).count()
+        return format_html(
+            "{} · {}",
+            f"{count} alert{'s' if count != 1 else ''}",
+            changelist_link("alerts", "alert", "see its alerts", endpoint_id__exact=str(endpoint.pk)),
+        )
 
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = [
-        "created_at",
-        "endpoint",
-        "event_type",
-        "status",
-        "attempts",
-        "last_status_code",
-        "last_error",
-        "next_attempt_at",
-        "delivered_at",
-    ]
+    """Deliveries are the workers' records: read only, except "retry now" (list action and button)."""
+
+    Media = AdminStyle
+    list_display = ["created_at", "product", "endpoint_link", "status_and_next", "last_result"]
     list_filter = ["status"]
     list_select_related = ["endpoint", "event"]
     search_fields = ["=id", "=event__id", "endpoint__url"]
-    fields = [
-        "id",
-        "endpoint",
-        "event",
-        "event_body",
-        "status",
-        "attempts",
-        "last_status_code",
-        "last_error",
-        "next_attempt_at",
-        "delivered_at",
-        "created_at",
+    fieldsets = [
+        (
+            None,
+            {"fields": ["summary", "status_shown", "last_result", "next_or_done", "endpoint_link", "alert", "product"]},
+        ),
+        ("Attempts", {"fields": ["attempt_log"]}),
+        ("Event", {"fields": ["event_type", "body", "created_at", "id", "event_id"]}),
     ]
-    readonly_fields = fields
+    readonly_fields = [
+        "summary",
+        "status_shown",
+        "last_result",
+        "next_or_done",
+        "endpoint_link",
+        "alert",
+        "product",
+        "attempt_log",
+        "event_type",
+        "body",
+        "created_at",
+        "id",
+        "event_id",
+    ]
     ordering = ["-created_at"]
-    inlines = [AttemptInline]
     actions = ["retry_now"]
     show_full_result_count = False
 
     def has_add_permission(self, request):
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="event")
-    def event_type(self, delivery: Delivery) -> str:
-        return delivery.event.type
+    def get_urls(self):
+        retry = self.admin_site.admin_view(self.retry_view)
+        return [path("<path:object_id>/retry/", retry, name="alerts_delivery_retry"), *super().get_urls()]
 
-    @admin.display(description="body")
-    def event_body(self, delivery: Delivery) -> str:
-        return delivery.event.body
+    def changelist_view(self, request, extra_context=None):
+        title = _narrowed_title(request, "Deliveries")
+        return super().changelist_view(request, {**({"title": title} if title else {}), **(extra_context or {})})
 
-    def has_retry_permission(self, request) -> bool:
-        # The change permission, which the read-only page itself never grants (has_change_permission).
-        opts = self.opts
-        return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "POST":
+            # Nothing here is edited: a save would write back what a worker changed meanwhile.
+            raise PermissionDenied
+        delivery = self.get_object(request, object_id)
+        context = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+        if delivery is not None:
+            context["title"] = self.describe(delivery)
+            context["subtitle"] = f"Delivery {str(delivery.pk)[:8]} of event {str(delivery.event_id)[:8]}"
+            context["can_retry"] = delivery.status != DeliveryStatus.DELIVERED and self.has_change_permission(
+                request, delivery
+            )
+        return super().change_view(request, object_id, form_url, {**context, **(extra_context or {})})
 
-    @admin.action(description="Retry now", permissions=["retry"])
+    def retry_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        delivery = get_object_or_404(Delivery, pk=parse_id(object_id))
+        if not self.has_change_permission(request, delivery):
+            raise PermissionDenied
+        if deliveries_retry_now(deliveries=Delivery.objects.filter(pk=delivery.pk)):
+            self.message_user(request, "The delivery is due now; a webhook worker sends it shortly.", messages.SUCCESS)
+        else:
+            self.message_user(request, "Not retried: it was delivered, or a worker is sending it.", messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:alerts_delivery_change", args=[delivery.pk]))
+
+    @admin.action(description="Retry now", permissions=["change"])
     def retry_now(self, request, queryset):
         count = deliveries_retry_now(deliveries=queryset)
         self.message_user(request, f"{count} deliveries are due now.", messages.SUCCESS)
 
+    @staticmethod
+    def describe(delivery: Delivery) -> str:
+        """What the delivery is: "alert.triggered: Kettle → https://…", "webhook.ping → https://…"."""
+        _, product_name = _product_of(_event_data(delivery))
+        what = f"{delivery.event.type}: {product_name}" if product_name else delivery.event.type
+        return f"{what} → {delivery.endpoint.url}"
+
+    @admin.display(description="event", ordering="event__type")
+    def event_type(self, delivery: Delivery) -> str:
+        return delivery.event.type
+
+    @admin.display(description="product")
+    def product(self, delivery: Delivery):
+        if delivery.event.type == EventType.WEBHOOK_PING:
+            return "test ping"
+        product_id, name = _product_of(_event_data(delivery))
+        return change_link("catalogue", "product", parse_id(product_id or ""), name) if product_id else NOTHING
+
+    @admin.display(description="alert")
+    def alert(self, delivery: Delivery):
+        alert = _event_data(delivery).get("alert")
+        if not isinstance(alert, dict) or parse_id(alert.get("id") or "") is None:
+            return NOTHING
+        return change_link("alerts", "alert", alert["id"], alert_described(alert.get("kind"), alert.get("threshold")))
+
+    @admin.display(description="endpoint")
+    def endpoint_link(self, delivery: Delivery):
+        return change_link("alerts", "webhookendpoint", delivery.endpoint_id, truncated(delivery.endpoint.url, 28))
+
+    @admin.display(description="status", ordering="status")
+    def status_shown(self, delivery: Delivery):
+        return status_word(delivery.get_status_display(), DELIVERY_TONES.get(delivery.status, "muted"))
+
+    @admin.display(description="status", ordering="status")
+    def status_and_next(self, delivery: Delivery):
+        """The status, and for one still pending when it is tried next."""
+        word = self.status_shown(delivery)
+        if delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is not None:
+            return format_html("{} next {}", word, when_short(delivery.next_attempt_at))
+        return word
+
+    @admin.display(description="attempts")
+    def last_result(self, delivery: Delivery) -> str:
+        if not delivery.attempts:
+            return "none yet"
+        # The answer in two words; what went wrong in the tooltip and on the delivery's page.
+        answer = f"HTTP {delivery.last_status_code}" if delivery.last_status_code else "no answer"
+        return format_html('<span title="{}">{} × {}</span>', delivery.last_error, delivery.attempts, answer)
+
+    @admin.display(description="next attempt / delivered")
+    def next_or_done(self, delivery: Delivery) -> str:
+        if delivery.status == DeliveryStatus.DELIVERED:
+            return f"delivered {when(delivery.delivered_at)}"
+        if delivery.status == DeliveryStatus.FAILED:
+            return "gave up"
+        return f"next {when(delivery.next_attempt_at)}"
+
+    @admin.display(description="what happened")
+    def summary(self, delivery: Delivery) -> str:
+        data = _event_data(delivery)
+        if delivery.event.type == EventType.WEBHOOK_PING:
+            return "A test ping of the endpoint (sent when its owner asked for one)."
+        if not data:
+            return NOTHING
+        _, name = _product_of(data)
+        alert = data.get("alert") if isinstance(data.get("alert"), dict) else {}
+        fired = f"The alert “{alert_described(alert.get('kind'), alert.get('threshold'))}” fired. "
+        best, before = data.get("best_price"), data.get("previous_best_price")
+        in_stock = data.get("offers_in_stock")
+        return (
+            f"{fired}{name or 'A product'}: best in-stock price {format_money(best) if best is not None else 'none'}"
+            f" (before: {format_money(before) if before is not None else 'none'}),"
+            f" {in_stock} offer{'s' if in_stock != 1 else ''} in stock."
+        )
+
+    @admin.display(description="attempts")
+    def attempt_log(self, delivery: Delivery):
+        attempts = list(delivery.attempt_log.order_by("attempted_at", "id"))
+        if not attempts:
+            return "none yet"
+        rows = format_html_join(
+            "",
+            "<tr><td>Attempt {}</td><td>{}</td><td>{}</td><td>{} ms</td><td>{}</td></tr>",
+            (
+                (
+                    n,
+                    when(a.attempted_at),
+                    f"HTTP {a.status_code}" if a.status_code else "no answer",
+                    a.duration_ms,
+                    "" if a.error == f"HTTP {a.status_code}" else a.error,
+                )
+                for n, a in enumerate(attempts, start=1)
+            ),
+        )
+        return format_html(
+            "<table><tr><th></th><th>at</th><th>answer</th><th>took</th><th>error</th></tr>{}</table>", rows
+        )
+
+    @admin.display(description="body")
+    def body(self, delivery: Delivery):
+        try:
+            shown = json.dumps(json.loads(delivery.event.body), indent=2, ensure_ascii=False)
+        except ValueError:
+            shown = delivery.event.body
+        return format_html(
+            '<details><summary>The JSON every attempt sends ({} bytes)</summary><pre style="white-space:pre-wrap">{}'
+            "</pre></details>",
+            len(delivery.event.body.encode()),
+            shown,
+        )
+
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
-    list_display = ["kind", "threshold", "product", "endpoint", "owner", "created_at"]
+    Media = AdminStyle
+    list_display = ["kind_shown", "threshold_shown", "product_link", "endpoint_link", "owner", "created_at"]
     list_filter = ["kind"]
     list_select_related = ["product", "endpoint", "owner"]
     search_fields = ["=id", "product__name", "endpoint__url"]
     fields = [
-        "id",
+        "kind_shown",
+        "threshold_shown",
+        "product_link",
+        "endpoint_link",
         "owner",
-        "endpoint",
-        "product",
-        "kind",
-        "threshold",
-        "armed",
-        "reference_price",
-        "in_stock",
+        "evaluation",
         "created_at",
+        "id",
     ]
     readonly_fields = fields
     ordering = ["-created_at"]
@@ -169,3 +476,45 @@ class AlertAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        title = _narrowed_title(request, "Alerts")
+        return super().changelist_view(request, {**({"title": title} if title else {}), **(extra_context or {})})
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        alert = self.get_object(request, object_id)
+        context = {}
+        if alert is not None:
+            on = "every product" if alert.product_id is None else alert.product.name
+            context["subtitle"] = f"{alert_described(alert.kind, alert.threshold)} on {on} → {alert.endpoint.url}"
+        return super().change_view(request, object_id, form_url, {**context, **(extra_context or {})})
+
+    @admin.display(description="alert", ordering="kind")
+    def kind_shown(self, alert: Alert) -> str:
+        return alert.kind.replace("_", " ")
+
+    @admin.display(description="threshold")
+    def threshold_shown(self, alert: Alert) -> str:
+        return alert_threshold(alert)
+
+    @admin.display(description="product")
+    def product_link(self, alert: Alert):
+        if alert.product_id is None:
+            return "every product"
+        return change_link("catalogue", "product", alert.product_id, alert.product.name)
+
+    @admin.display(description="endpoint")
+    def endpoint_link(self, alert: Alert):
+        return change_link("alerts", "webhookendpoint", alert.endpoint_id, truncated(alert.endpoint.url, 50))
+
+    @admin.display(description="state")
+    def evaluation(self, alert: Alert) -> str:
+        if alert.kind == AlertKind.PRICE_BELOW:
+            return "waiting for the price to fall below" if alert.armed else "fired; waits for the price to rise again"
+        if alert.kind == AlertKind.PRICE_DROP:
+            if alert.product_id is None:
+                return "a reference price per product"
+            return f"reference price {format_money(alert.reference_price) if alert.reference_price else 'none yet'}"
+        if alert.in_stock is None:
+            return "stock not known yet"
+        return "in stock" if alert.in_stock else "out of stock"

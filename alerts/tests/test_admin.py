@@ -29,7 +29,7 @@ def test_endpoint_pages_never_show_the_secret(admin_client, endpoint):
 
 def test_product_page_lists_its_alerts(admin_client, product, alert):
     html = admin_client.get(f"/admin/catalogue/product/{product.id}/change/").content.decode()
-    assert "price_below" in html and "4321" in html
+    assert "price below" in html and "€43.21" in html
 
 
 def test_a_product_with_alerts_can_be_deleted_from_the_admin(admin_client, product, alert):
