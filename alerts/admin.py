@@ -414,7 +414,7 @@ class DeliveryAdmin(admin.ModelAdmin):
             f" {in_stock} offer{'s' if in_stock != 1 else ''} in stock."
         )
 
-    @admin.display(description="attempts")
+    @admin.display(description="each attempt")
     def attempt_log(self, delivery: Delivery):
         attempts = list(delivery.attempt_log.order_by("attempted_at", "id"))
         if not attempts:
