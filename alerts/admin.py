@@ -26,9 +26,18 @@ from aggregator.admin_display import (
     when_short,
 )
 from aggregator.money import format_money
-from alerts.models import Alert, AlertKind, AlertReference, Delivery, DeliveryStatus, EventType, WebhookEndpoint
+from alerts.models import (
+    Alert,
+    AlertKind,
+    AlertReference,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    EventType,
+    WebhookEndpoint,
+)
 from alerts.selectors import parse_id, webhook_health
-from alerts.services import deliveries_retry_now
+from alerts.services import deliveries_retry_now, endpoint_delete
 from catalogue.models import Product
 from offers_sync import admin as offers_sync_admin
 from offers_sync.models import SyncStatus
@@ -207,6 +216,20 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         # Endpoints are created through the API, which checks the URL and shows the secret once.
         return False
+
+    def delete_model(self, request, obj):
+        # Through the service, which also deletes the events no other endpoint delivers.
+        endpoint_delete(endpoint=obj)
+
+    def delete_queryset(self, request, queryset):
+        for endpoint in queryset:
+            endpoint_delete(endpoint=endpoint)
+
+    def get_deleted_objects(self, objs, request):
+        """An endpoint's deliveries and their attempts go with it, though nobody deletes them by hand."""
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed -= {Delivery._meta.verbose_name, DeliveryAttempt._meta.verbose_name}
+        return deleted, model_count, perms_needed, protected
 
     @admin.display(description="URL", ordering="url")
     def url_shown(self, endpoint: WebhookEndpoint) -> str:

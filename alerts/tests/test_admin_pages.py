@@ -220,3 +220,13 @@ def test_lists_of_a_thousand_rows_take_the_queries_of_a_few(
         with django_assert_max_num_queries(len(few)):
             html = admin_client.get(path).content.decode()
     assert html.count(f'class="field-{column}"') == 1000
+
+
+def test_an_endpoint_with_deliveries_can_be_deleted_and_takes_them_with_it(admin_client, scene):
+    failing = scene["failing"]
+    confirm = admin_client.get(f"/admin/alerts/webhookendpoint/{failing.pk}/delete/")
+    assert confirm.status_code == 200 and "Yes, I’m sure" in confirm.content.decode()
+    response = admin_client.post(f"/admin/alerts/webhookendpoint/{failing.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not WebhookEndpoint.objects.filter(pk=failing.pk).exists()
+    assert not Delivery.objects.exists() and not WebhookEvent.objects.exists()  # its events went with it
