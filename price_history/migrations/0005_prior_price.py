@@ -7,7 +7,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalogue', '0005_product_name_grams_index'),
+        # The catalogue's first migrations are enough for the product key; a later one would be undone
+        # (and this table with it) whenever the catalogue's search indexes are migrated back.
+        ('catalogue', '0002_sync_claims'),
         ('offers_sync', '0005_sync_runs'),
         ('price_history', '0004_priceevent_kind_index'),
     ]
