@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from aggregator.tests.factories import TokenFactory, UserFactory
+from aggregator.tests.factories import TokenFactory, UserFactory, product_permissions
 from catalogue.tests.factories import ProductFactory
 from offers_sync.models import Offer
 from offers_sync.tests.factories import OfferFactory
@@ -65,8 +65,11 @@ def product(stack):
 
 
 def token_session(name: str) -> requests.Session:
+    """A token holder who may write products, as the API's writers are."""
+    user = UserFactory(username=name)
+    user.user_permissions.add(*product_permissions("add", "change", "delete"))
     session = requests.Session()
-    session.headers["Authorization"] = f"Token {TokenFactory(user=UserFactory(username=name)).key}"
+    session.headers["Authorization"] = f"Token {TokenFactory(user=user).key}"
     return session
 
 

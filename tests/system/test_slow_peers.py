@@ -136,7 +136,7 @@ def test_sigterm_stops_run_sync_within_its_bound_while_a_fetch_drips(fake, auth_
 
 
 def webhook_worker(**env) -> subprocess.Popen:
-    from alerts.tests.test_workers import worker_env as webhooks_env
+    from tests.system.test_webhook_workers import worker_env as webhooks_env
 
     return subprocess.Popen(
         [sys.executable, "manage.py", "run_webhooks"],
