@@ -113,3 +113,17 @@ def document_conditional_get(result, generator, request, public):
             "headers": {"ETag": {"required": True, "schema": {"type": "string"}}},
         }
     return result
+
+
+def require_request_bodies(result, generator, request, public):
+    """drf-spectacular post-processing hook: every operation that takes a body requires one.
+
+    drf-spectacular marks a body optional where it cannot tell (a list, as `POST /products/bulk`
+    takes, or a raw schema of several shapes, as `POST /alerts`); here no write means anything
+    without one, and each refuses a missing body with a 400.
+    """
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                operation["requestBody"]["required"] = True
+    return result

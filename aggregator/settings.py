@@ -263,7 +263,7 @@ SPECTACULAR_SETTINGS = {
         "aggregator.schema.document_retry_after",
         "aggregator.schema.document_nul_refusal",
         "aggregator.schema.document_conditional_get",
-        "alerts.schema.require_alert_body",
+        "aggregator.schema.require_request_bodies",
     ],
 }
 

@@ -10,6 +10,7 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 
 from aggregator.pagination import KeysetLinkPagination
@@ -65,7 +66,8 @@ class ProductPagination(KeysetLinkPagination):
     ),
 )
 class ProductListCreateApi(generics.GenericAPIView):
-    permission_classes = [ProductPermissions]
+    # IsAuthenticatedOrReadOnly first: it says to the schema (drf-spectacular) that reads need no token.
+    permission_classes = [IsAuthenticatedOrReadOnly, ProductPermissions]
     cache_public = True  # GET: aggregator.http_cache
     pagination_class = ProductPagination
     serializer_class = ProductOutputSerializer
@@ -110,7 +112,8 @@ class ProductListCreateApi(generics.GenericAPIView):
     ),
 )
 class ProductDetailApi(generics.GenericAPIView):
-    permission_classes = [ProductPermissions]
+    # IsAuthenticatedOrReadOnly first: it says to the schema (drf-spectacular) that reads need no token.
+    permission_classes = [IsAuthenticatedOrReadOnly, ProductPermissions]
     cache_public = True  # GET: aggregator.http_cache
     serializer_class = ProductOutputSerializer
 
@@ -176,7 +179,8 @@ class ProductDetailApi(generics.GenericAPIView):
     ),
 )
 class ProductBulkCreateApi(generics.GenericAPIView):
-    permission_classes = [ProductPermissions]
+    # IsAuthenticatedOrReadOnly first: it says to the schema (drf-spectacular) that reads need no token.
+    permission_classes = [IsAuthenticatedOrReadOnly, ProductPermissions]
     serializer_class = ProductOutputSerializer
 
     def post(self, request):

@@ -10,15 +10,18 @@ Bounded for CI (2 cores, the suite runs twice): a few examples per operation, no
 """
 
 import uuid
+from datetime import timedelta
 
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.utils import timezone
 from hypothesis import HealthCheck, Phase, settings
 from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from aggregator.pagination import KeysetLinkPagination
@@ -78,6 +81,11 @@ def with_real_cursor(case, product: Product):
         else:
             cursor = KeysetLinkPagination()._encode(product)
         case.query = {**case.query, "cursor": cursor}
+    # The changes feed's `since` must lie within the history kept and not ahead of now: outside it,
+    # a documented 400 that the schema cannot express. Schema-valid cases get a moment inside it.
+    if case.query and "since" in case.query and case.meta.generation.mode is GenerationMode.POSITIVE:
+        if case.operation.path == "/offers/changes":
+            case.query = {**case.query, "since": (timezone.now() - timedelta(days=1)).isoformat()}
     return case
 
 
@@ -96,8 +104,14 @@ def call_and_validate(case, **kwargs) -> None:
     bulk create's array can be that large while valid, or too long *and* that large. Schemathesis
     counts only 400-like codes as a refusal; the answer is still checked against the schema.
     """
+    auth_added = kwargs.pop("auth_added", False)
     response = case.call(**kwargs)
     excluded = [negative_data_rejection, positive_data_acceptance] if response.status_code == 413 else []
+    # A case made invalid by its headers may be invalid only for lacking Authorization, which the
+    # authenticated test adds to every case: as sent, it is valid, so its acceptance proves nothing.
+    header = case.meta.components.get(ParameterLocation.HEADER) if auth_added and case.meta else None
+    if header is not None and header.mode is GenerationMode.NEGATIVE:
+        excluded.append(negative_data_rejection)
     case.validate_response(response, excluded_checks=excluded, headers=kwargs.get("headers"))
 
 
@@ -114,4 +128,5 @@ def test_authenticated_requests_get_documented_answers(case, api_user, existing_
     call_and_validate(
         with_fresh_idempotency_key(with_real_cursor(case, existing_product)),
         headers={"Authorization": f"Token {token.key}"},
+        auth_added=True,
     )
