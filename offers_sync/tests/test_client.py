@@ -3,6 +3,7 @@
 import json
 import uuid
 from datetime import UTC, datetime
+from unittest import mock
 
 import pytest
 import requests
@@ -127,7 +128,9 @@ def test_timeouts_and_connection_errors_are_temporary(client):
 def test_no_retry_is_started_that_would_end_past_the_callers_deadline(wait):
     client = OffersServiceClient(BASE, wait=wait, backoff_seconds=60)
     responses.get(OFFERS_URL, status=503)
-    with outgoing_http.deadline(5), pytest.raises(TemporaryError, match="server error"):
+    # The backoff's jitter drawn at its longest (60 s), past the caller's 5 s.
+    longest = mock.patch("offers_sync.client.random.uniform", side_effect=lambda low, high: high)
+    with longest, outgoing_http.deadline(5), pytest.raises(TemporaryError, match="server error"):
         client.get_offers(StaticTokens(), PRODUCT)
     assert len(responses.calls) == 1
     assert wait.delays == []
