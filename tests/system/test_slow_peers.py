@@ -33,7 +33,6 @@ from tests.system.test_end_to_end import (
     upstream_of,
     worker_env,
 )
-from tests.system.test_end_to_end import worker_env as sync_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -113,7 +112,7 @@ def test_sigterm_stops_run_sync_within_its_bound_while_a_fetch_drips(fake, auth_
     sync_once()
     fake.set_hostile(product_ids[0], "drip-body")
     fake.reset_stats()
-    env = sync_env(fake, SYNC_SCHEDULE="* * * * * *", SYNC_CONCURRENCY="2", OFFERS_TIMEOUT="5")
+    env = worker_env(fake, SYNC_SCHEDULE="* * * * * *", SYNC_CONCURRENCY="2", OFFERS_TIMEOUT="5")
     env["SYNC_HEARTBEAT_FILE"] = str(tmp_path / "heartbeat")
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "run_sync"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
