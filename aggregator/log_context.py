@@ -44,11 +44,6 @@ def request_id_from(header_value: str | None) -> str:
     return new_id()
 
 
-def current_request_id() -> str | None:
-    context = _current.get()
-    return context[1] if context and context[0] == "request_id" else None
-
-
 def bind_cycle_id(cycle_id: str | None) -> None:
     """Tag every log line of this process with `cycle_id` (None: stop tagging)."""
     global _process_wide

@@ -68,29 +68,14 @@ def deliveries_claim(*, limit: int) -> list[Claimed]:
         Delivery.objects.filter(id__in=ids, status=DeliveryStatus.PENDING, next_attempt_at__lte=now).update(
             claim=token, next_attempt_at=now + timedelta(seconds=lease_seconds())
         )
+    # In the order of Claimed's fields.
     rows = Delivery.objects.filter(claim=token).values_list(
-        "id",
-        "endpoint_id",
-        "endpoint__url",
-        "endpoint__secret",
-        "event_id",
-        "event__body",
-        "attempts",
+        "id", "endpoint_id", "endpoint__url", "endpoint__secret", "event_id", "event__body", "attempts",
         "endpoint__failing_since",
-    )
+    )  # fmt: skip
     return [
-        Claimed(
-            delivery_id=row[0],
-            claim=token,
-            endpoint_id=row[1],
-            url=row[2],
-            secret=row[3],
-            event_id=row[4],
-            body=row[5],
-            attempts=row[6],
-            endpoint_failing=row[7] is not None,
-        )
-        for row in rows
+        Claimed(delivery_id, token, *fields, endpoint_failing=failing_since is not None)
+        for delivery_id, *fields, failing_since in rows
     ]
 
 
@@ -142,10 +127,6 @@ def deliveries_record(results: list[tuple[Claimed, client.Outcome]]) -> list[str
         )
         recorded = {claimed.delivery_id: _record(claimed, outcome) for claimed, outcome in kept}
         return [recorded.get(claimed.delivery_id, "gone") for claimed, _ in results]
-
-
-def delivery_record(claimed: Claimed, outcome: client.Outcome) -> str:
-    return deliveries_record([(claimed, outcome)])[0]
 
 
 def _record(claimed: Claimed, outcome: client.Outcome) -> str:

@@ -203,11 +203,6 @@ def alerts_of_deleted_product(*, product: Product) -> int:
     return len(alerts)
 
 
-def alerts_evaluate(*, changes: OffersChanged) -> int:
-    """Evaluate the alerts of one product whose offers changed (see `alerts_evaluate_batch`)."""
-    return alerts_evaluate_batch(changes=[changes])
-
-
 def alerts_evaluate_batch(*, changes: Sequence[OffersChanged]) -> int:
     """Evaluate the alerts of a batch of products whose offers changed; the caller holds the transaction.
 

@@ -29,7 +29,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from aggregator import outgoing_http
-from offers_sync.client import AccessTokenStillValid, IssuedAccessToken, OffersServiceClient
+from offers_sync.client import (
+    AccessTokenStillValid,
+    IssuedAccessToken,
+    OffersServiceClient,
+    wait_without_interruption,
+)
 from offers_sync.models import AccessToken
 
 logger = logging.getLogger(__name__)
@@ -78,13 +83,13 @@ class DatabaseTokenSource:
         refresh_token: str,
         *,
         max_wait_seconds: float = 10.0,
-        wait: Callable[[float], bool] | None = None,
+        wait: Callable[[float], bool] = wait_without_interruption,
         now: Callable[[], datetime] = timezone.now,
     ):
         self._client = client
         self._refresh_token = refresh_token
         self._max_wait = timedelta(seconds=max_wait_seconds)
-        self._wait = wait or _sleep
+        self._wait = wait
         self._now = now
         self._lock = threading.Lock()
         self._token = ""
@@ -272,13 +277,5 @@ def _store(issued: IssuedAccessToken, *, attempt: str, now: datetime) -> None:
 
 
 def _load_row() -> AccessToken:
-    row = AccessToken.objects.filter(pk=AccessToken.SINGLETON_ID).first()
-    if row is None:
-        # The data migration creates it; this covers a database restored without it.
-        row, _ = AccessToken.objects.get_or_create(pk=AccessToken.SINGLETON_ID)
-    return row
-
-
-def _sleep(seconds: float) -> bool:
-    time.sleep(seconds)
-    return False
+    # The data migration creates it; `create` covers a database restored without it.
+    return AccessToken.objects.get_or_create(pk=AccessToken.SINGLETON_ID)[0]

@@ -142,11 +142,11 @@ def test_a_rolled_back_offer_change_sends_nothing(product, make_alert, watch):
 def test_evaluation_costs_one_query_for_a_product_without_alerts(product, django_assert_num_queries):
     offers = Offers(product.id)
     offers.report((1000, 1))
-    from alerts.services import alerts_evaluate
+    from alerts.services import alerts_evaluate_batch
     from offers_sync.signals import OffersChanged
 
     changes = OffersChanged(
         product_id=product.id, observed_at=product.created_at, appeared=(), changed=(), vanished=(), offers=()
     )
     with django_assert_num_queries(1):
-        alerts_evaluate(changes=changes)
+        alerts_evaluate_batch(changes=[changes])
