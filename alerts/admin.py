@@ -8,10 +8,12 @@ admin is registered and taking its place, so nothing below this app names it. Se
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
@@ -201,16 +203,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         "updated_at",
         "id",
     ]
-    readonly_fields = [
-        "id",
-        "owner",
-        "url",
-        "state",
-        "deliveries_summary",
-        "alerts_summary",
-        "created_at",
-        "updated_at",
-    ]
+    readonly_fields = [name for name in fields if name not in ("description", "is_active")]
     ordering = ["-created_at"]
 
     def has_add_permission(self, request):
@@ -260,14 +253,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             .annotate(n=Count("id"))
             .values_list("status", "n")
         )
-        parts = [
-            f"{counts.get(status, 0)} {label}"
-            for status, label in ((DeliveryStatus.PENDING, "pending"), (DeliveryStatus.FAILED, "failed"))
-        ]
-        parts.append(f"{counts.get(DeliveryStatus.DELIVERED, 0)} delivered")
+        statuses = (DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.DELIVERED)
         return format_html(
             "{} · {}",
-            ", ".join(parts),
+            ", ".join(f"{counts.get(status, 0)} {status.value}" for status in statuses),
             changelist_link("alerts", "delivery", "see its deliveries", endpoint_id__exact=str(endpoint.pk)),
         )
 
@@ -276,7 +265,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         count = Alert.objects.filter(endpoint=endpoint).count()
         return format_html(
             "{} · {}",
-            f"{count} alert{'s' if count != 1 else ''}",
+            f"{count} alert{pluralize(count)}",
             changelist_link("alerts", "alert", "see its alerts", endpoint_id__exact=str(endpoint.pk)),
         )
 
@@ -298,21 +287,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         ("Attempts", {"fields": ["attempt_log"]}),
         ("Event", {"fields": ["event_type", "body", "created_at", "id", "event_id"]}),
     ]
-    readonly_fields = [
-        "summary",
-        "status_shown",
-        "last_result",
-        "next_or_done",
-        "endpoint_link",
-        "alert",
-        "product",
-        "attempt_log",
-        "event_type",
-        "body",
-        "created_at",
-        "id",
-        "event_id",
-    ]
+    readonly_fields = flatten_fieldsets(fieldsets)
     ordering = ["-created_at"]
     actions = ["retry_now"]
     show_full_result_count = False

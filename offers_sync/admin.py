@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Q
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -222,7 +223,7 @@ class ProductAdmin(catalogue_admin.ProductAdmin):
         best = "none in stock" if stats[1] is None else f"best in-stock price {format_money(stats[1])}"
         return format_html(
             "{} ({}), listed below · {}",
-            f"{stats[0]} offer{'s' if stats[0] != 1 else ''}",
+            f"{stats[0]} offer{pluralize(stats[0])}",
             best,
             changelist_link("offers_sync", "offer", "see them in the offers list", q=str(product.pk)),
         )
