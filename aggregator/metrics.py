@@ -114,10 +114,6 @@ def authorized(authorization_header: str | None) -> bool:
     return hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"), expected.encode())
 
 
-def exposition(registry: CollectorRegistry) -> bytes:
-    return generate_latest(registry)
-
-
 def metrics_view(request):
     """GET /metrics: the web's metrics in the Prometheus text format (see the module doc)."""
     if not settings.METRICS_TOKEN:
@@ -130,7 +126,7 @@ def metrics_view(request):
             status=401,
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
-    return HttpResponse(exposition(_web_registry()), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(_web_registry()), content_type=CONTENT_TYPE_LATEST)
 
 
 _registries: dict[str, CollectorRegistry] = {}
@@ -141,23 +137,14 @@ def _web_registry() -> CollectorRegistry:
     mode = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or ""
     registry = _registries.get(mode)
     if registry is None:
+        registry = CollectorRegistry()
         if mode:
-            registry = CollectorRegistry()
             MultiProcessCollector(registry)
         else:
-            registry = CollectorRegistry()
-            registry.register(_RegistryCollector(_http_registry))
+            registry.register(_http_registry)  # a registry is a collector of its metrics
         registry.register(_RegisteredGaugesCollector())
         _registries[mode] = registry
     return registry
-
-
-class _RegistryCollector(Collector):
-    def __init__(self, registry: CollectorRegistry):
-        self.registry = registry
-
-    def collect(self):
-        return self.registry.collect()
 
 
 # -- gauges of the apps ----------------------------------------------------------------------------
@@ -219,7 +206,7 @@ class _MetricsHandler(BaseHTTPRequestHandler):
         if not authorized(self.headers.get("Authorization")):
             body = b'{"detail": "Metrics need Authorization: Bearer <METRICS_TOKEN>."}'
             return self._answer(401, body, "application/json", {"WWW-Authenticate": 'Bearer realm="metrics"'})
-        return self._answer(200, exposition(self.server.registry), CONTENT_TYPE_LATEST)
+        return self._answer(200, generate_latest(self.server.registry), CONTENT_TYPE_LATEST)
 
     def do_HEAD(self):  # noqa: N802
         self.do_GET()
