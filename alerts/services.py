@@ -116,17 +116,7 @@ def endpoint_ping(*, endpoint: WebhookEndpoint) -> Delivery:
 
 
 def current_summary(product_id: uuid.UUID) -> OfferSummary:
-    return summarize(
-        _Offer(price, stock)
-        for price, stock in Offer.objects.filter(product_id=product_id).values_list("price", "items_in_stock")
-    )
-
-
-class _Offer:
-    __slots__ = ("price", "items_in_stock")
-
-    def __init__(self, price: int, items_in_stock: int):
-        self.price, self.items_in_stock = price, items_in_stock
+    return summarize(Offer.objects.filter(product_id=product_id).only("price", "items_in_stock"))
 
 
 @transaction.atomic
