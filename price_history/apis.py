@@ -24,16 +24,19 @@ from price_history.serializers import (
 )
 
 
+def _bigint(raw: str) -> int:
+    """A cursor's event id or transaction id: a whole number a 64-bit column holds."""
+    # Within the column's range: a larger integer is an OverflowError in SQLite's driver.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) >= 2**63:
+        raise ValueError("not a 64-bit id")
+    return int(raw)
+
+
 class PriceEventPagination(KeysetLinkPagination):
     """Events page on (observed_at, id); their ids are integers, not the UUIDs the base class reads."""
 
     ordering_field = "observed_at"
-
-    def parse_id(self, raw: str) -> int:
-        # Within the column's range: a larger integer is an OverflowError in SQLite's driver.
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) >= 2**63:
-            raise ValueError("not an event id")
-        return int(raw)
+    parse_id = staticmethod(_bigint)
 
 
 class PriceEventChangesPagination(PriceEventPagination):
@@ -44,14 +47,8 @@ class PriceEventChangesPagination(PriceEventPagination):
     """
 
     ordering_field = "xact_id"
-
-    def parse_value(self, raw: str) -> int:
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) >= 2**63:
-            raise ValueError("not a transaction id")
-        return int(raw)
-
-    def encode_value(self, value) -> str:
-        return str(value)
+    parse_value = staticmethod(_bigint)
+    encode_value = staticmethod(str)
 
     def paginate_queryset(self, queryset, request, view=None):
         rows = super().paginate_queryset(queryset, request, view)

@@ -50,14 +50,15 @@ class MomentField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        moment = self._parse(_SPACE_FOR_PLUS.sub(r"\g<head>+\g<offset>", data.strip()))
+        moment = self._parse(data)
         if not EARLIEST <= moment < LATEST:
             self.fail("out_of_range")
         return moment
 
-    def _parse(self, text: str) -> datetime:
+    def _parse(self, data) -> datetime:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        text = _SPACE_FOR_PLUS.sub(r"\g<head>+\g<offset>", data.strip())
         try:
             if _DATE.match(text):
                 day = date.fromisoformat(text)
@@ -71,12 +72,6 @@ class MomentField(serializers.Field):
 
     def to_representation(self, value):
         return value.isoformat()
-
-
-def _check_order(attrs: dict) -> None:
-    since, until = attrs.get("since"), attrs.get("until")
-    if since is not None and until is not None and since > until:
-        raise serializers.ValidationError({"since": ["Must not be after until."]})
 
 
 class PriceEventQuerySerializer(serializers.Serializer):
@@ -95,7 +90,9 @@ class PriceEventQuerySerializer(serializers.Serializer):
     offer = serializers.UUIDField(required=False, help_text="Only this offer's events.")
 
     def validate(self, attrs):
-        _check_order(attrs)
+        since, until = attrs.get("since"), attrs.get("until")
+        if since is not None and until is not None and since > until:
+            raise serializers.ValidationError({"since": ["Must not be after until."]})
         return attrs
 
 
@@ -104,10 +101,7 @@ class SinceAnyMomentField(MomentField):
     and past 9998 an empty feed, rather than a 400 for a question with a plain answer."""
 
     def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        moment = self._parse(_SPACE_FOR_PLUS.sub(r"\g<head>+\g<offset>", data.strip()))
-        return min(max(moment, EARLIEST), LATEST)
+        return min(max(self._parse(data), EARLIEST), LATEST)
 
 
 class PriceEventChangesQuerySerializer(serializers.Serializer):
@@ -137,21 +131,6 @@ class PriceEventChangesQuerySerializer(serializers.Serializer):
 
 def _moment_text(moment) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-class PriceEventChangeSerializer(serializers.ModelSerializer):
-    """A price event of any product, as the changes feed lists it."""
-
-    product_id = serializers.UUIDField()
-    currency = serializers.SerializerMethodField(help_text="ISO 4217 code of the prices (the deployment's).")
-
-    def get_currency(self, _) -> str:
-        return settings.CURRENCY
-
-    class Meta:
-        model = PriceEvent
-        fields = [*CHANGE_FEED_FIELDS, "currency"]
-        read_only_fields = fields
 
 
 class PriceTrendQuerySerializer(serializers.Serializer):
@@ -198,6 +177,16 @@ class PriceEventOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = PriceEvent
         fields = [*EVENT_API_FIELDS, "currency"]
+        read_only_fields = fields
+
+
+class PriceEventChangeSerializer(PriceEventOutputSerializer):
+    """A price event of any product, as the changes feed lists it."""
+
+    product_id = serializers.UUIDField()
+
+    class Meta(PriceEventOutputSerializer.Meta):
+        fields = [*CHANGE_FEED_FIELDS, "currency"]
         read_only_fields = fields
 
 
