@@ -116,7 +116,7 @@ def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> Reconcil
         return counts
     try:
         with transaction.atomic():
-            batch = _write_batch(changed)
+            return _write_batch(changed)
     except (OperationalError, InterfaceError):
         raise
     except (DatabaseError, OverflowError, SubscriberFailed) as exc:
@@ -129,12 +129,6 @@ def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> Reconcil
         for product_id, reported in changed.items():
             _reconcile_alone(product_id, reported, counts)
         return counts
-    counts.failed.update(batch.failed)
-    counts.added += batch.added
-    counts.changed += batch.changed
-    counts.removed += batch.removed
-    counts.products_changed += batch.products_changed
-    return counts
 
 
 def _reconcile_alone(product_id: uuid.UUID, reported: Sequence[OfferData], counts: ReconcileCounts) -> None:
