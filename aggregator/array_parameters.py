@@ -21,11 +21,8 @@ _PLAIN_ELEMENT = re.compile(r"[A-Za-z0-9_.:+-]+")
 def array_literal(values: Iterable[uuid.UUID | int | datetime | str]) -> str:
     """PostgreSQL's text form of an array of these values, for one `%s::uuid[]` (`bigint[]`, ...) parameter.
 
-    With Django's default client-side binding, psycopg turns a list parameter into SQL element by
-    element in Python, which for the batches of the sync (hundreds of ids, prices, timestamps per
-    statement) costs more than the statement's own work in the database; one string is quoted
-    once. Holds UUIDs (as 32 hex digits, which PostgreSQL's uuid input reads), whole numbers,
-    aware datetimes and strings of plain characters; anything else is refused (ValueError).
+    Holds UUIDs (as 32 hex digits, which PostgreSQL's uuid input reads), whole numbers, aware
+    datetimes and strings of plain characters; anything else is refused (ValueError).
     """
     parts = []
     for value in values:
@@ -50,9 +47,11 @@ def uuid_among(model: type[Model], field: str, values: Iterable[uuid.UUID], *, u
     rather than one per value, which Django's client-side binding quotes one by one in Python.
     """
     values = list(values)
-    if connections[using].vendor != "postgresql":
+    connection = connections[using]
+    if connection.vendor != "postgresql":
         return Q(**{f"{field}__in": values})
-    column = f"{_quote(model._meta.db_table)}.{_quote(model._meta.get_field(field).column)}"
+    quote = connection.ops.quote_name
+    column = f"{quote(model._meta.db_table)}.{quote(model._meta.get_field(field).column)}"
     return RawSQL(f"{column} = ANY(%s::uuid[])", [array_literal(values)], output_field=BooleanField())
 
 
@@ -66,8 +65,3 @@ def uuid_rows(values: Iterable[uuid.UUID], *, using: str = DEFAULT_DB_ALIAS):
     if connections[using].vendor != "postgresql":
         return values
     return RawSQL("SELECT unnest(%s::uuid[])", [array_literal(values)])
-
-
-def _quote(name: str) -> str:
-    # Standard SQL's quoting, which PostgreSQL and SQLite share; Django's names never hold a quote.
-    return f'"{name}"'
