@@ -29,6 +29,7 @@ import re
 
 from django.conf import settings
 from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.deprecation import MiddlewareMixin
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 # Answers that stand for the resource itself: a 304 stands for the 200 the client has.
@@ -79,18 +80,14 @@ def apply_cache_headers(request, response) -> None:
         patch_cache_control(response, private=True)
 
 
-class CacheHeadersMiddleware:
+class CacheHeadersMiddleware(MiddlewareMixin):
     """Gives every answer its `Cache-Control` and `Vary` (see the module docstring).
 
     Listed before django-cors-headers' middleware, so that it sees the preflights that middleware
     answers by itself, and before anything that may answer an error.
     """
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        response = self.get_response(request)
+    def process_response(self, request, response):
         apply_cache_headers(request, response)
         return response
 

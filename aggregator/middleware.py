@@ -2,11 +2,12 @@
 
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
+from django.utils.deprecation import MiddlewareMixin
 
 from aggregator.exceptions import DATABASE_RETRY_AFTER_SECONDS, database_error_detail
 
 
-class RejectNulCharactersMiddleware:
+class RejectNulCharactersMiddleware(MiddlewareMixin):
     """Answer 400 to a request with a NUL character in its path, query string or headers.
 
     No legitimate client sends one, and PostgreSQL cannot store or even compare text holding one
@@ -14,13 +15,10 @@ class RejectNulCharactersMiddleware:
     are checked by the serializers (DRF refuses NUL in strings).
     """
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
+    def process_request(self, request):
         if self._has_nul(request):
             return JsonResponse({"detail": "The request contains a NUL character."}, status=400)
-        return self.get_response(request)
+        return None
 
     @staticmethod
     def _has_nul(request) -> bool:
@@ -32,17 +30,11 @@ class RejectNulCharactersMiddleware:
         return any("\x00" in value for key, value in request.META.items() if key.startswith("HTTP_"))
 
 
-class DatabaseUnavailableMiddleware:
+class DatabaseUnavailableMiddleware(MiddlewareMixin):
     """A JSON 503 with Retry-After when the database is down under a non-API view (the admin).
 
     The API's own views get the same answer from aggregator.exceptions.api_exception_handler.
     """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
 
     def process_exception(self, request, exception):
         if isinstance(exception, (OperationalError, InterfaceError)):

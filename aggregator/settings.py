@@ -160,7 +160,9 @@ USE_TZ = True
 FORMAT_MODULE_PATH = "aggregator.formats"
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic puts the files and whitenoise serves them from; the image collects them at
+# build time into the default. The web process will not start without them (aggregator.startup).
+STATIC_ROOT = Path(read_str("STATIC_ROOT", "") or BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -170,7 +172,7 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["aggregator.authentication.ThrottledTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     # DRF's JSONRenderer output, written by orjson (see aggregator.renderers).
     "DEFAULT_RENDERER_CLASSES": ["aggregator.renderers.FastJSONRenderer"],
@@ -211,7 +213,6 @@ if read_int("THROTTLE_TRUSTED_PROXIES", 0, minimum=0, maximum=10):
 # Requests with a wrong or unknown token, per client address: past the rate, 429 for every token
 # from that address until the window has passed (aggregator.authentication).
 THROTTLE_RATES["failed_auth"] = read_rate("THROTTLE_FAILED_AUTH_RATE", "20/minute")
-REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = ["aggregator.authentication.ThrottledTokenAuthentication"]
 # The admin's login (django-axes): after ADMIN_LOGIN_FAILURE_LIMIT wrong passwords for one
 # username, from any addresses, or from one address, for any usernames, that username (that
 # address) is refused (429) for ADMIN_LOGIN_LOCKOUT_MINUTES: many addresses cannot share the
@@ -228,9 +229,6 @@ AXES_CLIENT_IP_CALLABLE = "aggregator.client_address.client_address"
 AXES_RESET_ON_SUCCESS = True
 # Not a line at every process start (the worker's health check starts one every 30 s).
 AXES_VERBOSE = False
-# Where collectstatic puts the files and whitenoise serves them from; the image collects them at
-# build time into the default. The web process will not start without them (aggregator.startup).
-STATIC_ROOT = Path(read_str("STATIC_ROOT", "") or STATIC_ROOT)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "throttle": read_cache("THROTTLE_CACHE_URL", "locmemcache://throttle"),
