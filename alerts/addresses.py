@@ -97,10 +97,7 @@ def resolve(target: Target, *, allow_private: bool) -> str:
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError):
         raise UnresolvedHost(f"The host {target.host!r} does not resolve.") from None
-    addresses = []
-    for info in infos:
-        raw = info[4][0].split("%", 1)[0]  # drop an IPv6 zone
-        addresses.append(ipaddress.ip_address(raw))
+    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]  # without an IPv6 zone
     if not addresses:
         raise UnresolvedHost(f"The host {target.host!r} does not resolve.")
     # The message names no address: it must not tell a caller what our internal names resolve to.

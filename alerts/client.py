@@ -92,11 +92,9 @@ def send(*, url: str, body: str, headers: dict[str, str], timeout: float, allow_
     except UnsafeUrl as exc:
         return outcome(None, f"refused: {exc}")
     host_in_url = f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
-    default_port = 443 if target.scheme == "https" else 80
-    netloc = host_in_url if target.port == default_port else f"{host_in_url}:{target.port}"
-    host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
-    if ":" in target.host and not target.host.startswith("["):
-        host_header = f"[{target.host}]" if target.port == default_port else f"[{target.host}]:{target.port}"
+    host_name = f"[{target.host}]" if ":" in target.host and not target.host.startswith("[") else target.host
+    port = "" if target.port == (443 if target.scheme == "https" else 80) else f":{target.port}"
+    netloc, host_header = host_in_url + port, host_name + port
     session = _session(target.scheme, target.host)
     remaining = max(0.1, timeout - (time.monotonic() - started))
     try:
