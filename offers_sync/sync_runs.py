@@ -6,6 +6,7 @@ deletes rows older than SYNC_RUNS_DAYS in small batches (`sync_runs_prune`), lik
 
 import logging
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import datetime
 
 from django.conf import settings
@@ -17,21 +18,8 @@ from offers_sync.sync import CycleSummary
 logger = logging.getLogger(__name__)
 
 DEFAULT_PRUNE_BATCH_SIZE = 5000
-_SUMMARY_FIELDS = (
-    "products_synced",
-    "products_failed",
-    "products_unregistered",
-    "products_registered",
-    "registrations_failed",
-    "offers_added",
-    "offers_changed",
-    "offers_removed",
-    "duration_seconds",
-    "seconds_claiming",
-    "seconds_waiting",
-    "seconds_reconciling",
-    "failures",
-)
+# What a cycle's row copies from its summary: every count (the tick and the outcome come apart).
+_SUMMARY_FIELDS = [field.name for field in fields(CycleSummary) if field.name not in {"tick", "stopped_early"}]
 
 
 def sync_run_record(
