@@ -11,6 +11,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from aggregator.pagination import KeysetLinkPagination
+from aggregator.responses import created
 from aggregator.schema import ERROR_RESPONSES, WRITE_ERROR_RESPONSES, ErrorSerializer
 from alerts.addresses import UnsafeUrl
 from alerts.selectors import alert_get, alert_list, delivery_list, endpoint_get, endpoint_list, parse_id
@@ -139,11 +140,7 @@ class WebhookListCreateApi(OwnedApi):
             raise ValidationError({"url": [str(exc)]}) from None
         except LimitReached as exc:
             raise Conflict(str(exc)) from None
-        return Response(
-            EndpointCreatedSerializer(endpoint).data,
-            status=status.HTTP_201_CREATED,
-            headers={"Location": f"/webhooks/{endpoint.id}"},
-        )
+        return created(EndpointCreatedSerializer(endpoint).data, f"/webhooks/{endpoint.id}")
 
 
 @extend_schema_view(
@@ -262,11 +259,7 @@ class AlertListCreateApi(OwnedApi):
             )
         except LimitReached as exc:
             raise Conflict(str(exc)) from None
-        return Response(
-            AlertOutputSerializer(alert).data,
-            status=status.HTTP_201_CREATED,
-            headers={"Location": f"/alerts/{alert.id}"},
-        )
+        return created(AlertOutputSerializer(alert).data, f"/alerts/{alert.id}")
 
 
 @extend_schema_view(

@@ -14,6 +14,7 @@ from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 
 from aggregator.pagination import KeysetLinkPagination
+from aggregator.responses import created
 from aggregator.schema import ERROR_RESPONSES, FORBIDDEN_RESPONSES, WRITE_ERROR_RESPONSES, BulkErrorSerializer
 from api.permissions import ProductPermissions
 from api.serializers import PRODUCT_COLUMNS, ProductOutputSerializer
@@ -86,11 +87,7 @@ class ProductListCreateApi(generics.GenericAPIView):
     def _create(self, request) -> Response:
         data = _validated(request, partial=False)
         product = product_create(**data)
-        return Response(
-            _answer(product),
-            status=status.HTTP_201_CREATED,
-            headers={"Location": f"/products/{product.id}"},
-        )
+        return created(_answer(product), f"/products/{product.id}")
 
 
 @extend_schema_view(
