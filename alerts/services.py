@@ -48,12 +48,14 @@ class LimitReached(Exception):
         self.setting = setting
 
 
-def _check_limit(queryset, *, owner, limit: int, what: str, setting: str) -> None:
-    """Raise LimitReached when `queryset` (the owner's rows) already holds `limit`; call inside a transaction.
+def _check_limit(queryset, *, owner, what: str, setting: str) -> None:
+    """Raise LimitReached when `queryset` (the owner's rows) already holds as many as the setting
+    named `setting` allows; call inside a transaction.
 
     The owner's row is locked first, so two requests at once cannot both take the last place.
     """
     get_user_model().objects.select_for_update().filter(pk=owner.pk).exists()
+    limit = getattr(settings, setting)
     if queryset.count() >= limit:
         raise LimitReached(what, limit, setting)
 
@@ -69,7 +71,6 @@ def endpoint_create(*, owner, url: str, description: str | None = None) -> Webho
     _check_limit(
         WebhookEndpoint.objects.filter(owner=owner),
         owner=owner,
-        limit=settings.WEBHOOK_ENDPOINTS_PER_USER,
         what="webhook endpoints",
         setting="WEBHOOK_ENDPOINTS_PER_USER",
     )
@@ -130,18 +131,11 @@ def alert_create(
     every-product alert starts from each product's state at its next change. Raises LimitReached
     past ALERTS_PER_USER, or EVERY_PRODUCT_ALERTS_PER_USER for an every-product one.
     """
-    _check_limit(
-        Alert.objects.filter(owner=owner),
-        owner=owner,
-        limit=settings.ALERTS_PER_USER,
-        what="alerts",
-        setting="ALERTS_PER_USER",
-    )
+    _check_limit(Alert.objects.filter(owner=owner), owner=owner, what="alerts", setting="ALERTS_PER_USER")
     if product is None:
         _check_limit(
             Alert.objects.filter(owner=owner, product__isnull=True),
             owner=owner,
-            limit=settings.EVERY_PRODUCT_ALERTS_PER_USER,
             what="alerts for every product",
             setting="EVERY_PRODUCT_ALERTS_PER_USER",
         )
