@@ -1,7 +1,5 @@
 """GET /metrics on the web, as Prometheus scrapes it: guarded by the token, counting requests, the sync gauges."""
 
-import urllib.error
-import urllib.request
 from datetime import timedelta
 
 import pytest
@@ -10,6 +8,7 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.parser import text_string_to_metric_families
 
 from aggregator import metrics
+from aggregator.tests.scrape import get, samples
 from catalogue.models import Product
 from catalogue.tests.factories import ProductFactory
 from offers_sync.metrics import product_gauges
@@ -17,15 +16,6 @@ from offers_sync.models import ProductSyncState, SyncStatus
 from offers_sync.tests.factories import make_product
 
 TOKEN = "scrape-token-for-tests"
-
-
-def samples(text: str) -> dict[tuple, float]:
-    """{(sample name, sorted labels): value} of a scrape, read with Prometheus' own parser."""
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
 
 
 def value(scraped: dict, name: str, **labels) -> float:
@@ -157,15 +147,6 @@ def test_metrics_still_answer_while_the_database_is_down(scrape, client, monkeyp
     assert any(name == "aggregator_http_requests_total" for name, _ in scraped)
 
 
-def _get(url: str, **headers) -> tuple[int, str]:
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 def test_the_workers_listener_serves_its_registry_to_the_metrics_token_only(settings):
     """The one listener both workers (run_sync, run_webhooks) serve their series from."""
     registry = CollectorRegistry()
@@ -174,13 +155,13 @@ def test_the_workers_listener_serves_its_registry_to_the_metrics_token_only(sett
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
         settings.METRICS_TOKEN = ""
-        assert _get(f"{base}/metrics", Authorization="Bearer anything")[0] == 404
+        assert get(f"{base}/metrics", Authorization="Bearer anything")[0] == 404
         settings.METRICS_TOKEN = TOKEN
-        assert _get(f"{base}/metrics")[0] == 401
-        assert _get(f"{base}/metrics", Authorization="Bearer wrong")[0] == 401
-        assert _get(f"{base}/metrics", Authorization=f"Basic {TOKEN}")[0] == 401
-        assert _get(f"{base}/other", Authorization=f"Bearer {TOKEN}")[0] == 404
-        status, body = _get(f"{base}/metrics", Authorization=f"Bearer {TOKEN}")
+        assert get(f"{base}/metrics")[0] == 401
+        assert get(f"{base}/metrics", Authorization="Bearer wrong")[0] == 401
+        assert get(f"{base}/metrics", Authorization=f"Basic {TOKEN}")[0] == 401
+        assert get(f"{base}/other", Authorization=f"Bearer {TOKEN}")[0] == 404
+        status, body = get(f"{base}/metrics", Authorization=f"Bearer {TOKEN}")
     finally:
         server.shutdown()
         server.server_close()

@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from aggregator.tests.scrape import samples
 from alerts.tests.receiver import Receiver
 from catalogue.models import Product
 from offers_sync.client import OfferData
@@ -50,6 +51,15 @@ class Offers:
             OfferData(id=self.ids[i], price=price, items_in_stock=stock) for i, (price, stock) in enumerate(offers)
         ]
         offers_reconcile(product_id=self.product_id, reported=reported)
+
+
+OUTCOMES = ("delivered", "retrying", "failed", "lost", "gone")
+
+
+def attempts(text: str) -> dict[str, float]:
+    """The worker's attempts by outcome, in a scrape of its metrics."""
+    found = samples(text)
+    return {outcome: found[("aggregator_webhook_deliveries_total", (("outcome", outcome),))] for outcome in OUTCOMES}
 
 
 def deliver_due() -> str:

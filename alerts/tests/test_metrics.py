@@ -2,23 +2,20 @@
 deliveries read from the database on the web's /metrics and on the worker's listener, which
 takes the METRICS_TOKEN like the web."""
 
-import urllib.error
-import urllib.request
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from aggregator import metrics as web_metrics
 from aggregator.metrics import start_metrics_server
+from aggregator.tests.scrape import samples, scrape_listener
 from alerts.metrics import webhook_metrics
 from alerts.models import Delivery, DeliveryStatus
-from alerts.tests.conftest import deliver_due
+from alerts.tests.conftest import OUTCOMES, attempts, deliver_due
 
 TOKEN = "metrics-token"
-OUTCOMES = ("delivered", "retrying", "failed", "lost", "gone")
 
 
 @pytest.fixture(autouse=True)
@@ -29,33 +26,12 @@ def quick(settings, monkeypatch):
     monkeypatch.setattr(web_metrics, "GAUGES_CACHE_SECONDS", 0)
 
 
-def samples(text: str) -> dict[tuple[str, tuple], float]:
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def attempts(text: str) -> dict[str, float]:
-    found = samples(text)
-    return {outcome: found[("aggregator_webhook_deliveries_total", (("outcome", outcome),))] for outcome in OUTCOMES}
-
-
 def worker_attempts() -> dict[str, float]:
     return attempts(generate_latest(webhook_metrics().registry).decode())
 
 
 def moved(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {outcome: after[outcome] - before[outcome] for outcome in OUTCOMES if after[outcome] != before[outcome]}
-
-
-def get(url: str, **headers) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def ping(auth_client, endpoint) -> None:
@@ -129,16 +105,9 @@ def test_the_web_shows_how_long_due_deliveries_have_waited(client, auth_client, 
 
 
 @pytest.mark.django_db
-def test_the_worker_listener_serves_every_outcome_from_the_start(settings):
+def test_the_worker_listener_serves_every_outcome_from_the_start():
     # The token rule is the shared listener's (aggregator/tests/test_metrics.py).
-    server = start_metrics_server(webhook_metrics().registry, address="127.0.0.1", port=0)
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        settings.METRICS_TOKEN = TOKEN
-        status, body = get(f"{base}/metrics", Authorization=f"Bearer {TOKEN}")
-    finally:
-        server.shutdown()
-        server.server_close()
+    status, body = scrape_listener(start_metrics_server(webhook_metrics().registry, address="127.0.0.1", port=0), TOKEN)
     assert status == 200 and "Bearer" not in body
     assert set(attempts(body)) == set(OUTCOMES)
     assert samples(body)[("aggregator_webhook_deliveries_pending", ())] == 0

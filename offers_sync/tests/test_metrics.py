@@ -4,8 +4,6 @@ import io
 import json
 import logging
 import re
-import urllib.error
-import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aggregator.log_context import LogContextFilter
 from aggregator.logging import JsonFormatter
+from aggregator.tests.scrape import samples, scrape_listener
 from devtools.fake_service import FakeOffersService
 from offers_sync.gateway import OffersService
 from offers_sync.management.commands.run_sync import Command
@@ -34,12 +33,7 @@ TOKEN = "worker-scrape-token"
 
 
 def scrape() -> dict[tuple, float]:
-    text = generate_latest(sync_metrics().registry).decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+    return samples(generate_latest(sync_metrics().registry).decode())
 
 
 class Delta:
@@ -186,24 +180,10 @@ def test_upstream_urls_are_named_by_their_endpoint_never_by_their_path(url, endp
     assert upstream_endpoint(url) == endpoint
 
 
-def get(url: str, **headers) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 def test_the_worker_listener_serves_the_sync_series(settings):
     # The token rule is the shared listener's (aggregator/tests/test_metrics.py).
-    server = start_metrics_server(address="127.0.0.1", port=0)
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        settings.METRICS_TOKEN = TOKEN
-        status, body = get(f"{base}/metrics", Authorization=f"Bearer {TOKEN}")
-    finally:
-        server.shutdown()
-        server.server_close()
+    settings.METRICS_TOKEN = TOKEN
+    status, body = scrape_listener(start_metrics_server(address="127.0.0.1", port=0), TOKEN)
     assert status == 200
     names = {family.name for family in text_string_to_metric_families(body)}
     assert {

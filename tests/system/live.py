@@ -315,6 +315,18 @@ def current_database_url() -> str:
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
+def worker_env(**extra: str) -> dict[str, str]:
+    """The environment of a worker process on this test's database, with production settings."""
+    return {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "aggregator.settings",
+        "SECRET_KEY": "e2e-only",
+        "CURRENCY": "EUR",
+        "DATABASE_URL": current_database_url(),
+        **extra,
+    }
+
+
 class DrippingReceivers:
     """One socket server for many slow webhook endpoints (`/slow/<n>`): each request is answered a
     byte every 0.1 s for ever (the status line, then endless headers). It notes any moment at

@@ -4,7 +4,6 @@ The fake runs in this process on a free port; workers run either in-process (`ca
 as real `manage.py run_sync` processes on the same test database.
 """
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from django.db import connection
 
 from devtools.fake_service import FakeOffersService
 from offers_sync.models import Offer, ProductSyncState, SyncStatus
-from tests.system.live import current_database_url
+from tests.system import live
 
 ROOT = Path(__file__).resolve().parents[2]
 REFRESH_TOKEN = "e2e-refresh-token"
@@ -139,17 +138,7 @@ def test_upstream_forgetting_a_product_gets_it_registered_again(fake, auth_clien
 
 
 def worker_env(fake, **extra) -> dict:
-    database_url = current_database_url()
-    return {
-        "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "aggregator.settings",
-        "SECRET_KEY": "e2e-only",
-        "CURRENCY": "EUR",
-        "DATABASE_URL": database_url,
-        "OFFERS_SERVICE_URL": fake.url,
-        "OFFERS_REFRESH_TOKEN": REFRESH_TOKEN,
-        **extra,
-    }
+    return live.worker_env(OFFERS_SERVICE_URL=fake.url, OFFERS_REFRESH_TOKEN=REFRESH_TOKEN, **extra)
 
 
 @pytest.mark.postgres

@@ -2,72 +2,46 @@
 workers share the work without sending an event twice at once, a killed worker loses nothing,
 SIGTERM ends a worker cleanly, a running worker serves its counts on its metrics port."""
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from django.db import connection
-from prometheus_client.parser import text_string_to_metric_families
 
+from aggregator.tests.scrape import get, samples
 from alerts.models import Delivery, DeliveryStatus, EventType
 from alerts.services import _events_create
-from alerts.tests.receiver import Receiver
-from tests.system.live import current_database_url
+from alerts.tests.conftest import attempts
+from tests.system.live import free_port, worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 METRICS_TOKEN = "metrics-token"
-OUTCOMES = ("delivered", "retrying", "failed", "lost", "gone")
-
-
-@pytest.fixture
-def receiver():
-    with Receiver() as running:
-        yield running
-
-
-@pytest.fixture
-def endpoint(auth_client, receiver):
-    """An endpoint of `auth_client`'s user pointing at the receiver (which knows its secret)."""
-    response = auth_client.post("/webhooks", {"url": receiver.url}, format="json")
-    assert response.status_code == 201, response.content
-    body = response.json()
-    receiver.secrets.append(body["secret"])
-    return body
-
-
-def worker_env(**extra) -> dict:
-    database_url = current_database_url()
-    return {
-        "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "aggregator.settings",
-        "SECRET_KEY": "e2e-only",
-        "CURRENCY": "EUR",
-        "DATABASE_URL": database_url,
-        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
-        "WEBHOOK_RETRY_DELAYS": "0,0,0",
-        **extra,
-    }
 
 
 def start_worker(*args: str, **env) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "manage.py", "run_webhooks", *args],
         cwd=ROOT,
-        env=worker_env(**env),
+        env=worker_env(WEBHOOK_ALLOW_PRIVATE_NETWORKS="true", WEBHOOK_RETRY_DELAYS="0,0,0", **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def wait_while_running(worker: subprocess.Popen, done, *, timeout: float, never: str) -> None:
+    """Wait for `done()`; fail with `never` after `timeout`, or with the worker's output if it exits."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, never
+        assert worker.poll() is None, worker.stdout.read()
+        time.sleep(0.05)
 
 
 def queue_pings(endpoint_id: str, count: int) -> set[str]:
@@ -99,11 +73,7 @@ def test_a_killed_worker_loses_no_event(endpoint, receiver):
     receiver.delay = 30  # every attempt hangs: the first worker dies mid-delivery
     first = start_worker(WEBHOOK_TIMEOUT="1", WEBHOOK_CONCURRENCY="4")
     try:
-        deadline = time.monotonic() + 30
-        while len(receiver.in_flight) < 3:
-            assert time.monotonic() < deadline, "the first worker never sent"
-            assert first.poll() is None, first.stdout.read()
-            time.sleep(0.05)
+        wait_while_running(first, lambda: len(receiver.in_flight) >= 3, timeout=30, never="the first worker never sent")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     finally:
@@ -113,11 +83,12 @@ def test_a_killed_worker_loses_no_event(endpoint, receiver):
     receiver.delay = 0
     second = start_worker(WEBHOOK_TIMEOUT="1")
     try:
-        deadline = time.monotonic() + 60
-        while Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() < 3:
-            assert time.monotonic() < deadline, "the second worker never delivered the abandoned events"
-            assert second.poll() is None, second.stdout.read()
-            time.sleep(0.2)
+        wait_while_running(
+            second,
+            lambda: Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() >= 3,
+            timeout=60,
+            never="the second worker never delivered the abandoned events",
+        )
     finally:
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=15) == 0
@@ -130,11 +101,7 @@ def test_sigterm_finishes_the_attempts_in_flight_and_exits_0(endpoint, receiver)
     receiver.delay = 1.5
     worker = start_worker(WEBHOOK_TIMEOUT="5")
     try:
-        deadline = time.monotonic() + 30
-        while len(receiver.in_flight) < 2:
-            assert time.monotonic() < deadline, "the worker never sent"
-            assert worker.poll() is None, worker.stdout.read()
-            time.sleep(0.05)
+        wait_while_running(worker, lambda: len(receiver.in_flight) >= 2, timeout=30, never="the worker never sent")
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=15) == 0
     finally:
@@ -142,33 +109,6 @@ def test_sigterm_finishes_the_attempts_in_flight_and_exits_0(endpoint, receiver)
             worker.kill()
     # Both attempts were answered and recorded before it exited: nothing is left to send twice.
     assert Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 2
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url: str, **headers) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
-def samples(text: str) -> dict[tuple[str, tuple], float]:
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def attempts(text: str) -> dict[str, float]:
-    found = samples(text)
-    return {outcome: found[("aggregator_webhook_deliveries_total", (("outcome", outcome),))] for outcome in OUTCOMES}
 
 
 def test_a_running_worker_serves_its_counts_on_its_port(endpoint, receiver):
