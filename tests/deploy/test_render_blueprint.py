@@ -106,30 +106,19 @@ def required_variables() -> set[str]:
     return names
 
 
-def run_python(env: dict[str, str], code: str) -> subprocess.CompletedProcess:
+def python(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "aggregator.settings"}
     return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        [sys.executable, *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120, check=False
     )
+
+
+def run_python(env: dict[str, str], code: str) -> subprocess.CompletedProcess:
+    return python(env, "-c", code)
 
 
 def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "aggregator.settings"}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return python(env, "manage.py", *args)
 
 
 def test_the_blueprint_deploys_the_web_two_workers_and_a_database_from_one_image():
