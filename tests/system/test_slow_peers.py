@@ -33,6 +33,7 @@ from tests.system.test_end_to_end import (
     upstream_of,
     worker_env,
 )
+from tests.system.test_webhook_workers import start_worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -134,19 +135,6 @@ def test_sigterm_stops_run_sync_within_its_bound_while_a_fetch_drips(fake, auth_
     assert mirror_of(product_ids[0]) != []  # its cache kept
 
 
-def webhook_worker(**env) -> subprocess.Popen:
-    from tests.system.test_webhook_workers import worker_env as webhooks_env
-
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "run_webhooks"],
-        cwd=ROOT,
-        env=webhooks_env(**env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 def test_dripping_receivers_cannot_hold_a_healthy_delivery_or_the_shutdown(auth_client):
     concurrency, timeout, slow_endpoints = 2, 1, 6
     lease = 2 * timeout + 5
@@ -161,7 +149,7 @@ def test_dripping_receivers_cannot_hold_a_healthy_delivery_or_the_shutdown(auth_
         _events_create([(EventType.WEBHOOK_PING, {"n": n}, endpoint_id) for n, endpoint_id in enumerate(slow_ids)])
         _events_create([(EventType.WEBHOOK_PING, {"n": "healthy"}, response.json()["id"])])  # due last
 
-        worker = webhook_worker(
+        worker = start_worker(
             WEBHOOK_CONCURRENCY=str(concurrency), WEBHOOK_TIMEOUT=str(timeout), WEBHOOK_RETRY_DELAYS="1,1,1,1,1,1,1,1"
         )
         try:

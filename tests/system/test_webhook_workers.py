@@ -28,7 +28,7 @@ def start_worker(*args: str, **env) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "manage.py", "run_webhooks", *args],
         cwd=ROOT,
-        env=worker_env(WEBHOOK_ALLOW_PRIVATE_NETWORKS="true", WEBHOOK_RETRY_DELAYS="0,0,0", **env),
+        env=worker_env(**{"WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true", "WEBHOOK_RETRY_DELAYS": "0,0,0", **env}),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
