@@ -9,15 +9,13 @@ how many products are left pending for the worker.
 
 import argparse
 import io
-import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sync_bench import PYTHON, ROOT, recreate_database  # noqa: E402
+from _common import bench_env, drop_database, setup_django  # noqa: E402
 
 
 def main() -> None:
@@ -25,24 +23,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/aggregator_importbench")
     args = parser.parse_args()
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.database_url,
-        "SECRET_KEY": "bench-only",
-        "CURRENCY": "EUR",
-        "DEBUG": "false",
-    }
     # The test settings: plain static files storage (no collectstatic for the admin pages), fast hashing.
-    env["DJANGO_SETTINGS_MODULE"] = "aggregator.test_settings"
-    env["ALLOWED_HOSTS"] = "testserver"
-    env["LOG_LEVEL"] = "WARNING"
-    os.environ.update(env)
-    recreate_database(args.database_url)
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    setup_django(
+        bench_env(args.database_url, DJANGO_SETTINGS_MODULE="aggregator.test_settings", ALLOWED_HOSTS="testserver")
+    )
     import tablib
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -71,11 +55,7 @@ def main() -> None:
     from django.db import connections
 
     connections.close_all()
-    import psycopg
-
-    name = args.database_url.rsplit("/", 1)[1]
-    with psycopg.connect(args.database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database(args.database_url)
 
 
 if __name__ == "__main__":

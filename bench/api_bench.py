@@ -51,8 +51,9 @@ GUNICORN_ENV = (
     "GUNICORN_WORKER_CLASS",
     "LOG_LEVEL",
 )
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 sys.path.insert(0, str(ROOT))
+
+from _common import CLOCK_TICKS, proc_stat  # noqa: E402
 
 from tests.system.live import collected_static_root  # noqa: E402
 
@@ -194,23 +195,15 @@ def check_endpoint(base_url: str, endpoint: Endpoint, product_id: str, token: st
         sys.exit(f"bench: {endpoint.method} {path} answered {error.code}; not benchmarking it")
 
 
-def _stat(pid: int) -> list[str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return raw[raw.rindex(")") + 2 :].split()
-
-
 def process_tree_cpu_s(pid: int) -> float:
     """CPU seconds used by the gunicorn master, its live workers and the workers it has reaped."""
-    master = _stat(pid)
+    master = proc_stat(pid)
     if master is None:
         return 0.0
     # Fields after the command: utime, stime, cutime, cstime are the 12th to 15th.
     ticks = sum(int(x) for x in master[11:15])
     for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-        fields = _stat(int(child))
+        fields = proc_stat(int(child))
         if fields is not None:
             ticks += int(fields[11]) + int(fields[12])
     return ticks / CLOCK_TICKS
@@ -225,7 +218,7 @@ def database_cpu_s(url: str) -> dict[int, float]:
         pids = [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [name])]
     seconds = {}
     for pid in pids:
-        fields = _stat(pid)
+        fields = proc_stat(pid)
         if fields is not None:
             seconds[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     return seconds

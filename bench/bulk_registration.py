@@ -9,7 +9,6 @@ default). Prints each cycle's wall time and the products still pending after it.
 """
 
 import argparse
-import os
 import subprocess
 import sys
 import time
@@ -17,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sync_bench import PYTHON, REFRESH_TOKEN, ROOT, _count, free_port, recreate_database, wait_for_port  # noqa: E402
+from _common import PYTHON, ROOT, bench_env, drop_database, setup_django  # noqa: E402
+from sync_bench import REFRESH_TOKEN, _count, free_port, wait_for_port  # noqa: E402
 
 
 def main() -> None:
@@ -26,28 +26,15 @@ def main() -> None:
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/aggregator_regbench")
     args = parser.parse_args()
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.database_url,
-        "SECRET_KEY": "bench-only",
-        "CURRENCY": "EUR",
-        "DEBUG": "false",
-        "OFFERS_SERVICE_URL": f"http://127.0.0.1:{port}",
-        "OFFERS_REFRESH_TOKEN": REFRESH_TOKEN,
-        "LOG_LEVEL": "WARNING",
-        "SYNC_HEARTBEAT_FILE": "/tmp/aggregator-regbench-heartbeat",
-        "DJANGO_SETTINGS_MODULE": "aggregator.settings",
-    }
-    env.pop("SYNC_CONCURRENCY", None)
-    os.environ.update(
-        {k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "CURRENCY", "DEBUG", "DJANGO_SETTINGS_MODULE")}
+    env = bench_env(
+        args.database_url,
+        OFFERS_SERVICE_URL=f"http://127.0.0.1:{port}",
+        OFFERS_REFRESH_TOKEN=REFRESH_TOKEN,
+        SYNC_HEARTBEAT_FILE="/tmp/aggregator-regbench-heartbeat",
     )
-    sys.path.insert(0, str(ROOT))
-    recreate_database(args.database_url)
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-    import django
-
-    django.setup()
+    env.pop("SYNC_CONCURRENCY", None)
+    # In this process no offers service: the bulk load leaves every product for the worker to register.
+    setup_django(bench_env(args.database_url))
     from catalogue.models import Product
     from catalogue.services import BULK_CREATE_MAX, products_bulk_create
 
@@ -87,14 +74,6 @@ def main() -> None:
 
         connections.close_all()
         drop_database(args.database_url)
-
-
-def drop_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

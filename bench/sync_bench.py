@@ -41,10 +41,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
+from _common import CLOCK_TICKS, PYTHON, ROOT, bench_env, proc_stat, setup_django
+
 REFRESH_TOKEN = "bench-refresh-token"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 HEAVY_CHURN_EPOCHS = 20  # about 96% of products change (15% per epoch)
 SCENARIOS = ("bound", "first", "churn", "unchanged", "pair", "sweep", "history")
 
@@ -69,30 +68,18 @@ def main() -> None:
         raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}")
 
     port = args.port or free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.database_url,
-        "SECRET_KEY": "bench-only",
-        "CURRENCY": "EUR",
-        "DEBUG": "false",
-        "OFFERS_SERVICE_URL": f"http://127.0.0.1:{port}",
-        "OFFERS_REFRESH_TOKEN": REFRESH_TOKEN,
-        "LOG_LEVEL": "WARNING",
-        "SYNC_HEARTBEAT_FILE": "/tmp/aggregator-sync-bench-heartbeat",
-    }
+    env = bench_env(
+        args.database_url,
+        OFFERS_SERVICE_URL=f"http://127.0.0.1:{port}",
+        OFFERS_REFRESH_TOKEN=REFRESH_TOKEN,
+        SYNC_HEARTBEAT_FILE="/tmp/aggregator-sync-bench-heartbeat",
+    )
     env.pop("SYNC_CONCURRENCY", None)  # default settings
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "CURRENCY", "DEBUG")})
-    os.environ["DJANGO_SETTINGS_MODULE"] = "aggregator.settings"
-    sys.path.insert(0, str(ROOT))
     versions = [("after", ROOT)]
     if args.compare:
         versions.insert(0, ("before", args.compare.resolve()))
 
-    recreate_database(args.database_url)
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-    import django
-
-    django.setup()
+    setup_django(bench_env(args.database_url))  # in this process, no offers service
     add_registered_products(args.products)
 
     fake = subprocess.Popen(
@@ -292,17 +279,9 @@ def _duration(summary: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def _stat(pid: int) -> list[str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return raw[raw.rindex(")") + 2 :].split()
-
-
 def process_cpu_s(pid: int) -> float:
     """CPU seconds (user + system, every thread) a process has used so far."""
-    fields = _stat(pid)
+    fields = proc_stat(pid)
     return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
@@ -447,16 +426,6 @@ def add_registered_products(count: int) -> None:
             "WHERE NOT EXISTS (SELECT 1 FROM offers_sync_productsyncstate s WHERE s.product_id = p.id)"
         )
         cursor.execute("ANALYZE")
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 class Control:

@@ -30,10 +30,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
-sys.path.insert(0, str(ROOT / "bench"))
-from sync_bench import recreate_database  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import PYTHON, ROOT, bench_env, setup_django  # noqa: E402
 
 
 class CountingReceiver:
@@ -79,26 +77,8 @@ def main() -> None:
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/aggregator_webhooksbench")
     args = parser.parse_args()
 
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.database_url,
-        "SECRET_KEY": "bench-only",
-        "CURRENCY": "EUR",
-        "DEBUG": "false",
-        "LOG_LEVEL": "WARNING",
-        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
-        "WEBHOOK_CONCURRENCY": str(args.concurrency),
-        "DJANGO_SETTINGS_MODULE": "aggregator.settings",
-    }
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "CURRENCY", "DEBUG",
-                                           "WEBHOOK_ALLOW_PRIVATE_NETWORKS", "DJANGO_SETTINGS_MODULE",
-                                           "LOG_LEVEL")})  # fmt: skip
-    sys.path.insert(0, str(ROOT))
-    recreate_database(args.database_url)
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-    import django
-
-    django.setup()
+    env = bench_env(args.database_url, WEBHOOK_ALLOW_PRIVATE_NETWORKS="true", WEBHOOK_CONCURRENCY=str(args.concurrency))
+    setup_django(env)
     evaluation = delivery = None
     if args.part in ("both", "evaluation"):
         evaluation = bench_evaluation(products=args.products, alerts=args.alerts, rounds=args.rounds)
