@@ -103,6 +103,28 @@ def run(command: list[str], env: dict, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=ROOT, env=env, check=True, **kwargs)
 
 
+def web_env(database_url: str, *, throttled: bool = False, **extra: str) -> dict[str, str]:
+    """This process's environment plus the web's settings in an API benchmark: production settings on
+    `database_url`, no offers service, throttling off unless `throttled`; `extra` last."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "CURRENCY": "EUR",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Empty on purpose: POST /products then measures our own cost, never the offers service's.
+        "OFFERS_SERVICE_URL": "",
+        "OFFERS_REFRESH_TOKEN": "",
+        "DJANGO_SETTINGS_MODULE": "aggregator.settings",
+    }
+    if not throttled:
+        # One client address sending thousands of requests a second: the default anonymous-read rate
+        # (600/minute) would answer most with 429. Throttling's own cost: bench/throttle_cost.py.
+        env.update(THROTTLE_ANON_READ_RATE="off", THROTTLE_WRITE_RATE="off")
+    return {**env, **extra}
+
+
 def recreate_database(url: str) -> None:
     """Drop and create the benchmark's database, so every run starts from the same state."""
     import psycopg
@@ -396,25 +418,8 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url,
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        CURRENCY="EUR",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        # Empty on purpose: POST /products then measures our own cost, never the offers service's.
-        OFFERS_SERVICE_URL="",
-        OFFERS_REFRESH_TOKEN="",
-        # One client address sending thousands of requests a second: the default anonymous-read rate
-        # (600/minute) would answer most with 429. Throttling's own cost: bench/throttle_cost.py.
-        THROTTLE_ANON_READ_RATE="off",
-        THROTTLE_WRITE_RATE="off",
-        PORT=str(args.port),
-        DJANGO_SETTINGS_MODULE="aggregator.settings",
-        # gunicorn will not start without collected static files (aggregator/startup.py).
-        STATIC_ROOT=collected_static_root(),
-    )
+    # gunicorn will not start without collected static files (aggregator/startup.py).
+    env = web_env(database_url, PORT=str(args.port), STATIC_ROOT=collected_static_root())
     ids_file, token_file = RESULTS / "api-ids.txt", RESULTS / f"api-{stamp}-token.txt"
     endpoints = [e for e in ENDPOINTS if not args.only or e.key in args.only]
 

@@ -9,7 +9,6 @@ wall time and products per second; the target is under 15 s for 10,000.
 
 import argparse
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_bench import PYTHON, ROOT, drop_database, recreate_database, run, wait_until_healthy  # noqa: E402
+from api_bench import PYTHON, ROOT, drop_database, recreate_database, run, wait_until_healthy, web_env  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/aggregator_bench_bulk"
 
@@ -32,17 +31,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "8110")))
     args = parser.parse_args()
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    env = dict(
-        os.environ,
-        DATABASE_URL=database_url,
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        CURRENCY="EUR",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        OFFERS_SERVICE_URL="",
-        OFFERS_REFRESH_TOKEN="",
-        DJANGO_SETTINGS_MODULE="aggregator.settings",
-    )
+    env = web_env(database_url, throttled=True)
     recreate_database(database_url)
     try:
         run([PYTHON, "manage.py", "migrate", "--noinput", "--verbosity", "0"], env)

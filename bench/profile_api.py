@@ -30,7 +30,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from api_bench import DEFAULT_DATABASE_URL, ENDPOINTS, PYTHON, RESULTS, ROOT, recreate_database
+from api_bench import DEFAULT_DATABASE_URL, ENDPOINTS, PYTHON, RESULTS, ROOT, recreate_database, web_env
 
 IDS_FILE = RESULTS / "profile-ids.txt"
 WARMUP = 50
@@ -179,20 +179,14 @@ def main() -> None:
     if args.requests is None:
         args.requests = 300 if args.instructions else 3000
 
+    # A SECRET_KEY and CURRENCY already set are kept: the --loop processes this one starts see the same.
     os.environ.update(
-        DATABASE_URL=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
-        DEBUG="false",
-        SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
-        CURRENCY=os.environ.get("CURRENCY") or "EUR",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        OFFERS_SERVICE_URL="",
-        OFFERS_REFRESH_TOKEN="",
-        # One client address sending thousands of requests a second: the default anonymous-read rate
-        # (600/minute) would answer most with 429. Throttling's own cost: bench/throttle_cost.py.
-        THROTTLE_ANON_READ_RATE="off",
-        THROTTLE_WRITE_RATE="off",
-        DJANGO_SETTINGS_MODULE="aggregator.settings",
-        LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),  # the service's own INFO lines would be the profile
+        web_env(
+            os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
+            SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+            CURRENCY=os.environ.get("CURRENCY") or "EUR",
+            LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),  # the service's own INFO lines would be the profile
+        )
     )
     endpoints = {e.key: e for e in ENDPOINTS}
     if args.loop:
