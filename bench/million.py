@@ -43,6 +43,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -206,6 +207,15 @@ def product_insert_sql(conn, first: int, last: int, names: str = "synthetic") ->
     )
 
 
+@contextmanager
+def timed(timings: dict, key: str, what: str):
+    """Time the block into `timings[key]`, and log it as `what`."""
+    started = time.monotonic()
+    yield
+    timings[key] = time.monotonic() - started
+    log(f"{what} in {timings[key]:.0f} s")
+
+
 def build(url: str, *, names: str, products: int, offers_per_product: int, events_per_offer: int) -> dict:
     """Fill the migrated database; return the build's timings."""
     timings = {}
@@ -227,68 +237,58 @@ def build(url: str, *, names: str, products: int, offers_per_product: int, event
             conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
 
         conn.execute("SET session_replication_role = replica")  # no foreign-key checks while loading
-        started = time.monotonic()
-        conn.execute(product_insert_sql(conn, 1, products, names))
-        timings["products inserted"] = time.monotonic() - started
-        log(f"{products:,} products in {timings['products inserted']:.0f} s")
+        with timed(timings, "products inserted", f"{products:,} products"):
+            conn.execute(product_insert_sql(conn, 1, products, names))
 
-        started = time.monotonic()
-        # Every product's sync state: registered long ago, mirrored an hour ago, never claimed.
-        conn.execute(
-            "INSERT INTO offers_sync_productsyncstate (product_id, registered_at, registration_attempts, "
-            "next_registration_at, sync_claimed_for, sync_claimed_by, offers_synced_at, last_sync_error, "
-            "last_sync_error_at) SELECT id, now() - interval '400 days', 1, NULL, '1970-01-01T00:00:00Z', '', "
-            "now() - interval '1 hour', '', NULL FROM catalogue_product"
-        )
-        timings["sync states inserted"] = time.monotonic() - started
-        log(f"sync states in {timings['sync states inserted']:.0f} s")
-
-        started = time.monotonic()
-        conn.execute(
-            "INSERT INTO offers_sync_offer (id, product_id, price, items_in_stock, created_at, updated_at) "
-            "SELECT gen_random_uuid(), p.id, 500 + (random() * 99500)::bigint, (random() * 40)::bigint, "
-            "p.created_at, now() - random() * interval '30 days' "
-            f"FROM catalogue_product p CROSS JOIN generate_series(1, {int(offers_per_product)})"
-        )
-        timings["offers inserted"] = time.monotonic() - started
-        log(f"offers in {timings['offers inserted']:.0f} s")
-
-        started = time.monotonic()
-        # In time order over the last year, as the sync appends them: each offer appears, then changes.
-        # The changes feed's key, the writing transaction's id, is spread over EVENT_TRANSACTIONS
-        # values in the same order (below the cluster's real ids, so the feed serves them all).
-        offers = products * offers_per_product
-        for k in range(events_per_offer):
+        with timed(timings, "sync states inserted", "sync states"):
+            # Every product's sync state: registered long ago, mirrored an hour ago, never claimed.
             conn.execute(
-                "INSERT INTO price_history_priceevent "
-                "(offer_id, product_id, kind, price, items_in_stock, observed_at, xact_id) "
-                "SELECT o.id, o.product_id, %s, o.price + %s, o.items_in_stock, "
-                "now() - interval '365 days' + (%s + n) * (interval '365 days' / %s), 1 + (%s + n) * %s / %s "
-                "FROM (SELECT o.*, row_number() OVER () AS n FROM offers_sync_offer o) o",
-                [
-                    "appeared" if k == 0 else "changed",
-                    k,
-                    k * offers,
-                    offers * events_per_offer,
-                    k * offers,
-                    EVENT_TRANSACTIONS,
-                    offers * events_per_offer + 1,
-                ],
+                "INSERT INTO offers_sync_productsyncstate (product_id, registered_at, registration_attempts, "
+                "next_registration_at, sync_claimed_for, sync_claimed_by, offers_synced_at, last_sync_error, "
+                "last_sync_error_at) SELECT id, now() - interval '400 days', 1, NULL, '1970-01-01T00:00:00Z', '', "
+                "now() - interval '1 hour', '', NULL FROM catalogue_product"
             )
-        timings["events inserted"] = time.monotonic() - started
-        log(f"events in {timings['events inserted']:.0f} s")
+
+        with timed(timings, "offers inserted", "offers"):
+            conn.execute(
+                "INSERT INTO offers_sync_offer (id, product_id, price, items_in_stock, created_at, updated_at) "
+                "SELECT gen_random_uuid(), p.id, 500 + (random() * 99500)::bigint, (random() * 40)::bigint, "
+                "p.created_at, now() - random() * interval '30 days' "
+                f"FROM catalogue_product p CROSS JOIN generate_series(1, {int(offers_per_product)})"
+            )
+
+        with timed(timings, "events inserted", "events"):
+            # In time order over the last year, as the sync appends them: each offer appears, then changes.
+            # The changes feed's key, the writing transaction's id, is spread over EVENT_TRANSACTIONS
+            # values in the same order (below the cluster's real ids, so the feed serves them all).
+            offers = products * offers_per_product
+            for k in range(events_per_offer):
+                conn.execute(
+                    "INSERT INTO price_history_priceevent "
+                    "(offer_id, product_id, kind, price, items_in_stock, observed_at, xact_id) "
+                    "SELECT o.id, o.product_id, %s, o.price + %s, o.items_in_stock, "
+                    "now() - interval '365 days' + (%s + n) * (interval '365 days' / %s), 1 + (%s + n) * %s / %s "
+                    "FROM (SELECT o.*, row_number() OVER () AS n FROM offers_sync_offer o) o",
+                    [
+                        "appeared" if k == 0 else "changed",
+                        k,
+                        k * offers,
+                        offers * events_per_offer,
+                        k * offers,
+                        EVENT_TRANSACTIONS,
+                        offers * events_per_offer + 1,
+                    ],
+                )
         add_new_line(conn)
         conn.execute("SET session_replication_role = DEFAULT")
 
-        started = time.monotonic()
-        concurrent = {}
-        for name, definition in indexes:
-            if name in CONCURRENT_INDEXES:
-                concurrent[name] = definition
-            else:
-                conn.execute(definition)
-        timings["other indexes built"] = time.monotonic() - started
-        log(f"indexes in {timings['other indexes built']:.0f} s")
+        with timed(timings, "other indexes built", "indexes"):
+            concurrent = {}
+            for name, definition in indexes:
+                if name in CONCURRENT_INDEXES:
+                    concurrent[name] = definition
+                else:
+                    conn.execute(definition)
 
         restore_targets = [
             sql.SQL("ALTER INDEX {} ALTER COLUMN {} SET STATISTICS {}").format(
@@ -300,13 +300,11 @@ def build(url: str, *, names: str, products: int, offers_per_product: int, event
             if not any(name in statement.as_string(conn) for name in concurrent):
                 conn.execute(statement)
 
-        started = time.monotonic()
-        conn.execute("VACUUM ANALYZE catalogue_product")
-        conn.execute("VACUUM ANALYZE offers_sync_productsyncstate")
-        conn.execute("VACUUM ANALYZE offers_sync_offer")
-        conn.execute("VACUUM ANALYZE price_history_priceevent")
-        timings["vacuum analyze"] = time.monotonic() - started
-        log(f"vacuum analyze in {timings['vacuum analyze']:.0f} s")
+        with timed(timings, "vacuum analyze", "vacuum analyze"):
+            conn.execute("VACUUM ANALYZE catalogue_product")
+            conn.execute("VACUUM ANALYZE offers_sync_productsyncstate")
+            conn.execute("VACUUM ANALYZE offers_sync_offer")
+            conn.execute("VACUUM ANALYZE price_history_priceevent")
 
         for name, definition in concurrent.items():
             concurrently = definition.replace("CREATE INDEX", "CREATE INDEX CONCURRENTLY", 1)
