@@ -315,6 +315,22 @@ def current_database_url() -> str:
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
+def start_gunicorn(port: int, tmp_path: Path, **env: str) -> subprocess.Popen:
+    """One gunicorn worker as deployed (gunicorn.conf.py) on `port`, on an unused SQLite database in
+    `tmp_path`; `env` adds to its environment. Its stdout and stderr are piped, as text."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "SECRET_KEY": "test-only",
+        "CURRENCY": "EUR",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        **env,
+    }
+    command = [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", "aggregator.wsgi"]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def worker_env(**extra: str) -> dict[str, str]:
     """The environment of a worker process on this test's database, with production settings."""
     return {

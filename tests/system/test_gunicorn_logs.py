@@ -1,11 +1,7 @@
 """The web process's own log lines (gunicorn's start-up and access log) follow LOG_FORMAT."""
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -13,33 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.system.live import collected_static_root
-
-ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.system.live import collected_static_root, free_port, start_gunicorn
 
 
 def serve_one_request(log_format: str, tmp_path: Path, *, access_log: bool = True) -> list[str]:
     """Start gunicorn, ask for one (unknown) path, stop it; return what it printed on stdout."""
     port = free_port()
-    env = {
-        "GUNICORN_ACCESS_LOG": "true" if access_log else "false",
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "SECRET_KEY": "test-only",
-        "CURRENCY": "EUR",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "1",
-        "LOG_FORMAT": log_format,
-        "STATIC_ROOT": collected_static_root(),
-    }
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", "aggregator.wsgi"]
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = start_gunicorn(
+        port,
+        tmp_path,
+        GUNICORN_ACCESS_LOG="true" if access_log else "false",
+        LOG_FORMAT=log_format,
+        STATIC_ROOT=collected_static_root(),
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
