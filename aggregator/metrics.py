@@ -22,10 +22,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.management.base import CommandError
 from django.db import DatabaseError
 from django.http import Http404, HttpResponse, JsonResponse
 from prometheus_client import (
@@ -242,3 +244,29 @@ def start_metrics_server(registry: CollectorRegistry, *, address: str, port: int
     server.registry = registry
     threading.Thread(target=server.serve_forever, name="metrics-listener", daemon=True).start()
     return server
+
+
+@contextmanager
+def worker_metrics_listener(
+    registry: CollectorRegistry, *, settings_prefix: str, logger: logging.Logger
+) -> Iterator[None]:
+    """A worker's listener (start_metrics_server) on <prefix>_METRICS_ADDRESS:<prefix>_METRICS_PORT for
+    the length of the block; none while that port is unset. A port it cannot take is a CommandError."""
+    address = getattr(settings, f"{settings_prefix}_METRICS_ADDRESS")
+    port = getattr(settings, f"{settings_prefix}_METRICS_PORT")
+    if not port:
+        yield
+        return
+    try:
+        listener = start_metrics_server(registry, address=address, port=port)
+    except OSError as exc:
+        raise CommandError(
+            f"configuration error: cannot listen for metrics on {address}:{port} "
+            f"({settings_prefix}_METRICS_ADDRESS, {settings_prefix}_METRICS_PORT): {exc.strerror or exc}"
+        ) from None
+    logger.info("metrics on http://%s:%d/metrics", address or "0.0.0.0", port)
+    try:
+        yield
+    finally:
+        listener.shutdown()
+        listener.server_close()

@@ -14,14 +14,15 @@ import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
-from aggregator.metrics import start_metrics_server
+from aggregator.metrics import worker_metrics_listener
 from alerts.dispatch import Claimed, deliveries_claim, deliveries_record, delivery_send
 from alerts.metrics import attempts_recorded, webhook_metrics
 from alerts.services import webhook_history_cutoff, webhook_history_prune
@@ -55,37 +56,22 @@ class Command(BaseCommand):
         self.concurrency = settings.WEBHOOK_CONCURRENCY
         self.in_flight: dict[Future, Claimed] = {}
         self.counts: dict[str, int] = {}
-        listener = None if options["once"] else self.start_metrics_listener()
-        try:
-            with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="webhook") as pool:
-                self.pool = pool
-                if options["once"]:
-                    self.run_once()
-                else:
-                    self.run_forever()
-        finally:
-            if listener is not None:
-                listener.shutdown()
-                listener.server_close()
+        listening = (
+            nullcontext()
+            if options["once"]
+            else worker_metrics_listener(webhook_metrics().registry, settings_prefix="WEBHOOK", logger=logger)
+        )
+        with listening, ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="webhook") as pool:
+            self.pool = pool
+            if options["once"]:
+                self.run_once()
+            else:
+                self.run_forever()
         if options["once"]:
             self.stdout.write(f"webhook deliveries: {self.describe()}")
 
     def describe(self) -> str:
         return ", ".join(f"{n} {status}" for status, n in sorted(self.counts.items())) or "nothing due"
-
-    def start_metrics_listener(self):
-        if not settings.WEBHOOK_METRICS_PORT:
-            return None
-        address, port = settings.WEBHOOK_METRICS_ADDRESS, settings.WEBHOOK_METRICS_PORT
-        try:
-            listener = start_metrics_server(webhook_metrics().registry, address=address, port=port)
-        except OSError as exc:
-            raise CommandError(
-                f"configuration error: cannot listen for metrics on {address}:{port} "
-                f"(WEBHOOK_METRICS_ADDRESS, WEBHOOK_METRICS_PORT): {exc.strerror or exc}"
-            ) from None
-        logger.info("metrics on http://%s:%d/metrics", address or "0.0.0.0", port)
-        return listener
 
     def on_signal(self, signum, frame):
         logger.info("received %s: finishing the deliveries in flight, then exiting", signal.Signals(signum).name)

@@ -31,6 +31,7 @@ from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from aggregator.log_context import bind_cycle_id, new_id
+from aggregator.metrics import worker_metrics_listener
 from offers_sync import metrics
 from offers_sync.client import RefreshTokenRejected
 from offers_sync.gateway import is_configured, offers_service_for_worker
@@ -89,32 +90,13 @@ class Command(BaseCommand):
         )
         if options["once"]:
             return self.run_once(options["tick"] or timezone.now())
-        listener = self.start_metrics_listener()
-        try:
+        # The registry made before the listener starts: every series is at 0 from the first scrape.
+        with worker_metrics_listener(metrics.sync_metrics().registry, settings_prefix="SYNC", logger=logger):
             self.run_forever(schedule)
-        finally:
-            if listener is not None:
-                listener.shutdown()
-                listener.server_close()
 
     def on_signal(self, signum, frame):
         logger.info("received %s: finishing work in hand, then exiting", signal.Signals(signum).name)
         self.stop.set()
-
-    def start_metrics_listener(self):
-        if not settings.SYNC_METRICS_PORT:
-            return None
-        metrics.sync_metrics()  # every series at 0 from the first scrape
-        address, port = settings.SYNC_METRICS_ADDRESS, settings.SYNC_METRICS_PORT
-        try:
-            listener = metrics.start_metrics_server(address=address, port=port)
-        except OSError as exc:
-            raise CommandError(
-                f"configuration error: cannot listen for metrics on {address}:{port} "
-                f"(SYNC_METRICS_ADDRESS, SYNC_METRICS_PORT): {exc.strerror or exc}"
-            ) from None
-        logger.info("metrics on http://%s:%d/metrics", address or "0.0.0.0", port)
-        return listener
 
     def read_schedule(self) -> Schedule | None:
         try:
