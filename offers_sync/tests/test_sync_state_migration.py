@@ -14,37 +14,24 @@ OLD = [("catalogue", "0002_sync_claims"), ("offers_sync", "0002_singletons")]
 T = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
+FIELDS = (
+    "registered_at",
+    "registration_attempts",
+    "next_registration_at",
+    "sync_claimed_for",
+    "sync_claimed_by",
+    "offers_synced_at",
+    "last_sync_error",
+    "last_sync_error_at",
+)
+# One product each: its sync fields' values, in the order of FIELDS.
 ROWS = {
-    "registered and synced": dict(
-        registered_at=T,
-        registration_attempts=2,
-        next_registration_at=None,
-        sync_claimed_for=T.replace(microsecond=0),
-        sync_claimed_by="host-a:123",
-        offers_synced_at=T,
-        last_sync_error="",
-        last_sync_error_at=None,
-    ),
-    "pending after failures": dict(
-        registered_at=None,
-        registration_attempts=7,
-        next_registration_at=T,
-        sync_claimed_for=NEVER,
-        sync_claimed_by="",
-        offers_synced_at=None,
-        last_sync_error="registration failed: 503 “unavailable” ünïcode",
-        last_sync_error_at=T,
-    ),
-    "failing sync": dict(
-        registered_at=T,
-        registration_attempts=1,
-        next_registration_at=None,
-        sync_claimed_for=T,
-        sync_claimed_by="w" * 100,
-        offers_synced_at=T,
-        last_sync_error="x" * 500,
-        last_sync_error_at=T,
-    ),
+    name: dict(zip(FIELDS, values, strict=True))
+    for name, values in {
+        "registered and synced": (T, 2, None, T.replace(microsecond=0), "host-a:123", T, "", None),
+        "pending after failures": (None, 7, T, NEVER, "", None, "registration failed: 503 “unavailable” ünïcode", T),
+        "failing sync": (T, 1, None, T, "w" * 100, T, "x" * 500, T),
+    }.items()
 }
 
 
