@@ -13,7 +13,7 @@ import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from catalogue.tests.factories import ProductFactory
+from catalogue.tests.factories import ProductFactory, ProductRowFactory
 from offers_sync.models import AccessToken, Offer, ProductSyncState
 
 
@@ -40,23 +40,15 @@ class ProductSyncStateFactory(DjangoModelFactory):
         return state
 
 
-class OfferFactory(DjangoModelFactory):
+class OfferFactory(ProductRowFactory):
     """A mirrored offer. Its id is a fresh UUID, as the offers service hands out."""
 
     class Meta:
         model = Offer
 
     id = factory.LazyFunction(uuid.uuid4)
-    # Given `product_id` (a product from an API answer), no product of its own is made.
-    product_id = None
-    product = factory.Maybe("product_id", yes_declaration=None, no_declaration=factory.SubFactory(ProductFactory))
     price = 1000
     items_in_stock = 1
-
-    @classmethod
-    def _adjust_kwargs(cls, **kwargs):
-        unset = [key for key in ("product", "product_id") if kwargs.get(key) is None]
-        return {key: value for key, value in kwargs.items() if key not in unset}
 
 
 class AccessTokenFactory(DjangoModelFactory):
