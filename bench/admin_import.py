@@ -47,7 +47,9 @@ def main() -> None:
     confirm = {k: fields[k] for k in ("import_file_name", "original_file_name", "format", "resource") if k in fields}
     client.post("/admin/catalogue/product/process_import/", confirm)
     finished = time.monotonic()
-    pending = Product.objects.filter(registered_at__isnull=True, next_registration_at__isnull=False).count()
+    pending = Product.objects.filter(
+        sync_state__registered_at__isnull=True, sync_state__next_registration_at__isnull=False
+    ).count()
     print(
         f"{args.rows:,} rows: upload and preview {previewed - started:.1f} s, confirm {finished - previewed:.1f} s; "
         f"{Product.objects.count():,} products created, {pending:,} pending for the worker"

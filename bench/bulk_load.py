@@ -18,7 +18,16 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_bench import PYTHON, ROOT, drop_database, recreate_database, run, wait_until_healthy, web_env  # noqa: E402
+from api_bench import (  # noqa: E402
+    PYTHON,
+    ROOT,
+    collected_static_root,
+    drop_database,
+    recreate_database,
+    run,
+    wait_until_healthy,
+    web_env,
+)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/aggregator_bench_bulk"
 
@@ -31,7 +40,8 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "8110")))
     args = parser.parse_args()
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    env = web_env(database_url, throttled=True)
+    # gunicorn will not start without collected static files (aggregator/startup.py).
+    env = web_env(database_url, throttled=True, STATIC_ROOT=collected_static_root())
     recreate_database(database_url)
     try:
         run([PYTHON, "manage.py", "migrate", "--noinput", "--verbosity", "0"], env)

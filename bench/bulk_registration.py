@@ -50,7 +50,7 @@ def main() -> None:
         wait_for_port(port)
         tick = datetime.now(UTC).replace(microsecond=0)
         cycle = 0
-        while Product.objects.filter(registered_at__isnull=True).exists() and cycle < 50:
+        while Product.objects.filter(sync_state__registered_at__isnull=True).exists() and cycle < 50:
             cycle += 1
             command = [
                 PYTHON,
@@ -62,7 +62,7 @@ def main() -> None:
             ]
             started = time.monotonic()
             done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-            pending = Product.objects.filter(registered_at__isnull=True).count()
+            pending = Product.objects.filter(sync_state__registered_at__isnull=True).count()
             print(
                 f"cycle {cycle}: {time.monotonic() - started:.1f} s, registered "
                 f"{_count(done.stdout, 'registered')}, still pending {pending}\n  {done.stdout.strip()}"
