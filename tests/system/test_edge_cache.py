@@ -19,15 +19,20 @@ from offers_sync.models import Offer
 from offers_sync.tests.factories import OfferFactory
 from tests.system import edge
 from tests.system.live import current_database_url, free_port, service_env, start_web
+from tests.tools import missing
 
 MAX_AGE = 2
 STALE_WHILE_REVALIDATE = 2
 STALE_IF_ERROR = 600
 
-pytestmark = [
-    pytest.mark.skipif(edge.unavailable_reason() is not None, reason=str(edge.unavailable_reason())),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def nginx_available():
+    reason = edge.unavailable_reason()
+    if reason is not None:
+        missing(reason)
 
 
 @pytest.fixture(scope="module")
