@@ -68,14 +68,23 @@ def deliveries_claim(*, limit: int) -> list[Claimed]:
         Delivery.objects.filter(id__in=ids, status=DeliveryStatus.PENDING, next_attempt_at__lte=now).update(
             claim=token, next_attempt_at=now + timedelta(seconds=lease_seconds())
         )
-    # In the order of Claimed's fields.
-    rows = Delivery.objects.filter(claim=token).values_list(
+    rows = Delivery.objects.filter(claim=token).values(
         "id", "endpoint_id", "endpoint__url", "endpoint__secret", "event_id", "event__body", "attempts",
         "endpoint__failing_since",
     )  # fmt: skip
     return [
-        Claimed(delivery_id, token, *fields, endpoint_failing=failing_since is not None)
-        for delivery_id, *fields, failing_since in rows
+        Claimed(
+            delivery_id=row["id"],
+            claim=token,
+            endpoint_id=row["endpoint_id"],
+            url=row["endpoint__url"],
+            secret=row["endpoint__secret"],
+            event_id=row["event_id"],
+            body=row["event__body"],
+            attempts=row["attempts"],
+            endpoint_failing=row["endpoint__failing_since"] is not None,
+        )
+        for row in rows
     ]
 
 

@@ -18,14 +18,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
-from aggregator.metrics import start_metrics_server as serve_metrics
 from offers_sync.client import (
     AccessTokenStillValid,
     IssuedAccessToken,
@@ -207,11 +205,3 @@ class InstrumentedOffersServiceClient(OffersServiceClient):
             raise
         renewals.labels("renewed").inc()
         return issued
-
-
-# -- the listener ---------------------------------------------------------------------------------
-
-
-def start_metrics_server(*, address: str, port: int) -> ThreadingHTTPServer:
-    """Serve this worker's /metrics on address:port (aggregator.metrics.start_metrics_server)."""
-    return serve_metrics(sync_metrics().registry, address=address, port=port)

@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -26,10 +27,10 @@ def require_program(name: str, *, how_to_install: str, also: tuple[str, ...] = (
         found = shutil.which(candidate) or shutil.which(candidate, path=str(_VENV_BIN))
         if found:
             return found
-    missing(f"{name} is not installed ({how_to_install})")
+    skip_or_fail_in_ci(f"{name} is not installed ({how_to_install})")
 
 
-def missing(message: str):
+def skip_or_fail_in_ci(message: str) -> NoReturn:
     """Skip the test with `message`, or fail it in CI, which must provide what it needs."""
     if in_ci():
         pytest.fail(f"{message}; CI must install it")

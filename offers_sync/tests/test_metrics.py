@@ -16,11 +16,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aggregator.log_context import LogContextFilter
 from aggregator.logging import JsonFormatter
+from aggregator.metrics import start_metrics_server
 from aggregator.tests.scrape import samples, scrape_listener
 from devtools.fake_service import FakeOffersService
 from offers_sync.gateway import OffersService
 from offers_sync.management.commands.run_sync import Command
-from offers_sync.metrics import InstrumentedOffersServiceClient, start_metrics_server, sync_metrics, upstream_endpoint
+from offers_sync.metrics import InstrumentedOffersServiceClient, sync_metrics, upstream_endpoint
 from offers_sync.models import SyncRun
 from offers_sync.sync import OfferSyncer
 from offers_sync.tests.factories import StaticTokens, make_access_token, make_product, store_token
@@ -183,7 +184,7 @@ def test_upstream_urls_are_named_by_their_endpoint_never_by_their_path(url, endp
 def test_the_worker_listener_serves_the_sync_series(settings):
     # The token rule is the shared listener's (aggregator/tests/test_metrics.py).
     settings.METRICS_TOKEN = TOKEN
-    status, body = scrape_listener(start_metrics_server(address="127.0.0.1", port=0), TOKEN)
+    status, body = scrape_listener(start_metrics_server(sync_metrics().registry, address="127.0.0.1", port=0), TOKEN)
     assert status == 200
     names = {family.name for family in text_string_to_metric_families(body)}
     assert {
