@@ -9,10 +9,10 @@ Then, side by side:
 
 1. `wrk -t2 -c32` GET /products/{id}/offers, straight to gunicorn and through nginx: one hot
    product, then ids over the 10,000 products by popularity (bench/lua/popularity.lua): spread
-   evenly on a log scale over 4 decades (the caching issue's own measurement), and Zipf's law
-   with S = 1 (a heavier tail: the least popular half of the products gets 7 % of the reads
-   instead of 1 %, and most of those miss). Each after a 3-second unmeasured warm-up; the
-   proxy's hit ratio is 1 - (requests gunicorn counted in /metrics) / (requests wrk made).
+   evenly on a log scale over 4 decades, and Zipf's law with S = 1 (a heavier tail: the least
+   popular half of the products gets 7 % of the reads instead of 1 %, and most of those miss).
+   Each after a 3-second unmeasured warm-up; the proxy's hit ratio is 1 - (requests gunicorn
+   counted in /metrics) / (requests wrk made).
 2. Staleness: a reader polls one product's offers through nginx every 20 ms while an offer's
    price is changed in the database (as a sync writes it) at random moments; how long after the
    commit the reader first sees it.

@@ -8,9 +8,8 @@
 -- only. `zipf S` asks for the k-th with probability proportional to 1/k^S (S = 1: the first is
 -- about 10 % of the reads over 10,000 ids, the first 100 about half, and the last 5,000 still
 -- 7 %). `loguniform D` gives the products popularities spread evenly on a log scale over D
--- decades (D = 4: from 1 to 10,000), the k-th of n 10^(D(1 - k/n)): the popularity the caching
--- issue's own measurement drew, with a lighter tail (the last 5,000 of 10,000 ids get 1 % of
--- the reads). Each thread draws its own sequence. done() prints one machine-readable line for
+-- decades (D = 4: from 1 to 10,000), the k-th of n 10^(D(1 - k/n)): a lighter tail (the last
+-- 5,000 of 10,000 ids get 1 % of the reads). Each thread draws its own sequence. done() prints one machine-readable line for
 -- the runner.
 
 local ids = {}
