@@ -29,7 +29,6 @@ import re
 
 from django.conf import settings
 from django.utils.cache import patch_cache_control, patch_vary_headers
-from django.utils.deprecation import MiddlewareMixin
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 # Answers that stand for the resource itself: a 304 stands for the 200 the client has.
@@ -48,16 +47,14 @@ def is_public_view(request) -> bool:
     return bool(getattr(view, "cache_public", False) or getattr(view_class, "cache_public", False))
 
 
-def public_cache_control() -> dict[str, object]:
-    """The `Cache-Control` directives of a public read, from the settings."""
+def public_cache_control() -> str:
+    """The `Cache-Control` of a public read, from the settings."""
     lifetime = settings.HTTP_CACHE_MAX_AGE
-    return {
-        "public": True,
-        "max_age": lifetime,
-        "s_maxage": lifetime,
-        "stale_while_revalidate": settings.HTTP_CACHE_STALE_WHILE_REVALIDATE,
-        "stale_if_error": settings.HTTP_CACHE_STALE_IF_ERROR,
-    }
+    return (
+        f"public, max-age={lifetime}, s-maxage={lifetime}, "
+        f"stale-while-revalidate={settings.HTTP_CACHE_STALE_WHILE_REVALIDATE}, "
+        f"stale-if-error={settings.HTTP_CACHE_STALE_IF_ERROR}"
+    )
 
 
 def apply_cache_headers(request, response) -> None:
@@ -69,10 +66,8 @@ def apply_cache_headers(request, response) -> None:
     with_token = "HTTP_AUTHORIZATION" in request.META
     if request.method in READ_METHODS and response.status_code in _CACHEABLE_STATUSES and is_public_view(request):
         patch_vary_headers(response, ("Authorization",))
-        if with_token:
-            response["Cache-Control"] = "private, no-cache"
-        else:
-            patch_cache_control(response, **public_cache_control())
+        # A public read's view sets no Cache-Control of its own: these replace nothing.
+        response["Cache-Control"] = "private, no-cache" if with_token else public_cache_control()
         return
     if not response.has_header("Cache-Control"):
         response["Cache-Control"] = "private, no-store"
@@ -80,14 +75,18 @@ def apply_cache_headers(request, response) -> None:
         patch_cache_control(response, private=True)
 
 
-class CacheHeadersMiddleware(MiddlewareMixin):
+class CacheHeadersMiddleware:
     """Gives every answer its `Cache-Control` and `Vary` (see the module docstring).
 
     Listed before django-cors-headers' middleware, so that it sees the preflights that middleware
     answers by itself, and before anything that may answer an error.
     """
 
-    def process_response(self, request, response):
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
         apply_cache_headers(request, response)
         return response
 
