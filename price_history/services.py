@@ -2,15 +2,14 @@
 
 `offer_events_record_many` runs inside the reconciler's transaction (price_history.receivers
 subscribes it to offers_sync's `offers_changed_batch`), so the events and the offer rows they
-describe are committed together or not at all; `offer_events_record` is the same for one product. The worker (and
-`manage.py prune_price_history`) call `price_events_prune` to drop events past retention.
+describe are committed together or not at all. The worker (and `manage.py prune_price_history`) call
+`price_events_prune` to drop events past retention.
 """
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Protocol
 
 from django.conf import settings
 from django.db import connection
@@ -29,42 +28,13 @@ _CHANGED = PriceEvent.Kind.CHANGED.value
 _VANISHED = PriceEvent.Kind.VANISHED.value
 
 
-class OfferState(Protocol):
-    """An offer as the reconciler knows it: any object with these attributes will do."""
-
-    @property
-    def id(self) -> uuid.UUID: ...
-
-    @property
-    def price(self) -> int: ...
-
-    @property
-    def items_in_stock(self) -> int: ...
-
-
-def offer_events_record(
-    *,
-    product_id: uuid.UUID,
-    appeared: Sequence[OfferState],
-    changed: Sequence[OfferState],
-    vanished: Sequence[OfferState],
-    observed_at: datetime,
-) -> int:
-    """Record one event per offer that appeared, changed or vanished; return how many were written.
-
-    `vanished` carries each offer's last known price and stock. The caller passes only offers that
-    really changed: this writes whatever it is given, in one bulk insert, and nothing for no input.
-    It opens no transaction of its own; the caller's makes it atomic with the offer rows.
-    """
-    if not settings.PRICE_HISTORY_ENABLED:
-        return 0
-    return _insert(list(_events(product_id, appeared, changed, vanished, observed_at)))
-
-
 def offer_events_record_many(changes: Iterable[OffersChanged]) -> int:
     """Record the events of several products' changes (as offers_sync reports them) in one insert.
 
-    Like `offer_events_record`, with no transaction of its own; returns how many were written.
+    Each appeared, changed or vanished offer gives one event (a vanished offer's carries its last known
+    price and stock). It opens no transaction of its own: the caller's makes it atomic with the offer
+    rows. Returns how many were written.
+
     On PostgreSQL the rows go as arrays into one `INSERT … SELECT FROM unnest(…)`, whose cost
     hardly grows with the batch (the ORM's bulk insert prepares every value of every row).
     """

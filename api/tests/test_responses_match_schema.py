@@ -24,8 +24,9 @@ from aggregator.tests.factories import UserFactory
 from alerts.models import DeliveryStatus
 from alerts.services import alert_create, endpoint_create, endpoint_ping
 from catalogue.models import Product
+from offers_sync.client import OfferData
 from offers_sync.models import Offer, ProductSyncState, SyncStatus
-from price_history.services import offer_events_record
+from price_history.tests.factories import record_events
 
 pytestmark = pytest.mark.django_db
 
@@ -308,15 +309,9 @@ def seeded(auth_client, api_user) -> Seeded:
     for n, offer_id in enumerate(offers):
         Offer.objects.create(id=offer_id, product=product, price=100 * (n + 1), items_in_stock=n)
     t0 = datetime(2025, 3, 1, 9, tzinfo=UTC)
-    seen = [_Seen(offer_id, 100 * (n + 1), n) for n, offer_id in enumerate(offers)]
-    offer_events_record(product_id=product.id, appeared=seen, changed=[], vanished=[], observed_at=t0)
-    offer_events_record(
-        product_id=product.id,
-        appeared=[],
-        changed=[_Seen(offers[0], 90, 5)],
-        vanished=[seen[2]],
-        observed_at=t0 + timedelta(hours=3),
-    )
+    seen = [OfferData(offer_id, 100 * (n + 1), n) for n, offer_id in enumerate(offers)]
+    record_events(product.id, t0, appeared=seen)
+    record_events(product.id, t0 + timedelta(hours=3), changed=[OfferData(offers[0], 90, 5)], vanished=[seen[2]])
     # The first use of the key the 422 case reuses with another body.
     assert (
         auth_client.post("/products", {"name": "First"}, format="json", HTTP_IDEMPOTENCY_KEY="used-key").status_code
@@ -364,13 +359,6 @@ def _filled(body, ids: dict):
     if isinstance(body, dict):
         return {key: _filled(value, ids) for key, value in body.items()}
     return body
-
-
-@dataclass(frozen=True)
-class _Seen:
-    id: uuid.UUID
-    price: int
-    items_in_stock: int
 
 
 def test_every_operation_has_a_case(schema):

@@ -1,24 +1,15 @@
 """Fixtures for the price history tests: a product and a way to record what a sync would see."""
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
 
 from catalogue.tests.factories import ProductFactory
-from price_history.services import offer_events_record
+from offers_sync.client import OfferData
+from price_history.tests.factories import record_events
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Seen:
-    """An offer as the reconciler passes it: id, price, items in stock."""
-
-    id: uuid.UUID
-    price: int
-    items_in_stock: int
 
 
 @pytest.fixture
@@ -31,12 +22,12 @@ def record(product):
     """record(at, appeared=[(offer, price, stock)], changed=[...], vanished=[...], product=...) -> count."""
 
     def _record(at, *, appeared=(), changed=(), vanished=(), for_product=None):
-        return offer_events_record(
-            product_id=(for_product or product).id,
-            appeared=[Seen(*row) for row in appeared],
-            changed=[Seen(*row) for row in changed],
-            vanished=[Seen(*row) for row in vanished],
-            observed_at=at,
+        return record_events(
+            (for_product or product).id,
+            at,
+            appeared=[OfferData(*row) for row in appeared],
+            changed=[OfferData(*row) for row in changed],
+            vanished=[OfferData(*row) for row in vanished],
         )
 
     return _record

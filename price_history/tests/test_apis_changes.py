@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from catalogue.tests.factories import ProductFactory
 from catalogue.tests.test_services import run_in_thread, wait_until
+from offers_sync.client import OfferData
 from price_history.models import PriceEvent
-from price_history.services import offer_events_record
-from price_history.tests.conftest import T0, Seen
+from price_history.tests.conftest import T0
+from price_history.tests.factories import record_events
 
 # Transactional: on PostgreSQL the feed holds back events of transactions still running, and a
 # test's own transaction would be one.
@@ -146,9 +147,7 @@ def test_since_a_moment_ago_is_fine_even_from_a_clock_a_little_ahead(api_client)
 
 def _write_events(product_id, offer_id, price, *, inside=None, go_on=None):
     with transaction.atomic():
-        offer_events_record(
-            product_id=product_id, appeared=[Seen(offer_id, price, 1)], changed=[], vanished=[], observed_at=T0
-        )
+        record_events(product_id, T0, appeared=[OfferData(offer_id, price, 1)])
         if inside is not None:
             inside.set()
             go_on.wait(20)

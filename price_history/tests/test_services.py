@@ -191,12 +191,10 @@ def test_recording_can_be_switched_off(settings, product):
 
     from offers_sync.client import OfferData
     from price_history.models import PriceEvent
-    from price_history.services import offer_events_record
+    from price_history.tests.factories import record_events
 
     settings.PRICE_HISTORY_ENABLED = False
     offer = OfferData(id=_uuid.uuid4(), price=100, items_in_stock=1)
-    written = offer_events_record(
-        product_id=product.id, appeared=[offer], changed=[], vanished=[], observed_at=_tz.now()
-    )
+    written = record_events(product.id, _tz.now(), appeared=[offer])
     assert written == 0
     assert PriceEvent.objects.count() == 0
