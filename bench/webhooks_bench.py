@@ -113,7 +113,7 @@ def bench_evaluation(*, products: int, alerts: int, rounds: int) -> tuple[tuple[
     from offers_sync.client import OfferData
     from offers_sync.models import Offer
     from offers_sync.reconcile import offers_reconcile_many
-    from offers_sync.signals import offers_changed
+    from offers_sync.signals import offers_changed_batch
 
     rng = random.Random(13)
     created = Product.objects.bulk_create((Product(name=f"bench {i}") for i in range(products)), batch_size=5000)
@@ -158,9 +158,9 @@ def bench_evaluation(*, products: int, alerts: int, rounds: int) -> tuple[tuple[
         and the median time spent inside the subscriber in the "on" cycles."""
         off, on, inside = [], [], []
         for _ in range(rounds):
-            offers_changed.disconnect(dispatch_uid="alerts.evaluate_alerts")
+            offers_changed_batch.disconnect(dispatch_uid="alerts.evaluate_alerts")
             off.append(timed())
-            offers_changed.connect(timed_subscriber, dispatch_uid="alerts.evaluate_alerts")
+            offers_changed_batch.connect(timed_subscriber, dispatch_uid="alerts.evaluate_alerts")
             spent[0] = 0.0
             on.append(timed())
             inside.append(spent[0])

@@ -3,8 +3,8 @@
 No HTTP here: the caller hands in answers already fetched. The changed products of a batch are
 written in one short transaction of a few statements (offers_sync.offer_rows), so each product's
 cached offers are always either the old answer or the new one; an answer identical to the cache
-writes nothing at all. Inside that transaction each product's changes are published to the
-subscribers of `offers_sync.signals.offers_changed` (and the batch's to `offers_changed_batch`).
+writes nothing at all. Inside that transaction the changes are published to the subscribers of
+`offers_sync.signals.offers_changed_batch`.
 
 An offer id belongs to one product: the one whose cache holds it (docs/sync.md, "Offer
 identity"). An answer that lists an id another product holds is refused as malformed. When
@@ -31,7 +31,7 @@ from offers_sync.offer_rows import (
     lock_and_read,
     write_offer_changes,
 )
-from offers_sync.signals import OfferChange, OffersChanged, SubscriberFailed, offers_changed, offers_changed_batch
+from offers_sync.signals import OfferChange, OffersChanged, SubscriberFailed, offers_changed_batch
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class ReconcileCounts:
     removed: int = 0
     products_changed: int = 0
     # Products whose answer was refused, could not be stored, or whose write a subscriber of
-    # offers_changed failed (rolled back), with the reason (for their last_sync_error).
+    # offers_changed_batch failed (rolled back), with the reason (for their last_sync_error).
     failed: dict[uuid.UUID, str] = field(default_factory=dict)
 
     def add(self, changes: OfferChanges) -> None:
@@ -99,7 +99,7 @@ def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> Reconcil
     The read (no lock) sets the unchanged answers aside: they write nothing. The changed products
     are written together, in one transaction of a few statements (`_write_batch`). If anything in
     it fails (an offer id another product took meanwhile, a value a column cannot hold, a
-    subscriber of offers_changed raising), the batch is rolled back whole and its products are
+    subscriber of offers_changed_batch raising), the batch is rolled back whole and its products are
     done again one transaction each (`offers_reconcile`), so the failure costs only its product.
     Products deleted meanwhile are skipped. Answers that cannot be stored, and writes a subscriber
     failed, are in `failed`; the caller records the others as synced.
@@ -240,15 +240,13 @@ def _payload(product_id: uuid.UUID, changes: OfferChanges, observed_at) -> Offer
 def _publish(payloads: Sequence[OffersChanged], *, log_failure: bool) -> None:
     """Hand the changes to the subscribers, in the caller's transaction (see offers_sync.signals).
 
-    `offers_changed` goes out once per product, then `offers_changed_batch` once with them all. A
-    subscriber's exception becomes SubscriberFailed, which rolls the write back and is told apart
+    A subscriber's exception becomes SubscriberFailed, which rolls the write back and is told apart
     from the database errors of the write itself. A batch's failure is not logged with its
     traceback here: the batch is redone product by product, and the product whose subscriber
-    fails again is logged then (`log_failure`).
+    fails again is logged then (`log_failure`). The failure's text is what the product's
+    last_sync_error shows in the admin: it names the event (offers changed), not the signal.
     """
     try:
-        for payload in payloads:
-            offers_changed.send(sender=OffersChanged, changes=payload)
         offers_changed_batch.send(sender=OffersChanged, changes=tuple(payloads))
     except Exception as exc:
         if log_failure:

@@ -1,32 +1,28 @@
-"""The offer sync's extension point: `offers_changed`, sent when a product's cached offers change.
+"""The offer sync's extension point: `offers_changed_batch`, sent when products' cached offers change.
 
-An app that must react to offers changing (the price history; later alerts, metrics) subscribes
-here, in its AppConfig.ready(), and offers_sync never names it:
+An app that must react to offers changing (the price history, the alerts) subscribes here, in its
+AppConfig.ready(), and offers_sync never names it:
 
-    from offers_sync.signals import offers_changed
+    from offers_sync.signals import offers_changed_batch
 
-    def on_offers_changed(sender, *, changes: OffersChanged, **kwargs): ...
+    def on_offers_changed(sender, *, changes: Sequence[OffersChanged], **kwargs): ...
 
-    offers_changed.connect(on_offers_changed, dispatch_uid="myapp.on_offers_changed")
-
-The reconciler sends it once per product whose offers changed, inside the transaction that writes
-them and while holding that product's row lock. So a receiver's writes commit or roll back with
-the offers; a receiver that raises rolls back that product's write, the product counts as failed
-this cycle (its old offers stay, the next tick tries again), and the other products go on. A
-receiver must do no network call (it runs inside the transaction) and should be quick: it is on
-the sync's hot path. Work that must not roll back with the offers, or that talks to the outside
-(webhooks), belongs in rows a receiver writes and a process of its own delivers.
-
-Nothing is sent for an answer identical to the cache.
+    offers_changed_batch.connect(on_offers_changed, dispatch_uid="myapp.on_offers_changed")
 
 The worker writes the changed products of a batch (up to `SYNC_CONCURRENCY` × 8) in one
-transaction. After each product's `offers_changed`, `offers_changed_batch` is sent once, in the
-same transaction, with all of them (`changes=` a tuple of OffersChanged): a subscriber that writes
-rows per change can write the whole batch's in one statement (the price history does). If any
-receiver of either signal raises, the batch is rolled back whole and written again product by
-product, each in its own transaction with its own `offers_changed` and a one-product
+transaction, and the reconciler sends `offers_changed_batch` once in it, while holding the
+products' row locks, with one OffersChanged per changed product (`changes=` a tuple): a subscriber
+that writes rows per change can write the whole batch's in one statement (the price history does).
+A receiver's writes commit or roll back with the offers. If a receiver raises, the batch is rolled
+back whole and written again product by product, each in its own transaction with a one-product
 `offers_changed_batch`; so a receiver may see a change once in a batch that was then rolled back
-(its writes with it), and a receiver that keeps raising for one product fails only that product.
+(its writes with it), and a receiver that keeps raising for one product fails only that product
+(its old offers stay, the next tick tries again) while the others go on. A receiver must do no
+network call (it runs inside the transaction) and should be quick: it is on the sync's hot path.
+Work that must not roll back with the offers, or that talks to the outside (webhooks), belongs in
+rows a receiver writes and a process of its own delivers.
+
+Nothing is sent for an answer identical to the cache.
 
 `worker_cycle_done` is the worker's housekeeping hook: sent by `run_sync` after each scheduled
 cycle, outside any transaction, so a subscriber can do periodic upkeep of its own (the price
@@ -42,10 +38,8 @@ from django.dispatch import Signal
 
 from offers_sync.client import OfferData
 
-# Sent with sender=OffersChanged and changes=<OffersChanged>. Receivers take **kwargs.
-offers_changed = Signal()
-# Sent with sender=OffersChanged and changes=<tuple of OffersChanged>, once per written batch,
-# after the batch's offers_changed. Receivers take **kwargs.
+# Sent with sender=OffersChanged and changes=<tuple of OffersChanged>, once per written batch.
+# Receivers take **kwargs.
 offers_changed_batch = Signal()
 # Sent with sender=<the run_sync Command class>, summary=<CycleSummary, or None when the cycle
 # could not run> and proceed=<() -> bool>: long upkeep calls it between units of work (it beats the
@@ -92,4 +86,4 @@ class OffersChanged:
 
 
 class SubscriberFailed(Exception):
-    """A receiver of `offers_changed` raised: that product's write was rolled back."""
+    """A receiver of `offers_changed_batch` raised: the write it was sent for was rolled back."""

@@ -8,7 +8,7 @@ from alerts.tests.conftest import Offers
 from catalogue.models import Product
 from offers_sync.client import OfferData
 from offers_sync.reconcile import offers_reconcile
-from offers_sync.signals import offers_changed
+from offers_sync.signals import offers_changed_batch
 
 # run_webhooks closes stale connections between rounds, as a worker must: no test-wide transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -125,13 +125,13 @@ def test_a_rolled_back_offer_change_sends_nothing(product, make_alert, watch):
     def fail(**kwargs):
         raise RuntimeError("a later subscriber fails")
 
-    offers_changed.connect(fail, dispatch_uid="test.fail")
+    offers_changed_batch.connect(fail, dispatch_uid="test.fail")  # after the alerts' own receiver
     try:
         from offers_sync.reconcile import offers_reconcile_many
 
         counts = offers_reconcile_many({product.id: [OfferData(id=offers.ids[0], price=800, items_in_stock=1)]})
     finally:
-        offers_changed.disconnect(dispatch_uid="test.fail")
+        offers_changed_batch.disconnect(dispatch_uid="test.fail")
     assert product.id in counts.failed
     assert WebhookEvent.objects.count() == 0 and Delivery.objects.count() == 0
     assert watch() == []

@@ -1,4 +1,4 @@
-"""The `offers_changed` hook: what a subscriber is handed, and that its writes share the offers' fate."""
+"""The `offers_changed_batch` hook: what a subscriber is handed, and that its writes share the offers' fate."""
 
 import uuid
 from datetime import timedelta
@@ -10,7 +10,7 @@ from django.utils import timezone
 from offers_sync.client import OfferData
 from offers_sync.models import Offer
 from offers_sync.reconcile import offers_reconcile_many
-from offers_sync.signals import OffersChanged, offers_changed, offers_changed_batch
+from offers_sync.signals import OffersChanged, offers_changed_batch
 from offers_sync.tests.factories import make_product, sync_state_of
 from offers_sync.tests.test_sync import TICK, mirrored, offer, serve_offers, service, syncer  # noqa: F401
 from price_history.models import PriceEvent
@@ -21,37 +21,38 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def received():
-    """Every OffersChanged sent while the test runs."""
+    """Every OffersChanged sent while the test runs, batch after batch."""
     seen = []
 
     def receiver(sender, *, changes, **kwargs):
-        seen.append(changes)
+        seen.extend(changes)
 
-    offers_changed.connect(receiver, dispatch_uid="test-received")
+    offers_changed_batch.connect(receiver, dispatch_uid="test-received")
     yield seen
-    offers_changed.disconnect(dispatch_uid="test-received")
+    offers_changed_batch.disconnect(dispatch_uid="test-received")
 
 
 @pytest.fixture
 def failing_for():
-    """failing_for(product_id): a subscriber that writes a row, then raises for that product."""
+    """failing_for(product_id): a subscriber that writes a row per product, then raises if that one is in the batch."""
     doomed = set()
 
     def receiver(sender, *, changes, **kwargs):
-        PriceEventFactory(
-            offer_id=uuid.uuid4(),
-            product_id=changes.product_id,
-            kind="appeared",
-            price=0,
-            items_in_stock=0,
-            observed_at=changes.observed_at,
-        )
-        if changes.product_id in doomed:
+        for change in changes:
+            PriceEventFactory(
+                offer_id=uuid.uuid4(),
+                product_id=change.product_id,
+                kind="appeared",
+                price=0,
+                items_in_stock=0,
+                observed_at=change.observed_at,
+            )
+        if any(change.product_id in doomed for change in changes):
             raise RuntimeError("alert rules unavailable")
 
-    offers_changed.connect(receiver, dispatch_uid="test-failing")
+    offers_changed_batch.connect(receiver, dispatch_uid="test-failing")
     yield doomed.add
-    offers_changed.disconnect(dispatch_uid="test-failing")
+    offers_changed_batch.disconnect(dispatch_uid="test-failing")
 
 
 def test_a_subscriber_gets_what_changed_before_and_after_and_the_whole_set(received):
@@ -103,7 +104,7 @@ def test_a_failing_subscriber_fails_its_product_only(service, failing_for):  # n
     assert sync_state_of(fine).offers_synced_at is not None
 
     # Once the subscriber recovers, the next tick writes the offers.
-    offers_changed.disconnect(dispatch_uid="test-failing")
+    offers_changed_batch.disconnect(dispatch_uid="test-failing")
     syncer(service).run_cycle(TICK + timedelta(seconds=30))
     assert [price for _, price, _ in mirrored(doomed)] == [10]
     assert sync_state_of(doomed).last_sync_error == ""
