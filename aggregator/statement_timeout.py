@@ -9,7 +9,7 @@ the workers and management commands (migrations, prunes, imports) keep the serve
 from django.conf import settings
 from django.db.backends.signals import connection_created
 
-_DISPATCH_UID = "aggregator.statement_timeout"
+DISPATCH_UID = "aggregator.statement_timeout"
 
 
 def set_statement_timeout(sender, connection, **kwargs) -> None:
@@ -23,9 +23,4 @@ def set_statement_timeout(sender, connection, **kwargs) -> None:
 
 def bound_web_statements() -> None:
     """Bound the statements of every database connection this process opens from now on."""
-    connection_created.connect(set_statement_timeout, dispatch_uid=_DISPATCH_UID)
-
-
-def unbound_web_statements() -> None:
-    """Undo `bound_web_statements` for connections opened later (tests)."""
-    connection_created.disconnect(dispatch_uid=_DISPATCH_UID)
+    connection_created.connect(set_statement_timeout, dispatch_uid=DISPATCH_UID)

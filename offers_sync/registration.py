@@ -16,7 +16,7 @@ from django.utils import timezone
 from aggregator import outgoing_http
 from catalogue.models import Product
 from offers_sync.client import OffersServiceError, RefreshTokenRejected
-from offers_sync.gateway import WEB_CALL_SECONDS, WEB_TOKEN_WAIT_SECONDS, OffersService, offers_service_for_web
+from offers_sync.gateway import WEB_CALL_SECONDS, OffersService, offers_service_for_web
 from offers_sync.models import NEVER, ProductSyncState
 from offers_sync.tokens import TokenUnavailable
 
@@ -29,7 +29,6 @@ RETRY_CAP = timedelta(minutes=10)
 # (a token renewal, the registration, its retry after a 401) share this one deadline, and waiting
 # for another process to renew the token adds at most WEB_TOKEN_WAIT_SECONDS.
 REGISTER_NOW_SECONDS = WEB_CALL_SECONDS
-REGISTER_NOW_BOUND_SECONDS = REGISTER_NOW_SECONDS + WEB_TOKEN_WAIT_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +44,8 @@ def registration_retry_delay(attempts: int) -> timedelta:
 
 
 def product_register_now(*, product: Product, service: OffersService | None = None) -> bool:
-    """Try once, within REGISTER_NOW_BOUND_SECONDS, to register a new product. Never raises for
-    offers-service faults.
+    """Try once, within REGISTER_NOW_SECONDS (and the token wait), to register a new product. Never
+    raises for offers-service faults.
 
     On success the product's `sync_state` (when loaded) is updated in place; on failure it stays
     pending for the worker.

@@ -6,6 +6,7 @@ import time
 
 import pytest
 from django.db import connection
+from django.db.backends.signals import connection_created
 from django.test import RequestFactory
 
 from aggregator import statement_timeout
@@ -30,7 +31,7 @@ def web_application(settings):
     application = importlib.reload(aggregator.wsgi).application
     connection.close()
     yield application
-    statement_timeout.unbound_web_statements()
+    connection_created.disconnect(dispatch_uid=statement_timeout.DISPATCH_UID)
     connection.close()
 
 
