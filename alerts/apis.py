@@ -87,12 +87,7 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
-class OldestFirst(KeysetLinkPagination):
-    ordering_field = "created_at"
-
-
 class NewestFirst(KeysetLinkPagination):
-    ordering_field = "created_at"
     descending = True
 
 
@@ -125,7 +120,7 @@ def _validated(serializer_class, request, *, partial: bool = False) -> dict:
     ),
 )
 class WebhookListCreateApi(OwnedApi):
-    pagination_class = OldestFirst
+    pagination_class = KeysetLinkPagination
     serializer_class = EndpointOutputSerializer
 
     def get(self, request):
@@ -229,7 +224,7 @@ class WebhookDeliveryListApi(OwnedApi):
     ),
 )
 class AlertListCreateApi(OwnedApi):
-    pagination_class = OldestFirst
+    pagination_class = KeysetLinkPagination
     serializer_class = AlertOutputSerializer
 
     def get(self, request):

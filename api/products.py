@@ -38,10 +38,6 @@ PRODUCT_WRITE_RESPONSES = {**WRITE_ERROR_RESPONSES, **FORBIDDEN_RESPONSES}
 BULK_ERROR_RESPONSES = {code: answer for code, answer in PRODUCT_WRITE_RESPONSES.items() if code not in {400, 404}}
 
 
-class ProductPagination(KeysetLinkPagination):
-    ordering_field = "created_at"
-
-
 @extend_schema_view(
     get=extend_schema(
         summary="List products, oldest first",
@@ -70,7 +66,7 @@ class ProductListCreateApi(generics.GenericAPIView):
     # IsAuthenticatedOrReadOnly first: it says to the schema (drf-spectacular) that reads need no token.
     permission_classes = [IsAuthenticatedOrReadOnly, ProductPermissions]
     cache_public = True  # GET: aggregator.http_cache
-    pagination_class = ProductPagination
+    pagination_class = KeysetLinkPagination
     serializer_class = ProductOutputSerializer
 
     def get_queryset(self):
