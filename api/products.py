@@ -19,7 +19,7 @@ from aggregator.schema import ERROR_RESPONSES, FORBIDDEN_RESPONSES, WRITE_ERROR_
 from api.permissions import ProductPermissions
 from api.serializers import PRODUCT_COLUMNS, ProductOutputSerializer
 from catalogue.models import NAME_MAX_LENGTH, Product
-from catalogue.selectors import parse_product_id, product_list
+from catalogue.selectors import parse_product_id, product_get, product_list
 from catalogue.serializers import ProductInputSerializer
 from catalogue.services import (
     BULK_CREATE_MAX,
@@ -31,7 +31,6 @@ from catalogue.services import (
 )
 from idempotency.schema import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENCY_RESPONSES
 from idempotency.services import respond_idempotently
-from offers_sync.selectors import product_with_sync_state_get
 
 # Writes need the user's product permissions (api.permissions): 403 without them.
 PRODUCT_WRITE_RESPONSES = {**WRITE_ERROR_RESPONSES, **FORBIDDEN_RESPONSES}
@@ -111,8 +110,7 @@ class ProductDetailApi(generics.GenericAPIView):
     serializer_class = ProductOutputSerializer
 
     def get_object(self) -> Product:
-        # With its sync state in the same query: the answer shows two of its fields.
-        product = product_with_sync_state_get(self.kwargs["product_id"])
+        product = product_get(self.kwargs["product_id"])
         if product is None:
             raise Http404
         return product

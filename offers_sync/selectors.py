@@ -1,4 +1,4 @@
-"""Reads of the offer mirror, of products with their sync state and of the sync's health."""
+"""Reads of the offer mirror, of the products' sync state and of the sync's health."""
 
 import uuid
 from datetime import datetime, timedelta
@@ -9,7 +9,6 @@ from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from catalogue.models import Product
-from catalogue.selectors import parse_product_id
 from offers_sync.models import FULL_STATE_CHECK_EVERY, Offer, ProductSyncState, SyncRun, SyncStatus
 from offers_sync.schedule import InvalidSchedule, parse_schedule
 
@@ -58,14 +57,6 @@ def last_sync_finished_at() -> datetime | None:
     return (
         SyncStatus.objects.filter(pk=SyncStatus.SINGLETON_ID).values_list("last_cycle_finished_at", flat=True).first()
     )
-
-
-def product_with_sync_state_get(product_id: str | uuid.UUID) -> Product | None:
-    """The product with its sync state loaded (one query), or None when there is none or the id is not a UUID."""
-    product_uuid = parse_product_id(product_id)
-    if product_uuid is None:
-        return None
-    return Product.objects.select_related("sync_state").filter(pk=product_uuid).first()
 
 
 # -- the sync's state, for the metrics and the admin's sync status page ---------------------------
