@@ -70,6 +70,7 @@ def test_another_users_endpoints_and_alerts_are_404(auth_client, other_client, e
     ]:
         response = getattr(other_client, method)(path, {}, format="json")
         assert response.status_code == 404, (method, path)
+        assert response.json() == {"detail": "Not found."}, (method, path)
     assert other_client.get("/webhooks").json() == []
     assert other_client.get("/alerts").json() == []
     # Nor can they point an alert at it.
@@ -77,6 +78,7 @@ def test_another_users_endpoints_and_alerts_are_404(auth_client, other_client, e
         "/alerts", {"webhook_id": webhook, "product_id": None, "kind": "back_in_stock"}, format="json"
     )
     assert response.status_code == 404
+    assert response.json() == {"detail": "No such webhook endpoint."}
     assert WebhookEndpoint.objects.filter(id=webhook, is_active=True).exists()
     assert Alert.objects.count() == 1 and Delivery.objects.count() == 0
 
@@ -229,12 +231,34 @@ def test_bad_alert_input_is_400_and_creates_nothing(auth_client, endpoint, produ
     assert Alert.objects.count() == 0
 
 
-@pytest.mark.parametrize("field", ["webhook_id", "product_id"])
-def test_an_alert_on_something_that_is_not_there_is_404(auth_client, endpoint, product, field):
+@pytest.mark.parametrize(
+    ("field", "detail"), [("webhook_id", "No such webhook endpoint."), ("product_id", "No such product.")]
+)
+def test_an_alert_on_something_that_is_not_there_is_404(auth_client, endpoint, product, field, detail):
     body = {"webhook_id": endpoint["id"], "product_id": str(product.id), "kind": "back_in_stock"}
     response = auth_client.post("/alerts", {**body, field: str(uuid.uuid4())}, format="json")
-    assert response.status_code == 404 and "detail" in response.json()
+    assert response.status_code == 404
+    assert response.json() == {"detail": detail}
     assert Alert.objects.count() == 0
+
+
+@pytest.mark.parametrize("object_id", ["623bad43-4d7b-46d1-8161-1b8523ae7507", "not-a-uuid"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/webhooks/{}"),
+        ("patch", "/webhooks/{}"),
+        ("delete", "/webhooks/{}"),
+        ("post", "/webhooks/{}/ping"),
+        ("get", "/webhooks/{}/deliveries"),
+        ("get", "/alerts/{}"),
+        ("delete", "/alerts/{}"),
+    ],
+)
+def test_an_unknown_or_malformed_id_is_404(auth_client, method, path, object_id):
+    response = getattr(auth_client, method)(path.format(object_id), {}, format="json")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
 
 
 def test_a_name_that_does_not_resolve_yet_is_accepted_and_checked_at_delivery(auth_client):
