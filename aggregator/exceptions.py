@@ -1,7 +1,8 @@
 """Errors as JSON everywhere, never with internals in them.
 
 DRF answers its own exceptions as `{"detail": ...}`; this adds a JSON 503 for database outages
-(instead of an HTML 500) and JSON answers for Django's own 404 and 500 pages.
+(instead of an HTML 500) and JSON answers for Django's own 404 and 500 pages. Every 404 of the API
+says `Not found.`, whatever the lookup that raised it (`get_object_or_404` names the model).
 """
 
 import logging
@@ -9,9 +10,10 @@ import logging
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from psycopg.errors import QueryCanceled
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -30,6 +32,8 @@ def database_error_detail(exc: Exception) -> str:
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = NotFound()
     response = exception_handler(exc, context)
     if response is not None:
         return response

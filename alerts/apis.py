@@ -3,7 +3,6 @@
 Everything needs a token, and each endpoint and alert is its owner's alone: another user's is 404.
 """
 
-from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.exceptions import APIException, NotFound, ValidationError
@@ -14,7 +13,7 @@ from aggregator.pagination import KeysetLinkPagination
 from aggregator.responses import created
 from aggregator.schema import ERROR_RESPONSES, WRITE_ERROR_RESPONSES, ErrorSerializer
 from alerts.addresses import UnsafeUrl
-from alerts.selectors import alert_get, alert_list, delivery_list, endpoint_get, endpoint_list, parse_id
+from alerts.selectors import alert_list, delivery_list, endpoint_list, parse_id
 from alerts.serializers import (
     PRICE_MAX,
     AlertInputSerializer,
@@ -95,10 +94,7 @@ class OwnedApi(generics.GenericAPIView):
     permission_classes = [IsAuthenticated]
 
     def get_endpoint(self):
-        endpoint = endpoint_get(owner=self.request.user, endpoint_id=self.kwargs["webhook_id"])
-        if endpoint is None:
-            raise Http404
-        return endpoint
+        return generics.get_object_or_404(endpoint_list(owner=self.request.user), pk=self.kwargs["webhook_id"])
 
 
 def _validated(serializer_class, request, *, partial: bool = False) -> dict:
@@ -240,7 +236,7 @@ class AlertListCreateApi(OwnedApi):
     def post(self, request):
         data = _validated(AlertInputSerializer, request)
         # Well-formed ids of things that are not there (or not yours) are 404, like their own URLs.
-        endpoint = endpoint_get(owner=request.user, endpoint_id=data["webhook_id"])
+        endpoint = endpoint_list(owner=request.user).filter(pk=data["webhook_id"]).first()
         if endpoint is None:
             raise NotFound("No such webhook endpoint.")
         product = None
@@ -267,10 +263,7 @@ class AlertDetailApi(OwnedApi):
     serializer_class = AlertOutputSerializer
 
     def get_alert(self):
-        alert = alert_get(owner=self.request.user, alert_id=self.kwargs["alert_id"])
-        if alert is None:
-            raise Http404
-        return alert
+        return generics.get_object_or_404(alert_list(owner=self.request.user), pk=self.kwargs["alert_id"])
 
     def get(self, request, alert_id):
         return Response(AlertOutputSerializer(self.get_alert()).data)

@@ -19,19 +19,9 @@ def endpoint_list(*, owner) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(owner=owner)
 
 
-def endpoint_get(*, owner, endpoint_id: str) -> WebhookEndpoint | None:
-    pk = parse_id(endpoint_id)
-    return None if pk is None else WebhookEndpoint.objects.filter(owner=owner, pk=pk).first()
-
-
 def alert_list(*, owner, product_id: uuid.UUID | None = None) -> QuerySet[Alert]:
     alerts = Alert.objects.filter(owner=owner)
     return alerts if product_id is None else alerts.filter(product_id=product_id)
-
-
-def alert_get(*, owner, alert_id: str) -> Alert | None:
-    pk = parse_id(alert_id)
-    return None if pk is None else Alert.objects.filter(owner=owner, pk=pk).first()
 
 
 def delivery_list(*, endpoint: WebhookEndpoint) -> QuerySet[Delivery]:

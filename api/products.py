@@ -19,7 +19,7 @@ from aggregator.schema import ERROR_RESPONSES, FORBIDDEN_RESPONSES, WRITE_ERROR_
 from api.permissions import ProductPermissions
 from api.serializers import PRODUCT_COLUMNS, ProductOutputSerializer
 from catalogue.models import NAME_MAX_LENGTH, Product
-from catalogue.selectors import parse_product_id, product_get, product_list
+from catalogue.selectors import product_list
 from catalogue.serializers import ProductInputSerializer
 from catalogue.services import (
     BULK_CREATE_MAX,
@@ -110,10 +110,7 @@ class ProductDetailApi(generics.GenericAPIView):
     serializer_class = ProductOutputSerializer
 
     def get_object(self) -> Product:
-        product = product_get(self.kwargs["product_id"])
-        if product is None:
-            raise Http404
-        return product
+        return generics.get_object_or_404(product_list(), pk=self.kwargs["product_id"])
 
     def get(self, request, product_id):
         return Response(ProductOutputSerializer(_product_row(product_id)).data)
@@ -225,11 +222,7 @@ def _product_rows():
 
 def _product_row(product_id) -> dict:
     """The product's `.values()` row, or 404 (also for an id that is not a UUID)."""
-    product_uuid = parse_product_id(product_id)
-    row = None if product_uuid is None else _product_rows().filter(pk=product_uuid).first()
-    if row is None:
-        raise Http404
-    return row
+    return generics.get_object_or_404(_product_rows(), pk=product_id)
 
 
 def _answer(product: Product):

@@ -41,13 +41,5 @@ def parse_product_id(product_id: str | uuid.UUID) -> uuid.UUID | None:
         return None
 
 
-def product_get(product_id: str | uuid.UUID) -> Product | None:
-    """The product with this id, or None when there is none or the id is not a UUID at all."""
-    product_uuid = parse_product_id(product_id)
-    if product_uuid is None:
-        return None
-    return Product.objects.filter(pk=product_uuid).first()
-
-
 def product_exists(product_id: uuid.UUID) -> bool:
     return Product.objects.filter(pk=product_id).exists()

@@ -1,7 +1,6 @@
 """HTTP endpoints for a product's price history and price trend. Thin: parameters here, reads in selectors."""
 
 from django.conf import settings
-from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import ValidationError
@@ -12,7 +11,6 @@ from aggregator.pagination import KeysetLinkPagination
 from aggregator.params import validated_query
 from aggregator.schema import ERROR_RESPONSES
 from catalogue.models import Product
-from catalogue.selectors import product_get
 from price_history.selectors import TooManyEvents, price_event_changes, price_event_list, price_trend_get
 from price_history.serializers import (
     PriceEventChangeSerializer,
@@ -61,13 +59,6 @@ class PriceEventChangesPagination(PriceEventPagination):
         if not response.has_header("Link"):
             response["Link"] = f'<{self.request.build_absolute_uri()}>; rel="next"'
         return response
-
-
-def _product_or_404(product_id: str) -> Product:
-    product = product_get(product_id)
-    if product is None:
-        raise Http404
-    return product
 
 
 HISTORY_EXAMPLE = [
@@ -155,7 +146,7 @@ class PriceEventListApi(generics.GenericAPIView):
         ],
     )
     def get(self, request, product_id):
-        product = _product_or_404(product_id)
+        product = generics.get_object_or_404(Product, pk=product_id)
         filters = validated_query(PriceEventQuerySerializer, request)
         events = price_event_list(
             product_id=product.id,
@@ -227,7 +218,7 @@ class PriceTrendApi(APIView):
         },
     )
     def get(self, request, product_id):
-        product = _product_or_404(product_id)
+        product = generics.get_object_or_404(Product, pk=product_id)
         params = validated_query(PriceTrendQuerySerializer, request)
         try:
             trend = price_trend_get(product_id=product.id, max_events=settings.PRICE_TREND_MAX_EVENTS, **params)
