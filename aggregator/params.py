@@ -1,10 +1,21 @@
-"""Reading an endpoint's query parameters through a DRF serializer."""
+"""Reading what a request sends: query parameters through a DRF serializer, and ids."""
 
 import re
+import uuid
 
 from rest_framework import serializers
 
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+
+
+def parse_uuid(value) -> uuid.UUID | None:
+    """`value` as a UUID, or None when it is not one (no row can have such an id)."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def query_params(request) -> dict:

@@ -28,6 +28,7 @@ from aggregator.admin_display import (
     when_short,
 )
 from aggregator.money import format_money
+from aggregator.params import parse_uuid
 from alerts.models import (
     Alert,
     AlertKind,
@@ -38,7 +39,7 @@ from alerts.models import (
     EventType,
     WebhookEndpoint,
 )
-from alerts.selectors import parse_id, webhook_health
+from alerts.selectors import webhook_health
 from alerts.services import deliveries_retry_now, endpoint_delete
 from catalogue.models import Product
 from offers_sync import admin as offers_sync_admin
@@ -156,11 +157,11 @@ admin.site.register(SyncStatus, SyncStatusAdmin)
 
 def _narrowed_title(request, plural: str) -> str | None:
     """ "Deliveries to https://…" for a list opened from an endpoint's or a product's link."""
-    endpoint_id = parse_id(request.GET.get("endpoint_id__exact", ""))
+    endpoint_id = parse_uuid(request.GET.get("endpoint_id__exact", ""))
     if endpoint_id is not None:
         url = WebhookEndpoint.objects.filter(pk=endpoint_id).values_list("url", flat=True).first()
         return f"{plural} of the endpoint {url}" if url else None
-    product_id = parse_id(request.GET.get("product_id__exact", ""))
+    product_id = parse_uuid(request.GET.get("product_id__exact", ""))
     if product_id is not None:
         name = Product.objects.filter(pk=product_id).values_list("name", flat=True).first()
         return f"{plural} on {name}" if name else None
@@ -323,7 +324,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     def retry_view(self, request, object_id):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        delivery = get_object_or_404(Delivery, pk=parse_id(object_id))
+        delivery = get_object_or_404(Delivery, pk=parse_uuid(object_id))
         if not self.has_change_permission(request, delivery):
             raise PermissionDenied
         if deliveries_retry_now(deliveries=Delivery.objects.filter(pk=delivery.pk)):
@@ -353,12 +354,12 @@ class DeliveryAdmin(admin.ModelAdmin):
         if delivery.event.type == EventType.WEBHOOK_PING:
             return "test ping"
         product_id, name = _product_of(_event_data(delivery))
-        return change_link("catalogue", "product", parse_id(product_id or ""), name) if product_id else NOTHING
+        return change_link("catalogue", "product", parse_uuid(product_id or ""), name) if product_id else NOTHING
 
     @admin.display(description="alert")
     def alert(self, delivery: Delivery):
         alert = _event_data(delivery).get("alert")
-        if not isinstance(alert, dict) or parse_id(alert.get("id") or "") is None:
+        if not isinstance(alert, dict) or parse_uuid(alert.get("id") or "") is None:
             return NOTHING
         return change_link("alerts", "alert", alert["id"], alert_described(alert.get("kind"), alert.get("threshold")))
 

@@ -10,10 +10,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from aggregator.pagination import KeysetLinkPagination
+from aggregator.params import parse_uuid
 from aggregator.responses import created
 from aggregator.schema import ERROR_RESPONSES, WRITE_ERROR_RESPONSES, ErrorSerializer
 from alerts.addresses import UnsafeUrl
-from alerts.selectors import alert_list, delivery_list, endpoint_list, parse_id
+from alerts.selectors import alert_list, delivery_list, endpoint_list
 from alerts.serializers import (
     PRICE_MAX,
     AlertInputSerializer,
@@ -227,7 +228,7 @@ class AlertListCreateApi(OwnedApi):
         raw = request.query_params.get("product_id")
         product_id = None
         if raw is not None:
-            product_id = parse_id(raw)
+            product_id = parse_uuid(raw)
             if product_id is None:
                 raise ValidationError({"product_id": ["Must be a valid UUID."]})
         page = self.paginate_queryset(alert_list(owner=request.user, product_id=product_id))

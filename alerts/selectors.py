@@ -8,13 +8,6 @@ from django.db.models import Q, QuerySet
 from alerts.models import Alert, Delivery, DeliveryStatus, WebhookEndpoint
 
 
-def parse_id(raw: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(raw))
-    except ValueError:
-        return None
-
-
 def endpoint_list(*, owner) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(owner=owner)
 

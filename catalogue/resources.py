@@ -1,12 +1,11 @@
 """Products as rows of a spreadsheet, for the admin's CSV/XLSX import and export (django-import-export)."""
 
-import uuid
-
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from import_export import fields, resources, widgets
 from import_export.instance_loaders import CachedInstanceLoader
 
+from aggregator.params import parse_uuid
 from catalogue.models import Product
 from catalogue.serializers import ProductInputSerializer
 from catalogue.services import BULK_CREATE_MAX, products_bulk_create
@@ -19,10 +18,7 @@ class ProductIdWidget(widgets.Widget):
     """
 
     def clean(self, value, row=None, **kwargs):
-        try:
-            return uuid.UUID(str(value).strip()) if value else None
-        except ValueError:
-            return None
+        return parse_uuid(str(value).strip()) if value else None
 
 
 class ProductResource(resources.ModelResource):
@@ -58,10 +54,8 @@ class ProductResource(resources.ModelResource):
         raw = str(row.get("id") or "").strip()
         if not raw:
             return None
-        try:
-            uuid.UUID(raw)
-        except ValueError:
-            raise ValueError(f"id {raw!r} is not a product id; leave it empty to create a new product") from None
+        if parse_uuid(raw) is None:
+            raise ValueError(f"id {raw!r} is not a product id; leave it empty to create a new product")
         instance = super().get_instance(instance_loader, row)
         if instance is None:
             raise ValueError(f"no product has id {raw}; leave it empty to create a new product")

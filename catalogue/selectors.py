@@ -4,7 +4,11 @@ import uuid
 
 from django.db.models import QuerySet
 
+from aggregator.params import parse_uuid
 from catalogue.models import Product
+
+# The name api/offers.py reads a product id with.
+parse_product_id = parse_uuid
 
 
 def product_list(*, search: str | None = None) -> QuerySet[Product]:
@@ -29,16 +33,6 @@ def product_ids_named(search: str, *, at_most: int) -> list[uuid.UUID] | None:
     # In no order: PostgreSQL may stop at the first `at_most + 1` it meets.
     ids = list(product_list(search=search).order_by().values_list("id", flat=True)[: at_most + 1])
     return ids if len(ids) <= at_most else None
-
-
-def parse_product_id(product_id: str | uuid.UUID) -> uuid.UUID | None:
-    """The id as a UUID, or None when it is not one (such a product cannot exist)."""
-    if isinstance(product_id, uuid.UUID):
-        return product_id
-    try:
-        return uuid.UUID(str(product_id))
-    except ValueError:
-        return None
 
 
 def product_exists(product_id: uuid.UUID) -> bool:

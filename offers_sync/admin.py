@@ -5,7 +5,6 @@ state and cached offers and adds the "register now" and "sync offers now" action
 same functions as the worker. Besides: offers, the cycle history, and the sync status page.
 """
 
-import uuid
 from datetime import timedelta
 
 from django.contrib import admin, messages
@@ -30,6 +29,7 @@ from aggregator.admin_display import (
 from aggregator.array_parameters import uuid_among
 from aggregator.large_admin import LargeTableAdminMixin
 from aggregator.money import format_money
+from aggregator.params import parse_uuid
 from catalogue import admin as catalogue_admin
 from catalogue.models import Product
 from catalogue.selectors import product_ids_named, product_list
@@ -364,13 +364,6 @@ def offers_matching(queryset, search_term: str):
         return queryset.filter(uuid_among(Offer, "product_id", product_ids, using=queryset.db))
     # Many products: the offers in index order meet a page of theirs soon.
     return queryset.filter(product__in=product_list(search=term))
-
-
-def parse_uuid(text: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None
 
 
 @admin.register(SyncStatus)

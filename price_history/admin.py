@@ -12,10 +12,11 @@ from aggregator.admin_display import AdminStyle, change_link, changelist_link, s
 from aggregator.array_parameters import uuid_rows
 from aggregator.large_admin import LargeTableAdminMixin
 from aggregator.money import format_money
+from aggregator.params import parse_uuid
 from catalogue.models import Product
 from catalogue.selectors import product_ids_named, product_list
 from offers_sync import admin as offers_sync_admin
-from offers_sync.admin import MAX_PRODUCTS_BY_ID, ReadOnlyAdminMixin, parse_uuid
+from offers_sync.admin import MAX_PRODUCTS_BY_ID, ReadOnlyAdminMixin
 from offers_sync.models import Offer
 from price_history.models import PriceEvent
 
