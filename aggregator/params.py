@@ -1,4 +1,4 @@
-"""Reading what a request sends: query parameters through a DRF serializer, and ids."""
+"""Reading what a request sends: its body and query parameters through a DRF serializer, and ids."""
 
 import re
 import uuid
@@ -31,6 +31,13 @@ def validated_query(serializer_class: type[serializers.Serializer], request) -> 
     serializer = serializer_class(data=query_params(request))
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def validated_body(serializer_class: type[serializers.Serializer], request, *, partial: bool = False) -> dict:
+    """The request body checked by `serializer_class`, as a plain dict; a bad value is a 400 with field errors."""
+    serializer = serializer_class(data=request.data, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
 
 
 class WholeNumberField(serializers.IntegerField):

@@ -10,7 +10,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from aggregator.pagination import KeysetLinkPagination
-from aggregator.params import parse_uuid
+from aggregator.params import parse_uuid, validated_body
 from aggregator.responses import created
 from aggregator.schema import ERROR_RESPONSES, WRITE_ERROR_RESPONSES, ErrorSerializer
 from alerts.addresses import UnsafeUrl
@@ -98,12 +98,6 @@ class OwnedApi(generics.GenericAPIView):
         return generics.get_object_or_404(endpoint_list(owner=self.request.user), pk=self.kwargs["webhook_id"])
 
 
-def _validated(serializer_class, request, *, partial: bool = False) -> dict:
-    serializer = serializer_class(data=request.data, partial=partial)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 @extend_schema_view(
     get=extend_schema(
         summary="List your webhook endpoints, oldest first",
@@ -125,7 +119,7 @@ class WebhookListCreateApi(OwnedApi):
         return self.get_paginated_response(EndpointOutputSerializer(page, many=True).data)
 
     def post(self, request):
-        data = _validated(EndpointInputSerializer, request)
+        data = validated_body(EndpointInputSerializer, request)
         try:
             endpoint = endpoint_create(owner=request.user, url=data["url"], description=data.get("description"))
         except UnsafeUrl as exc:
@@ -155,7 +149,7 @@ class WebhookDetailApi(OwnedApi):
 
     def patch(self, request, webhook_id):
         endpoint = self.get_endpoint()
-        data = _validated(EndpointUpdateSerializer, request, partial=True)
+        data = validated_body(EndpointUpdateSerializer, request, partial=True)
         try:
             endpoint = endpoint_update(endpoint=endpoint, data=data)
         except UnsafeUrl as exc:
@@ -235,7 +229,7 @@ class AlertListCreateApi(OwnedApi):
         return self.get_paginated_response(AlertOutputSerializer(page, many=True).data)
 
     def post(self, request):
-        data = _validated(AlertInputSerializer, request)
+        data = validated_body(AlertInputSerializer, request)
         # Well-formed ids of things that are not there (or not yours) are 404, like their own URLs.
         endpoint = endpoint_list(owner=request.user).filter(pk=data["webhook_id"]).first()
         if endpoint is None:

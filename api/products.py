@@ -14,6 +14,7 @@ from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 
 from aggregator.pagination import KeysetLinkPagination
+from aggregator.params import validated_body
 from aggregator.responses import created
 from aggregator.schema import ERROR_RESPONSES, FORBIDDEN_RESPONSES, WRITE_ERROR_RESPONSES, BulkErrorSerializer
 from api.permissions import ProductPermissions
@@ -80,7 +81,7 @@ class ProductListCreateApi(generics.GenericAPIView):
         return respond_idempotently(request, lambda: self._create(request))
 
     def _create(self, request) -> Response:
-        data = _validated(request, partial=False)
+        data = validated_body(ProductInputSerializer, request)
         product = product_create(**data)
         return created(_answer(product), f"/products/{product.id}")
 
@@ -129,7 +130,7 @@ class ProductDetailApi(generics.GenericAPIView):
 
     def _update(self, *, partial: bool) -> Response:
         product = self.get_object()
-        data = _validated(self.request, partial=partial)
+        data = validated_body(ProductInputSerializer, self.request, partial=partial)
         try:
             product = product_update(product=product, data=data)
         except Product.DoesNotExist:
@@ -236,9 +237,3 @@ def _search(request) -> str | None:
         # It could never match, and a long LIKE pattern is work for nothing.
         raise ValidationError({"search": [f"Ensure this field has no more than {NAME_MAX_LENGTH} characters."]})
     return search
-
-
-def _validated(request, *, partial: bool) -> dict:
-    serializer = ProductInputSerializer(data=request.data, partial=partial)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
