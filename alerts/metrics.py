@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-import threading
+import functools
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter
@@ -69,17 +69,11 @@ class WebhookMetrics:
         registry.register(CachedGauges(pending_gauges, name="webhook gauges"))
 
 
-_metrics: WebhookMetrics | None = None
-_metrics_lock = threading.Lock()
-
-
+@functools.cache
 def webhook_metrics() -> WebhookMetrics:
-    global _metrics
-    if _metrics is None:
-        with _metrics_lock:
-            if _metrics is None:
-                _metrics = WebhookMetrics()
-    return _metrics
+    """The process's one WebhookMetrics. Only run_webhooks' main thread calls this (its delivery
+    threads hand their outcomes back to it), so the first call is never raced."""
+    return WebhookMetrics()
 
 
 def attempts_recorded(statuses: Iterable[str]) -> None:

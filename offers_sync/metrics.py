@@ -131,6 +131,8 @@ class SyncMetrics:
 
 
 _metrics: SyncMetrics | None = None
+# Locked, not functools.cache: under `run_sync --once` the first call can come from several fetch
+# threads at once (the client's on_attempt), and each must count into the one registry.
 _metrics_lock = threading.Lock()
 
 
