@@ -11,11 +11,14 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
+from django.views.decorators.http import require_POST
 
 from aggregator.admin_display import (
     NOTHING,
@@ -155,17 +158,25 @@ admin.site.unregister(SyncStatus)
 admin.site.register(SyncStatus, SyncStatusAdmin)
 
 
-def _narrowed_title(request, plural: str) -> str | None:
-    """ "Deliveries to https://…" for a list opened from an endpoint's or a product's link."""
-    endpoint_id = parse_uuid(request.GET.get("endpoint_id__exact", ""))
-    if endpoint_id is not None:
-        url = WebhookEndpoint.objects.filter(pk=endpoint_id).values_list("url", flat=True).first()
-        return f"{plural} of the endpoint {url}" if url else None
-    product_id = parse_uuid(request.GET.get("product_id__exact", ""))
-    if product_id is not None:
-        name = Product.objects.filter(pk=product_id).values_list("name", flat=True).first()
-        return f"{plural} on {name}" if name else None
-    return None
+class NarrowedListTitle:
+    """A list opened from an endpoint's or a product's link says so in its title: "Deliveries of
+    the endpoint https://…", "Alerts on Kettle"."""
+
+    def changelist_view(self, request, extra_context=None):
+        title = self._narrowed_title(request)
+        return super().changelist_view(request, {**({"title": title} if title else {}), **(extra_context or {})})
+
+    def _narrowed_title(self, request) -> str | None:
+        plural = capfirst(self.model._meta.verbose_name_plural)
+        endpoint_id = parse_uuid(request.GET.get("endpoint_id__exact", ""))
+        if endpoint_id is not None:
+            url = WebhookEndpoint.objects.filter(pk=endpoint_id).values_list("url", flat=True).first()
+            return f"{plural} of the endpoint {url}" if url else None
+        product_id = parse_uuid(request.GET.get("product_id__exact", ""))
+        if product_id is not None:
+            name = Product.objects.filter(pk=product_id).values_list("name", flat=True).first()
+            return f"{plural} on {name}" if name else None
+        return None
 
 
 class EndpointStateFilter(admin.SimpleListFilter):
@@ -272,7 +283,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(NarrowedListTitle, admin.ModelAdmin):
     """Deliveries are the workers' records: read only, except "retry now" (list action and button)."""
 
     Media = AdminStyle
@@ -303,10 +314,6 @@ class DeliveryAdmin(admin.ModelAdmin):
         retry = self.admin_site.admin_view(self.retry_view)
         return [path("<path:object_id>/retry/", retry, name="alerts_delivery_retry"), *super().get_urls()]
 
-    def changelist_view(self, request, extra_context=None):
-        title = _narrowed_title(request, "Deliveries")
-        return super().changelist_view(request, {**({"title": title} if title else {}), **(extra_context or {})})
-
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if request.method == "POST":
             # Nothing here is edited: a save would write back what a worker changed meanwhile.
@@ -321,9 +328,8 @@ class DeliveryAdmin(admin.ModelAdmin):
             )
         return super().change_view(request, object_id, form_url, {**context, **(extra_context or {})})
 
+    @method_decorator(require_POST)
     def retry_view(self, request, object_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
         delivery = get_object_or_404(Delivery, pk=parse_uuid(object_id))
         if not self.has_change_permission(request, delivery):
             raise PermissionDenied
@@ -451,7 +457,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(NarrowedListTitle, admin.ModelAdmin):
     Media = AdminStyle
     list_display = ["kind_shown", "threshold_shown", "product_link", "endpoint_link", "owner", "created_at"]
     list_filter = ["kind"]
@@ -475,10 +481,6 @@ class AlertAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
-
-    def changelist_view(self, request, extra_context=None):
-        title = _narrowed_title(request, "Alerts")
-        return super().changelist_view(request, {**({"title": title} if title else {}), **(extra_context or {})})
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         alert = self.get_object(request, object_id)
