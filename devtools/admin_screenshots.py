@@ -1,8 +1,8 @@
 """Screenshots of the admin's main pages for docs/admin.md, from a seeded local run.
 
-    make run                                             # in another terminal
-    .venv/bin/python scripts/admin_screenshots.py --seed # products, webhooks, alerts; then the pictures
-    .venv/bin/python scripts/admin_screenshots.py        # the pictures again, from what is there
+    make run                                               # in another terminal
+    .venv/bin/python devtools/admin_screenshots.py --seed  # products, webhooks, alerts; then the pictures
+    .venv/bin/python devtools/admin_screenshots.py         # the pictures again, from what is there
 
 `--seed` makes an admin user (and its API token) with `manage.py`, adds 31 products, two webhook
 endpoints on a receiver this script runs (one answering 204, one 500) and eight alerts through the
