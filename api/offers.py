@@ -16,10 +16,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from aggregator.params import validated_query
+from aggregator.params import parse_uuid, validated_query
 from aggregator.schema import ERROR_RESPONSES
 from api.serializers import OFFER_COLUMNS, OfferOutputSerializer
-from catalogue.selectors import parse_product_id, product_exists
+from catalogue.selectors import product_exists
 from offers_sync.selectors import offer_list
 from offers_sync.serializers import OfferFilterSerializer
 
@@ -69,7 +69,7 @@ class ProductOffersApi(APIView):
         responses={200: OfferOutputSerializer(many=True), **ERROR_RESPONSES},
     )
     def get(self, request, product_id):
-        product_uuid = parse_product_id(product_id)
+        product_uuid = parse_uuid(product_id)
         if product_uuid is None:
             raise Http404
         if not request.query_params:

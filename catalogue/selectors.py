@@ -4,11 +4,7 @@ import uuid
 
 from django.db.models import QuerySet
 
-from aggregator.params import parse_uuid
 from catalogue.models import Product
-
-# The name api/offers.py reads a product id with.
-parse_product_id = parse_uuid
 
 
 def product_list(*, search: str | None = None) -> QuerySet[Product]:
