@@ -6,6 +6,7 @@ docs/architecture.md): writes go through catalogue's services, and the offer syn
 product by itself (offers_sync.receivers).
 """
 
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
@@ -18,7 +19,7 @@ from aggregator.params import validated_body
 from aggregator.responses import created
 from aggregator.schema import ERROR_RESPONSES, FORBIDDEN_RESPONSES, WRITE_ERROR_RESPONSES, BulkErrorSerializer
 from api.permissions import ProductPermissions
-from api.serializers import PRODUCT_COLUMNS, ProductOutputSerializer
+from api.serializers import PRODUCT_COLUMNS, SYNC_STATE_COLUMNS, ProductOutputSerializer
 from catalogue.models import NAME_MAX_LENGTH, Product
 from catalogue.selectors import product_list
 from catalogue.serializers import ProductInputSerializer
@@ -32,6 +33,7 @@ from catalogue.services import (
 )
 from idempotency.schema import IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENCY_RESPONSES
 from idempotency.services import respond_idempotently
+from offers_sync.models import ProductSyncState
 
 # Writes need the user's product permissions (api.permissions): 403 without them.
 PRODUCT_WRITE_RESPONSES = {**WRITE_ERROR_RESPONSES, **FORBIDDEN_RESPONSES}
@@ -71,7 +73,8 @@ class ProductListCreateApi(generics.GenericAPIView):
 
     def get_queryset(self):
         # Rows as dicts, not model instances: a page of 100 is the endpoint's whole cost.
-        return product_list(search=_search(self.request)).values(*PRODUCT_COLUMNS)
+        search = _search(self.request)
+        return product_rows(product_list(search=search), searched=bool(search))
 
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
@@ -217,8 +220,24 @@ def _indexed(errors) -> list[dict]:
     ]
 
 
+def product_rows(products: QuerySet[Product], *, searched: bool = False) -> QuerySet:
+    """`products` as the `.values()` rows ProductOutputSerializer writes out.
+
+    Without a search the sync state's columns come through a LEFT JOIN. A search reads them through
+    subqueries (named as the join's columns), which PostgreSQL evaluates for the rows the page
+    returns only, so it chooses the search's plan (walk the list's index, or read the trigram
+    index's matches and sort them) on the products alone: costed with the join, the sort carries a
+    join of every match, and a name few products have walks the whole index.
+    """
+    if not searched:
+        return products.values(*PRODUCT_COLUMNS, *SYNC_STATE_COLUMNS)
+    states = ProductSyncState.objects.filter(product_id=OuterRef("pk"))
+    subqueries = {column: Subquery(states.values(column.removeprefix("sync_state__"))) for column in SYNC_STATE_COLUMNS}
+    return products.values(*PRODUCT_COLUMNS, **subqueries)
+
+
 def _product_rows():
-    return product_list().values(*PRODUCT_COLUMNS)
+    return product_rows(product_list())
 
 
 def _product_row(product_id) -> dict:

@@ -8,23 +8,16 @@ does not shape the offers answer.
 
 from rest_framework import serializers
 
-# The `.values()` columns a product's answer is read from. The sync state is read through its
-# one-to-one relation, a LEFT JOIN: a product inserted in bulk has no sync state until the worker's
-# next cycle, and reads as not registered and never synced.
-PRODUCT_COLUMNS = (
-    "id",
-    "name",
-    "description",
-    "created_at",
-    "updated_at",
-    "sync_state__registered_at",
-    "sync_state__offers_synced_at",
-)
+# The `.values()` columns a product's answer is read from (api.products.product_rows): its own,
+# and two of its sync state's, which a product inserted in bulk has not yet (not registered, never
+# synced) until the worker's next cycle.
+PRODUCT_COLUMNS = ("id", "name", "description", "created_at", "updated_at")
+SYNC_STATE_COLUMNS = ("sync_state__registered_at", "sync_state__offers_synced_at")
 
 
 class ProductOutputSerializer(serializers.Serializer):
     # The fields are the schema's `ProductOutput` component; `to_representation` writes the answer
-    # out from a `.values(*PRODUCT_COLUMNS)` row (a page of 100 is the list's whole cost, so no field
+    # out from an api.products.product_rows row (a page of 100 is the list's whole cost, so no field
     # runs per value). UUIDs and datetimes stay Python values: the JSON renderer writes them as
     # DRF's fields would (`str(uuid)`, ISO 8601 with `Z`). No docstring: drf-spectacular would show
     # it as the component's description.
