@@ -1,10 +1,23 @@
 """The apps depend one way (the contracts in .importlinter): an import against an arrow fails the build."""
 
+import logging
 from pathlib import Path
 
+import pytest
 from importlinter.cli import lint_imports
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def loggers_left_enabled():
+    # import-linter configures logging itself, which disables every logger that exists by then:
+    # the tests after these would lose their log lines.
+    loggers = [logger for logger in logging.root.manager.loggerDict.values() if isinstance(logger, logging.Logger)]
+    enabled = [logger for logger in loggers if not logger.disabled]
+    yield
+    for logger in enabled:
+        logger.disabled = False
 
 
 def test_import_contracts_are_kept(monkeypatch):
