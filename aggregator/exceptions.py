@@ -1,8 +1,8 @@
 """Errors as JSON everywhere, never with internals in them.
 
 DRF answers its own exceptions as `{"detail": ...}`; this adds a JSON 503 for database outages
-(instead of an HTML 500) and JSON answers for Django's own 404 and 500 pages. Every 404 of the API
-says `Not found.`, whatever the lookup that raised it (`get_object_or_404` names the model).
+(instead of an HTML 500) and JSON answers for Django's own 404 and 500 pages. Every `Http404`
+answers `Not found.`, whatever the lookup that raised it (`get_object_or_404` names the model).
 """
 
 import logging

@@ -158,7 +158,7 @@ admin.site.unregister(SyncStatus)
 admin.site.register(SyncStatus, SyncStatusAdmin)
 
 
-class NarrowedListTitle:
+class NarrowedTitleAdminMixin:
     """A list opened from an endpoint's or a product's link says so in its title: "Deliveries of
     the endpoint https://…", "Alerts on Kettle"."""
 
@@ -283,7 +283,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(NarrowedListTitle, admin.ModelAdmin):
+class DeliveryAdmin(NarrowedTitleAdminMixin, admin.ModelAdmin):
     """Deliveries are the workers' records: read only, except "retry now" (list action and button)."""
 
     Media = AdminStyle
@@ -457,7 +457,7 @@ class DeliveryAdmin(NarrowedListTitle, admin.ModelAdmin):
 
 
 @admin.register(Alert)
-class AlertAdmin(NarrowedListTitle, admin.ModelAdmin):
+class AlertAdmin(NarrowedTitleAdminMixin, admin.ModelAdmin):
     Media = AdminStyle
     list_display = ["kind_shown", "threshold_shown", "product_link", "endpoint_link", "owner", "created_at"]
     list_filter = ["kind"]

@@ -189,7 +189,8 @@ class ProductBulkCreateApi(generics.GenericAPIView):
             products = products_bulk_create(items=[dict(item) for item in serializer.validated_data])
         except BulkValidationError as exc:
             raise BulkInvalid(_indexed(exc.errors)) from None
-        rows = {row["id"]: row for row in _product_rows().filter(pk__in=[product.id for product in products])}
+        created = product_rows(product_list()).filter(pk__in=[product.id for product in products])
+        rows = {row["id"]: row for row in created}
         # In the order sent; one deleted by someone else meanwhile is left out.
         answer = [rows[product.id] for product in products if product.id in rows]
         return Response(ProductOutputSerializer(answer, many=True).data, status=status.HTTP_201_CREATED)
@@ -236,13 +237,9 @@ def product_rows(products: QuerySet[Product], *, searched: bool = False) -> Quer
     return products.values(*PRODUCT_COLUMNS, **subqueries)
 
 
-def _product_rows():
-    return product_rows(product_list())
-
-
 def _product_row(product_id) -> dict:
     """The product's `.values()` row, or 404 (also for an id that is not a UUID)."""
-    return generics.get_object_or_404(_product_rows(), pk=product_id)
+    return generics.get_object_or_404(product_rows(product_list()), pk=product_id)
 
 
 def _answer(product: Product):

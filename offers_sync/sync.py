@@ -309,7 +309,7 @@ class OfferSyncer:
             summary.products_synced += len(synced)
         failed_by_reason: dict[str, list[uuid.UUID]] = defaultdict(list)
         for product_id, reason in counts.failed.items():
-            # Refused, not storable, or a subscriber of offers_changed failed: rolled back, not synced.
+            # Refused, not storable, or a subscriber of offers_changed_batch failed: rolled back, not synced.
             failed_by_reason[reason[:500]].append(product_id)
         for outcome in outcomes:
             if outcome.not_registered:

@@ -5,10 +5,12 @@ import re
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from catalogue.models import Product
+from catalogue.tests.factories import ProductFactory
 from offers_sync.models import Offer
-from offers_sync.tests.factories import OfferFactory
+from offers_sync.tests.factories import OfferFactory, ProductSyncStateFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -137,6 +139,24 @@ class TestList:
             create(auth_client, name=name)
         found = [p["name"] for p in api_client.get("/products?search=kettle").json()]
         assert found == ["Red kettle", "KETTLE lid"]
+
+    def test_a_search_shows_each_product_as_the_list_does(self, api_client):
+        # The sync state's fields are read another way with a search (api.products.product_rows).
+        synced = ProductSyncStateFactory(
+            product__name="Synced kettle", registered=True, offers_synced_at=timezone.now()
+        )
+        ProductSyncStateFactory(product__name="Registered kettle", registered=True)
+        ProductFactory(name="Pending kettle")
+        Product.objects.bulk_create([Product(name="Bulk kettle")])  # no sync state yet
+        listed = api_client.get("/products").json()
+        assert api_client.get("/products?search=kettle").json() == listed
+        assert [(p["registered"], p["offers_synced_at"] is not None) for p in listed] == [
+            (True, True),
+            (True, False),
+            (False, False),
+            (False, False),
+        ]
+        assert listed[0]["offers_synced_at"] == synced.offers_synced_at.isoformat().replace("+00:00", "Z")
 
     def test_walk_sees_every_product_exactly_once_even_with_inserts(self, auth_client, api_client):
         created = [create(auth_client, name=f"p{i}").json()["id"] for i in range(23)]

@@ -1,5 +1,6 @@
 """factory-boy factories for the price history's rows (sequences, never random: xdist-stable), and
-`record_events`, which writes events the way the sync's subscriber does."""
+`record_events`, which writes events through `offer_events_record_many`, as the sync's subscriber
+does (prior prices aside)."""
 
 import datetime as dt
 import uuid

@@ -89,7 +89,8 @@ def test_a_cycle_among_dripping_answers_ends_in_its_bound_and_mirrors_the_health
 @pytest.mark.parametrize("kind", SLOW_KINDS)
 def test_post_products_answers_within_its_bound_while_auth_drips(fake, auth_client, kind):
     fake.set_auth_hostile(kind)
-    bound = REGISTER_NOW_SECONDS + WEB_TOKEN_WAIT_SECONDS  # product_register_now's deadline and token wait
+    # Waiting for the shared token comes on top of the registration call's own deadline.
+    bound = REGISTER_NOW_SECONDS + WEB_TOKEN_WAIT_SECONDS
     answer = {}
 
     def create():
