@@ -18,13 +18,10 @@ from offers_sync.sync import CycleSummary
 logger = logging.getLogger(__name__)
 
 DEFAULT_PRUNE_BATCH_SIZE = 5000
-# What a cycle's row copies from its summary: the summary's fields that the row has too (the tick
-# and the outcome are written apart).
-_SUMMARY_FIELDS = [
-    field.name
-    for field in fields(CycleSummary)
-    if field.name not in {"tick", "stopped_early"} and field.name in {f.name for f in SyncRun._meta.get_fields()}
-]
+# What a cycle's row copies from its summary: the summary's fields that the row has too, but the
+# tick, which is written apart.
+_ROW_FIELDS = {field.name for field in SyncRun._meta.get_fields()} - {"tick"}
+_SUMMARY_FIELDS = [field.name for field in fields(CycleSummary) if field.name in _ROW_FIELDS]
 
 
 def sync_run_record(
