@@ -57,6 +57,7 @@ MAX_POLL_INTERVAL_SECONDS = 1.0
 # Backoff of the retried store of a token the database could not take: 0.5 s, 1 s, 2 s … 5 s.
 STORE_RETRY_FIRST_SECONDS = 0.5
 STORE_RETRY_MAX_SECONDS = 5.0
+STORE_RETRY_THREAD = "access-token-store"
 
 
 class TokenUnavailable(Exception):
@@ -94,10 +95,9 @@ class DatabaseTokenSource:
         self._lock = threading.Lock()
         self._token = ""
         self._expires_at: datetime | None = None
-        # An issued token waiting to be stored, and the thread retrying the store.
+        # An issued token waiting to be stored (a thread of its own retries the store).
         self._unstored_lock = threading.Lock()
         self._unstored: IssuedAccessToken | None = None
-        self._store_retry: threading.Thread | None = None
 
     def get(self) -> str:
         deadline = time.monotonic() + self._max_wait.total_seconds()
@@ -122,17 +122,6 @@ class DatabaseTokenSource:
             AccessToken.objects.filter(pk=AccessToken.SINGLETON_ID, token=token).filter(
                 Q(expires_at__isnull=True) | Q(expires_at__gt=now)
             ).update(expires_at=now, version=F("version") + 1)
-
-    def wait_until_stored(self, timeout: float | None = None) -> bool:
-        """Block until no token this process was issued is waiting to be stored; False on timeout.
-
-        The token was stored, or given up on (it expired, was refused, or a newer one came).
-        """
-        thread = self._store_retry
-        if thread is not None:
-            thread.join(timeout)
-            return not thread.is_alive()
-        return True
 
     def _usable(self, token: str, expires_at: datetime | None) -> bool:
         return bool(token) and expires_at is not None and self._now() < expires_at - EXPIRY_MARGIN
@@ -212,11 +201,7 @@ class DatabaseTokenSource:
     def _retry_store_in_background(self, issued: IssuedAccessToken, attempt: str) -> None:
         with self._unstored_lock:
             self._unstored = issued
-        thread = threading.Thread(
-            target=self._retry_store, args=(issued, attempt), name="access-token-store", daemon=True
-        )
-        self._store_retry = thread
-        thread.start()
+        threading.Thread(target=self._retry_store, args=(issued, attempt), name=STORE_RETRY_THREAD, daemon=True).start()
 
     def _retry_store(self, issued: IssuedAccessToken, attempt: str) -> None:
         delay = STORE_RETRY_FIRST_SECONDS
