@@ -186,19 +186,18 @@ class ProductAdmin(catalogue_admin.ProductAdmin):
     @admin.display(description="registered")
     def registered(self, product: Product):
         state = getattr(product, "sync_state", None)
-        if state is not None and state.is_registered:
+        if state is not None and state.registered_at is not None:
             return status_word("yes", "ok")
         return status_word("no", "warning")
 
     @admin.display(description="offers")
-    def offer_count(self, product: Product) -> int | str:
-        stats = getattr(product, "offer_stats", None)
-        return NOTHING if stats is None else stats[0]
+    def offer_count(self, product: Product) -> int:
+        return product.offer_stats[0]
 
     @admin.display(description="best price")
     def best_price(self, product: Product) -> str:
-        stats = getattr(product, "offer_stats", None)
-        return NOTHING if stats is None or stats[1] is None else format_money(stats[1])
+        best = product.offer_stats[1]
+        return NOTHING if best is None else format_money(best)
 
     @admin.display(description="offers synced")
     def offers_synced(self, product: Product) -> str:

@@ -64,10 +64,6 @@ class ProductSyncState(models.Model):
     def __str__(self) -> str:
         return f"sync state of {self.product_id}"
 
-    @property
-    def is_registered(self) -> bool:
-        return self.registered_at is not None
-
 
 class Offer(models.Model):
     """One offer for a product, as the offers service last reported it.
