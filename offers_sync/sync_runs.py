@@ -51,9 +51,9 @@ def sync_run_record(
     )
 
 
-def sync_runs_cutoff(*, now: datetime, days: int | None = None) -> datetime | None:
+def sync_runs_cutoff(*, now: datetime) -> datetime | None:
     """Rows of cycles started before this are past retention; None when it is off (0 days)."""
-    return retention_cutoff(now=now, days=settings.SYNC_RUNS_DAYS if days is None else days)
+    return retention_cutoff(now=now, days=settings.SYNC_RUNS_DAYS)
 
 
 def sync_runs_prune(
@@ -67,8 +67,6 @@ def sync_runs_prune(
     Each batch is its own short statement (the caller must not wrap this in a transaction), and
     `should_stop` is asked between batches, so a stopping worker leaves the rest for next time.
     """
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
     deleted = 0
     while not should_stop():
         ids = list(

@@ -31,11 +31,12 @@ def run_at(started_at, *, outcome="completed", worker="w1", **counts) -> SyncRun
     )
 
 
-def test_pruning_deletes_only_rows_past_retention_in_batches():
+def test_pruning_deletes_only_rows_past_retention_in_batches(settings):
+    settings.SYNC_RUNS_DAYS = 30
     now = timezone.now()
     old = [run_at(now - timedelta(days=40, minutes=i)) for i in range(5)]
     kept = [run_at(now - timedelta(days=29)), run_at(now)]
-    assert sync_runs_prune(older_than=sync_runs_cutoff(now=now, days=30), batch_size=2) == len(old)
+    assert sync_runs_prune(older_than=sync_runs_cutoff(now=now), batch_size=2) == len(old)
     assert sorted(SyncRun.objects.values_list("id", flat=True)) == sorted(r.id for r in kept)
 
 
