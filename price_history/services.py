@@ -8,7 +8,7 @@ describe are committed together or not at all. The worker (and `manage.py prune_
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from django.conf import settings
@@ -40,62 +40,35 @@ def offer_events_record_many(changes: Iterable[OffersChanged]) -> int:
     """
     if not settings.PRICE_HISTORY_ENABLED:
         return 0
-    if connection.vendor != "postgresql":
-        return _insert(
-            [
-                event
-                for change in changes
-                for event in _events(
-                    change.product_id, change.appeared, [c.after for c in change.changed], change.vanished,
-                    change.observed_at,
-                )
-            ]
-        )  # fmt: skip
-    columns: tuple[list, ...] = ([], [], [], [], [], [])
-    offer_ids, product_ids, kinds, prices, stocks, times = columns
-    for change in changes:
+    rows = [
+        (offer.id, change.product_id, kind, offer.price, offer.items_in_stock, change.observed_at)
+        for change in changes
         for kind, offers in (
             (_APPEARED, change.appeared),
             (_CHANGED, [c.after for c in change.changed]),
             (_VANISHED, change.vanished),
-        ):
-            for offer in offers:
-                offer_ids.append(offer.id)
-                product_ids.append(change.product_id)
-                kinds.append(kind)
-                prices.append(offer.price)
-                stocks.append(offer.items_in_stock)
-                times.append(change.observed_at)
-    if not offer_ids:
+        )
+        for offer in offers
+    ]
+    if not rows:
         return 0
+    if connection.vendor != "postgresql":
+        PriceEvent.objects.bulk_create(
+            PriceEvent(
+                offer_id=offer_id, product_id=product_id, kind=kind, price=price, items_in_stock=stock, observed_at=at
+            )
+            for offer_id, product_id, kind, price, stock, at in rows
+        )
+        return len(rows)
     table = connection.ops.quote_name(PriceEvent._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (offer_id, product_id, kind, price, items_in_stock, observed_at) "
             "SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::varchar[], %s::bigint[], %s::bigint[], "
             "%s::timestamptz[])",
-            [array_literal(column) for column in columns],
+            [array_literal(column) for column in zip(*rows, strict=True)],
         )
-    return len(offer_ids)
-
-
-def _events(product_id, appeared, changed, vanished, observed_at) -> Iterator[PriceEvent]:
-    for kind, offers in ((_APPEARED, appeared), (_CHANGED, changed), (_VANISHED, vanished)):
-        for offer in offers:
-            yield PriceEvent(
-                offer_id=offer.id,
-                product_id=product_id,
-                kind=kind,
-                price=offer.price,
-                items_in_stock=offer.items_in_stock,
-                observed_at=observed_at,
-            )
-
-
-def _insert(events: list[PriceEvent]) -> int:
-    if events:
-        PriceEvent.objects.bulk_create(events)
-    return len(events)
+    return len(rows)
 
 
 def price_history_cutoff(*, now: datetime, days: int | None = None) -> datetime | None:
@@ -122,8 +95,6 @@ def price_events_prune(
     `proceed()` is called after each batch (the worker beats its heartbeat there); when it returns
     False the prune stops, with what it deleted so far committed, and the next prune carries on.
     """
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
     expired = PriceEvent.objects.filter(observed_at__lt=older_than)
     old_events = expired.values_list("id", "product_id", "offer_id", "kind", "observed_at")
     deleted = 0

@@ -125,10 +125,6 @@ class TestRetention:
         assert price_events_prune(older_than=T0 + timedelta(days=1), batch_size=2) == 3
         assert PriceEvent.objects.count() == 0
 
-    def test_batch_size_must_be_positive(self):
-        with pytest.raises(ValueError):
-            price_events_prune(older_than=T0, batch_size=0)
-
     def test_zero_days_turns_retention_off(self, settings):
         settings.PRICE_HISTORY_DAYS = 0
         assert price_history_cutoff(now=T0) is None
