@@ -23,7 +23,6 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 from django.utils import timezone
 
 from offers_sync.client import OfferData
-from offers_sync.models import Offer
 from offers_sync.offer_rows import (
     CachedOffers,
     cached_offers_for,
@@ -96,16 +95,12 @@ def offer_changes(cached: CachedOffers, reported: Sequence[OfferData]) -> OfferC
 def offers_reconcile_many(answers: dict[uuid.UUID, list[OfferData]]) -> ReconcileCounts:
     """Reconcile several products' answers: one read for all, then one transaction for the changed.
 
-    The read (no lock) sets the unchanged answers aside: they write nothing. The changed products
-    are written together, in one transaction of a few statements (`_write_batch`). If anything in
-    it fails (an offer id another product took meanwhile, a value a column cannot hold, a
-    subscriber of offers_changed_batch raising), the batch is rolled back whole and its products are
-    done again one transaction each (`offers_reconcile`), so the failure costs only its product.
+    The read (no lock) sets the unchanged answers aside. A batch whose transaction fails is done
+    again one transaction per product (`offers_reconcile`), so the failure costs only its product.
     Products deleted meanwhile are skipped. Answers that cannot be stored, and writes a subscriber
-    failed, are in `failed`; the caller records the others as synced.
-
-    A database that went away is not one product's fault: OperationalError and InterfaceError
-    propagate (the cycle stops and the worker waits it out).
+    failed, are in `failed`; the caller records the others as synced. A database that went away is
+    not one product's fault: OperationalError and InterfaceError propagate (the cycle stops and the
+    worker waits it out).
     """
     counts = ReconcileCounts()
     if not answers:
@@ -163,7 +158,6 @@ def _write_batch(answers: dict[uuid.UUID, list[OfferData]]) -> ReconcileCounts:
     for product_id, reported in answers.items():  # in the batch's order: the first of two keeps an id
         if product_id in locked and (changes := offer_changes(cached.get(product_id, {}), reported)):
             changes_of[product_id] = changes
-    # Under the locks, an id new to a product's cache that exists at all is another product's.
     for product_id, foreign in _offer_ids_held_elsewhere(changes_of).items():
         counts.failed[product_id] = str(_foreign_ids_refusal(foreign))
         del changes_of[product_id]
@@ -186,11 +180,11 @@ def _write_batch(answers: dict[uuid.UUID, list[OfferData]]) -> ReconcileCounts:
 
 
 def _offer_ids_held_elsewhere(changes_of: dict[uuid.UUID, OfferChanges]) -> dict[uuid.UUID, int]:
-    """Products whose new offers include ids another product holds (or is given in this batch).
+    """Products whose new offers include ids another product holds (or is given in this batch): how many.
 
-    An id new to a product's cache that exists at all belongs to another product, so one query
-    over the batch's new ids finds them. Of two products reporting the same new id in one batch,
-    the first keeps it and the second is refused.
+    Read under the products' locks, an id new to a product's cache that exists at all is another
+    product's, so one query over the new ids finds them. Of two products reporting the same new id
+    in one batch, the first keeps it and the second is refused.
     """
     claimed: dict[uuid.UUID, uuid.UUID] = {}
     foreign: dict[uuid.UUID, int] = defaultdict(int)
@@ -215,10 +209,8 @@ def offers_reconcile(*, product_id: uuid.UUID, reported: Sequence[OfferData]) ->
     if not locked:
         return OfferChanges()
     changes = offer_changes(cached.get(product_id, {}), reported)
-    if changes.appeared:
-        held = Offer.objects.filter(id__in=[o.id for o in changes.appeared]).exclude(product_id=product_id).count()
-        if held:
-            raise _foreign_ids_refusal(held)
+    if foreign := _offer_ids_held_elsewhere({product_id: changes}).get(product_id):
+        raise _foreign_ids_refusal(foreign)
     if changes:
         now = timezone.now()
         write_offer_changes({product_id: changes}, now=now)
