@@ -54,6 +54,9 @@ class Command(BaseCommand):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.stop = threading.Event()
+        self.started_at: datetime | None = None
+        self.last_cycle_finished_at: datetime | None = None
+        self.last_prune_at: datetime | None = None
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="Run one cycle now, print a summary and exit.")
@@ -69,7 +72,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        self.stop = threading.Event()
         self.heartbeat_file = Path(settings.SYNC_HEARTBEAT_FILE)
         if options["check"]:
             return self.check_liveness()
@@ -121,7 +123,6 @@ class Command(BaseCommand):
             schedule.expression,
             self.syncer.concurrency,
         )
-        self.last_cycle_finished_at: datetime | None = None
         self.started_at = timezone.now()
         self.beat()
         while not self.stop.is_set():
@@ -218,7 +219,7 @@ class Command(BaseCommand):
     def prune_cycle_history_when_due(self) -> None:
         """Once an hour, delete cycle rows past SYNC_RUNS_DAYS (the price history prunes itself)."""
         now = timezone.now()
-        if getattr(self, "last_prune_at", None) and now - self.last_prune_at < PRUNE_CYCLE_HISTORY_EVERY:
+        if self.last_prune_at and now - self.last_prune_at < PRUNE_CYCLE_HISTORY_EVERY:
             return
         self.last_prune_at = now
         cutoff = sync_runs_cutoff(now=now)
@@ -255,10 +256,8 @@ class Command(BaseCommand):
         state = {
             "pid": os.getpid(),
             "beat_at": timezone.now().isoformat(),
-            "started_at": getattr(self, "started_at", timezone.now()).isoformat(),
-            "last_cycle_finished_at": (
-                self.last_cycle_finished_at.isoformat() if getattr(self, "last_cycle_finished_at", None) else None
-            ),
+            "started_at": (self.started_at or timezone.now()).isoformat(),
+            "last_cycle_finished_at": self.last_cycle_finished_at and self.last_cycle_finished_at.isoformat(),
         }
         try:
             temporary = self.heartbeat_file.with_name(f"{self.heartbeat_file.name}.{os.getpid()}.tmp")
