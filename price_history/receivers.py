@@ -1,7 +1,6 @@
 """The price history's subscriptions to the offer sync's hooks (see offers_sync.signals)."""
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -38,14 +37,12 @@ class HourlyPrune:
 
     def __init__(self):
         self.last_run_at: datetime | None = None
-        self._lock = threading.Lock()
 
     def __call__(self, sender, *, proceed: Callable[[], bool] | None = None, **kwargs) -> None:
         now = timezone.now()
-        with self._lock:
-            if self.last_run_at is not None and now - self.last_run_at < PRUNE_EVERY:
-                return
-            self.last_run_at = now
+        if self.last_run_at is not None and now - self.last_run_at < PRUNE_EVERY:
+            return
+        self.last_run_at = now
         cutoff = price_history_cutoff(now=now)
         if cutoff is None:
             return
