@@ -11,7 +11,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from aggregator.money import format_money, money_ticks
-from price_history.selectors import PriceSnapshot, PriceTrend
+from price_history.selectors import PriceTrend
 
 WIDTH, HEIGHT = 760, 260
 LEFT, RIGHT, TOP, BOTTOM = 90, 20, 20, 40  # margins for the axes' labels
@@ -22,7 +22,7 @@ def price_trend_svg(trend: PriceTrend) -> SafeString:
     """The best and average in-stock price over the trend's period, as an <svg> element."""
     points = [*trend.points, trend.end]
     best = [(p.at, p.best_price) for p in points]
-    average = [(p.at, _average(p)) for p in points]
+    average = [(p.at, None if p.average_price is None else float(p.average_price)) for p in points]
     values = [v for _, v in best + average if v is not None]
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     parts = [
@@ -77,11 +77,6 @@ def price_trend_svg(trend: PriceTrend) -> SafeString:
     )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - built from numbers and escaped text only
-
-
-def _average(point: PriceSnapshot) -> float | None:
-    average = point.average_price
-    return None if average is None else float(average)
 
 
 def _step_path(series, x, y, colour: str, *, dashed: bool) -> str:
