@@ -90,15 +90,8 @@ class Offer(models.Model):
 
 
 class AccessToken(models.Model):
-    """The offers service's current access token, one row shared by every process.
-
-    The service refuses a new access token while another is still valid, so the token must
-    outlive the process that asked for it. The refresh claim serialises refreshing across
-    processes: whoever sets it with a conditional update is the only one to call /auth. The
-    update names the `version` the claimant saw, so a process whose view of the row is stale
-    (another renewed the token meanwhile) cannot claim, and the claim names the attempt that
-    holds it, so only that attempt releases it.
-    """
+    """The offers service's current access token, one row shared by every process, and the claim
+    that elects the one process to renew it (how and why: offers_sync.tokens)."""
 
     SINGLETON_ID = 1
 
