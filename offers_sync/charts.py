@@ -68,19 +68,16 @@ def sync_runs_svg(runs: Sequence[SyncRun], *, since: datetime, until: datetime) 
     parts.append(_scale(top_durations, duration_ticks, decimals_for(duration_ticks)))
     bottom_products = top_products + PANEL_HEIGHT
     for run in ran:
-        synced_h = run.products_synced / most_products * PANEL_HEIGHT
-        failed_h = run.products_failed / most_products * PANEL_HEIGHT
-        left = x(run) - bar_w / 2
-        if synced_h:
-            parts.append(
-                f'<rect x="{left:.1f}" y="{bottom_products - synced_h:.1f}" width="{bar_w:.1f}" '
-                f'height="{synced_h:.1f}" fill="{SYNCED_COLOUR}"/>'
-            )
-        if failed_h:
-            parts.append(
-                f'<rect x="{left:.1f}" y="{bottom_products - synced_h - failed_h:.1f}" width="{bar_w:.1f}" '
-                f'height="{failed_h:.1f}" fill="{FAILED_COLOUR}"/>'
-            )
+        left, bar_bottom = x(run) - bar_w / 2, bottom_products
+        # A stacked bar: synced, failed on top.
+        for count, colour in ((run.products_synced, SYNCED_COLOUR), (run.products_failed, FAILED_COLOUR)):
+            bar_h = count / most_products * PANEL_HEIGHT
+            if bar_h:
+                parts.append(
+                    f'<rect x="{left:.1f}" y="{bar_bottom - bar_h:.1f}" width="{bar_w:.1f}" '
+                    f'height="{bar_h:.1f}" fill="{colour}"/>'
+                )
+            bar_bottom -= bar_h
         y = top_durations + PANEL_HEIGHT - run.duration_seconds / longest * PANEL_HEIGHT
         parts.append(f'<circle cx="{x(run):.1f}" cy="{y:.1f}" r="2" fill="{DURATION_COLOUR}"/>')
     legend_y = height - 8
