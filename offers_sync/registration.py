@@ -16,7 +16,7 @@ from django.utils import timezone
 from aggregator import outgoing_http
 from catalogue.models import Product
 from offers_sync.client import OffersServiceError, RefreshTokenRejected
-from offers_sync.gateway import WEB_CALL_SECONDS, OffersService, offers_service_for_web
+from offers_sync.gateway import WEB_CALL_SECONDS, offers_service_for_web
 from offers_sync.models import NEVER, ProductSyncState
 from offers_sync.tokens import TokenUnavailable
 
@@ -43,14 +43,14 @@ def registration_retry_delay(attempts: int) -> timedelta:
     return min(RETRY_BASE * 2 ** max(attempts - 1, 0), RETRY_CAP)
 
 
-def product_register_now(*, product: Product, service: OffersService | None = None) -> bool:
+def product_register_now(*, product: Product) -> bool:
     """Try once, within REGISTER_NOW_SECONDS (and the token wait), to register a new product. Never
     raises for offers-service faults.
 
     On success the product's `sync_state` (when loaded) is updated in place; on failure it stays
     pending for the worker.
     """
-    service = service or offers_service_for_web()
+    service = offers_service_for_web()
     if service is None:
         return False
     try:
