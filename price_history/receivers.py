@@ -23,11 +23,8 @@ PRUNE_BATCH_SIZE = DEFAULT_PRUNE_BATCH_SIZE
 
 
 def record_offer_events(sender, *, changes: Sequence[OffersChanged], **kwargs) -> None:
-    """Record a batch's changes as price events, in the reconciler's transaction, in one insert.
-
-    So the history and the offers it describes are committed together, or not at all. The prior
-    prices are worked out first, from the events before this batch's.
-    """
+    """Record a batch's changes in the reconciler's transaction (committed with the offers, or not at
+    all): the prior prices first, from the events before this batch's, then the batch's events."""
     prior_prices_record(changes)
     offer_events_record_many(changes)
 
