@@ -50,11 +50,8 @@ class ProductAdmin(LargeTableAdminMixin, ImportExportModelAdmin):
         product_delete(product=obj)
 
     def get_deleted_objects(self, objs, request):
-        """Rows in `deleted_with_product` go with their product, though the admin may not edit them.
-
-        They are read-only mirrors, so nobody holds a delete permission on them; without this,
-        Django would refuse to delete any product that has some.
-        """
+        """Without this, Django would refuse to delete a product that has rows in `deleted_with_product`:
+        nobody holds a delete permission on read-only mirrors."""
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
         perms_needed -= {model._meta.verbose_name for model in self.deleted_with_product}
         return deleted, model_count, perms_needed, protected
