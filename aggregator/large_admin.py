@@ -15,8 +15,6 @@ Sorting is limited (`sortable_by`) by each admin to columns an index serves, and
 are off: each would be a count over the table.
 """
 
-import math
-
 from django.contrib import admin
 from django.contrib.admin.options import IS_FACETS_VAR, IS_POPUP_VAR, TO_FIELD_VAR
 from django.contrib.admin.views.main import ERROR_FLAG, ORDER_VAR, PAGE_VAR, SEARCH_VAR
@@ -64,9 +62,7 @@ class LargeTablePaginator(Paginator):
 
     @cached_property
     def num_pages(self) -> int:
-        if self.count == 0 and not self.allow_empty_first_page:
-            return 0
-        return min(self.max_pages, max(1, math.ceil(max(self.count - self.orphans, 0) / self.per_page)))
+        return min(self.max_pages, super().num_pages)
 
     def describe_count(self, opts) -> str:
         """ "1,000 products", "about 1,000,000 products" or "more than 10,000 products"."""
