@@ -29,7 +29,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
 from aggregator.renderers import FastJSONRenderer
-from idempotency.models import IN_PROGRESS, IdempotencyRecord
+from idempotency.models import IdempotencyRecord
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +121,5 @@ def _claim(*, user, key: str, fingerprint: str, now) -> IdempotencyRecord | None
 def _replay(stored: IdempotencyRecord, fingerprint: str) -> Response:
     if stored.fingerprint != fingerprint:
         raise KeyReusedWithAnotherRequest()
-    if stored.status_code == IN_PROGRESS:
-        raise KeyInUse()  # not reachable through the API (the record commits complete); kept as the rule
     headers = {**stored.response_headers, "Idempotent-Replayed": "true"}
     return Response(orjson.loads(stored.response_body), status=stored.status_code, headers=headers)
