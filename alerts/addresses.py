@@ -31,7 +31,7 @@ class Target:
 
 
 def parse_url(url: str) -> Target:
-    if not isinstance(url, str) or not url or len(url) > URL_MAX_LENGTH:
+    if not url or len(url) > URL_MAX_LENGTH:
         raise UnsafeUrl(f"Must be an http or https URL of at most {URL_MAX_LENGTH} characters.")
     if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url):
         raise UnsafeUrl("Must not contain spaces or control characters.")
@@ -95,7 +95,7 @@ def resolve(target: Target, *, allow_private: bool) -> str:
     """The address to connect to for `target`: every address the host has must be allowed."""
     try:
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError, OSError):
+    except (UnicodeError, OSError):  # socket.gaierror is an OSError
         raise UnresolvedHost(f"The host {target.host!r} does not resolve.") from None
     addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]  # without an IPv6 zone
     if not addresses:

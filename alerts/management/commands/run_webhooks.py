@@ -50,7 +50,6 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Deliver what is due now, then exit.")
 
     def handle(self, *args, **options):
-        self.stop = threading.Event()
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
         self.concurrency = settings.WEBHOOK_CONCURRENCY
