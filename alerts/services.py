@@ -177,10 +177,10 @@ def alerts_evaluate_batch(*, changes: Sequence[OffersChanged]) -> int:
     alerts = list(Alert.objects.filter(Q(product_id__in=product_ids) | Q(product_id__isnull=True)))
     if not alerts:
         return 0
-    of_product: dict[uuid.UUID, list[Alert]] = defaultdict(list)
-    every_product = []
+    of_product: dict[uuid.UUID | None, list[Alert]] = defaultdict(list)
     for alert in alerts:
-        (every_product.append(alert) if alert.product_id is None else of_product[alert.product_id].append(alert))
+        of_product[alert.product_id].append(alert)
+    every_product = of_product.pop(None, [])
     stored_references: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
     if every_product:
         rows = AlertReference.objects.filter(
