@@ -107,9 +107,9 @@ class Command(BaseCommand):
         now = timezone.now()
         if now < self.next_prune_at:
             return
+        self.next_prune_at = now + PRUNE_HISTORY_EVERY
         cutoff = webhook_history_cutoff(now=now)
         if cutoff is None:
-            self.next_prune_at = now + PRUNE_HISTORY_EVERY
             return
         close_old_connections()
         deadline = time.monotonic() + PRUNE_SLICE_SECONDS
@@ -120,7 +120,6 @@ class Command(BaseCommand):
         except DatabaseError as exc:
             logger.warning("pruning the webhook history failed: database unavailable (%s)", type(exc).__name__)
             close_old_connections()
-            self.next_prune_at = now + PRUNE_HISTORY_EVERY
             return
         self.pruned_deliveries += pruned.deliveries
         self.pruned_events += pruned.events
@@ -135,7 +134,6 @@ class Command(BaseCommand):
                 cutoff.isoformat(timespec="seconds"),
             )
         self.pruned_deliveries = self.pruned_events = 0
-        self.next_prune_at = now + PRUNE_HISTORY_EVERY
 
     def fill(self) -> int:
         """Claim as many due deliveries as there are free threads; how many were claimed."""
