@@ -394,8 +394,6 @@ def deliveries_retry_now(*, deliveries) -> int:
 
 # -- retention -------------------------------------------------------------------------------
 
-HISTORY_PRUNE_BATCH_SIZE = 1000
-
 
 def webhook_history_cutoff(*, now: datetime) -> datetime | None:
     """History created before this is past retention; None when it is kept (WEBHOOK_HISTORY_DAYS=0)."""
@@ -411,7 +409,7 @@ class PrunedHistory:
 def webhook_history_prune(
     *,
     older_than: datetime,
-    batch_size: int = HISTORY_PRUNE_BATCH_SIZE,
+    batch_size: int = 1000,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> PrunedHistory:
     """Delete deliveries created before `older_than`, with their attempts, then the events left
