@@ -356,6 +356,7 @@ def _events_create(events: Iterable[tuple[str, dict, uuid.UUID]]) -> list[Delive
     events = list(events)
     if not events:
         return []
+    # Compared as text: an id may come as a UUID or as the string of a JSON answer.
     active = {
         str(endpoint_id)
         for endpoint_id in WebhookEndpoint.objects.filter(
