@@ -59,16 +59,12 @@ def when_short(value: datetime | None, empty: str = NOTHING) -> str:
     return date_format(local, get_format("TIME_FORMAT"))
 
 
-def change_url(app_label: str, model_name: str, pk) -> str:
-    return reverse(f"admin:{app_label}_{model_name}_change", args=[pk])
-
-
 def change_link(app_label: str, model_name: str, pk, text) -> str:
     """A link to an object's admin page; the plain text when there is no such object or page."""
     if pk is None:
         return NOTHING
     try:
-        url = change_url(app_label, model_name, pk)
+        url = reverse(f"admin:{app_label}_{model_name}_change", args=[pk])
     except NoReverseMatch:
         return text
     return format_html('<a href="{}">{}</a>', url, text)

@@ -105,10 +105,9 @@ def read_rate(name: str, default: str) -> str | None:
 def read_cache(name: str, default: str) -> dict:
     url = env.str(name, default=default).strip() or default
     try:
-        config = environ.Env.cache_url_config(url)
+        return environ.Env.cache_url_config(url)
     except (ImproperlyConfigured, ValueError, KeyError):
         raise ConfigError(f"{name} is not a cache URL this service understands (e.g. locmemcache://)") from None
-    return config
 
 
 def normalise_database_url(url: str) -> str:

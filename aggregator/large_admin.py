@@ -15,8 +15,6 @@ Sorting is limited (`sortable_by`) by each admin to columns an index serves, and
 are off: each would be a count over the table.
 """
 
-import math
-
 from django.contrib import admin
 from django.contrib.admin.options import IS_FACETS_VAR, IS_POPUP_VAR, TO_FIELD_VAR
 from django.contrib.admin.views.main import ERROR_FLAG, ORDER_VAR, PAGE_VAR, SEARCH_VAR
@@ -26,8 +24,6 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-DEFAULT_MAX_PAGES = 100
-DEFAULT_MAX_PAGES_FILTERED = 10
 # The change list's own parameters that do not narrow the rows (an empty search does not either).
 _UNFILTERING_PARAMETERS = {PAGE_VAR, ORDER_VAR, ERROR_FLAG, IS_POPUP_VAR, TO_FIELD_VAR, IS_FACETS_VAR}
 
@@ -64,9 +60,7 @@ class LargeTablePaginator(Paginator):
 
     @cached_property
     def num_pages(self) -> int:
-        if self.count == 0 and not self.allow_empty_first_page:
-            return 0
-        return min(self.max_pages, max(1, math.ceil(max(self.count - self.orphans, 0) / self.per_page)))
+        return min(self.max_pages, super().num_pages)
 
     def describe_count(self, opts) -> str:
         """ "1,000 products", "about 1,000,000 products" or "more than 10,000 products"."""
@@ -112,12 +106,12 @@ class LargeTableAdminMixin:
 
     # Fifty rows, not Django's hundred: rendering the rows is most of a page's time.
     list_per_page = 50
-    max_pages = DEFAULT_MAX_PAGES
+    max_pages = 100
     # A search's or filter's rows are counted and paged to fewer pages: counting the matches up
     # to `max_pages × list_per_page`, or skipping that many with OFFSET, reads all of them (through
     # a join for offers and events found by product name), and a search is narrowed further
     # rather than paged through.
-    max_pages_filtered = DEFAULT_MAX_PAGES_FILTERED
+    max_pages_filtered = 10
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     change_list_template = "admin/large_table/change_list.html"

@@ -28,26 +28,20 @@ def keyset_page(queryset, field: str, *, after: tuple | None, limit: int, descen
     return list(keyset_range(queryset, field, after=after, descending=descending).order_by(*order)[:limit])
 
 
-def keyset_range(queryset, field: str, *, after: tuple | None = None, through: tuple | None = None, descending=False):
-    """The rows of `queryset` after `after` and up to `through` included, both (value of `field`, id).
+def keyset_range(queryset, field: str, *, after: tuple | None = None, descending=False):
+    """The rows of `queryset` after `after` = (value of `field`, id): (field, id) > (value, pk), or < when descending.
 
-    (field, id) > (value, pk), or < when descending. Each bound's first filter is implied by its
-    second but is what lets PostgreSQL walk the (field, id) index from the cursor and stop after a
-    page; with the OR alone it reads every row after the cursor and sorts them.
+    The first filter is implied by the second but is what lets PostgreSQL walk the (field, id)
+    index from the cursor and stop after a page; with the OR alone it reads every row after the
+    cursor and sorts them.
     """
-    if after is not None:
-        value, pk = after
-        before, beyond = ("lte", "lt") if descending else ("gte", "gt")
-        queryset = queryset.filter(**{f"{field}__{before}": value}).filter(
-            Q(**{f"{field}__{beyond}": value}) | Q(**{f"id__{beyond}": pk})
-        )
-    if through is not None:
-        value, pk = through
-        within, short = ("gte", "gt") if descending else ("lte", "lt")
-        queryset = queryset.filter(**{f"{field}__{within}": value}).filter(
-            Q(**{f"{field}__{short}": value}) | Q(**{f"id__{within}": pk})
-        )
-    return queryset
+    if after is None:
+        return queryset
+    value, pk = after
+    before, beyond = ("lte", "lt") if descending else ("gte", "gt")
+    return queryset.filter(**{f"{field}__{before}": value}).filter(
+        Q(**{f"{field}__{beyond}": value}) | Q(**{f"id__{beyond}": pk})
+    )
 
 
 class KeysetLinkPagination(BasePagination):

@@ -31,7 +31,7 @@ class Target:
 
 
 def parse_url(url: str) -> Target:
-    if not isinstance(url, str) or not url or len(url) > URL_MAX_LENGTH:
+    if not url or len(url) > URL_MAX_LENGTH:
         raise UnsafeUrl(f"Must be an http or https URL of at most {URL_MAX_LENGTH} characters.")
     if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url):
         raise UnsafeUrl("Must not contain spaces or control characters.")
@@ -70,24 +70,17 @@ _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # RFC 4291 (deprecated): the I
 _LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 
 
-def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address inside an IPv4-mapped, IPv4-compatible, NAT64 or 6to4 address, else None."""
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if address in _NAT64 or address in _IPV4_COMPATIBLE:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    if address in _SIX_TO_FOUR:
-        return address.sixtofour
-    return None
-
-
 def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address):
         if address in _LOCAL_NAT64:
             return False
-        inner = embedded_ipv4(address)
-        if inner is not None:
-            address = inner
+        # An IPv4-mapped, IPv4-compatible, NAT64 or 6to4 address is judged by the IPv4 address inside.
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif address in _NAT64 or address in _IPV4_COMPATIBLE:
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        elif address in _SIX_TO_FOUR:
+            address = address.sixtofour
     return address.is_global and not address.is_multicast
 
 
@@ -95,7 +88,7 @@ def resolve(target: Target, *, allow_private: bool) -> str:
     """The address to connect to for `target`: every address the host has must be allowed."""
     try:
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError, OSError):
+    except (UnicodeError, OSError):  # socket.gaierror is an OSError
         raise UnresolvedHost(f"The host {target.host!r} does not resolve.") from None
     addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]  # without an IPv6 zone
     if not addresses:
@@ -108,15 +101,13 @@ def resolve(target: Target, *, allow_private: bool) -> str:
     return str(addresses[0])
 
 
-def check_url(url: str, *, allow_private: bool) -> Target:
+def check_url(url: str, *, allow_private: bool) -> None:
     """Parse `url` and check where it leads; raises UnsafeUrl.
 
     A name that does not resolve yet is accepted (its DNS may come later; each delivery checks
     again); one that resolves to an address we do not call is not.
     """
-    target = parse_url(url)
     try:
-        resolve(target, allow_private=allow_private)
+        resolve(parse_url(url), allow_private=allow_private)
     except UnresolvedHost:
         pass
-    return target

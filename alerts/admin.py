@@ -69,35 +69,14 @@ def alert_described(kind: str, threshold: int | None) -> str:
     return kind.replace("_", " ") + ("" if shown == NOTHING else f" {shown}")
 
 
-def endpoint_state(endpoint: WebhookEndpoint):
-    if not endpoint.is_active:
-        return status_word("disabled", "muted")
-    if endpoint.failing_since is not None:
-        return format_html("{} since {}", status_word("failing", "error"), when(endpoint.failing_since))
-    return status_word("active", "ok")
-
-
-def endpoint_state_short(endpoint: WebhookEndpoint):
-    """The state in one word; since when an endpoint fails is in the tooltip."""
-    if endpoint.is_active and endpoint.failing_since is not None:
-        return format_html(
-            '<span title="failing since {}">{}</span>', when(endpoint.failing_since), status_word("failing", "error")
-        )
-    return endpoint_state(endpoint)
-
-
 def _event_data(delivery: Delivery) -> dict:
-    """The event's `data` (an alert's, with its product), or {} for a ping or a body not JSON."""
-    try:
-        data = json.loads(delivery.event.body).get("data")
-    except (ValueError, AttributeError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    """The event's `data`: an alert's, with its product, or a ping's."""
+    return json.loads(delivery.event.body)["data"]
 
 
 def _product_of(data: dict) -> tuple[str | None, str]:
-    product = data.get("product") if isinstance(data.get("product"), dict) else {}
-    return product.get("id"), product.get("name") or ""
+    product = data.get("product", {})
+    return product.get("id"), product.get("name", "")
 
 
 _registered_product_admin = type(admin.site.get_model_admin(Product))
@@ -242,11 +221,22 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     @admin.display(description="state")
     def state(self, endpoint: WebhookEndpoint):
-        return endpoint_state(endpoint)
+        if not endpoint.is_active:
+            return status_word("disabled", "muted")
+        if endpoint.failing_since is not None:
+            return format_html("{} since {}", status_word("failing", "error"), when(endpoint.failing_since))
+        return status_word("active", "ok")
 
     @admin.display(description="state")
     def state_word(self, endpoint: WebhookEndpoint):
-        return endpoint_state_short(endpoint)
+        """The state in one word; since when an endpoint fails is in the tooltip."""
+        if endpoint.is_active and endpoint.failing_since is not None:
+            return format_html(
+                '<span title="failing since {}">{}</span>',
+                when(endpoint.failing_since),
+                status_word("failing", "error"),
+            )
+        return self.state(endpoint)
 
     @admin.display(description="deliveries")
     def deliveries(self, endpoint: WebhookEndpoint):
@@ -359,15 +349,14 @@ class DeliveryAdmin(NarrowedTitleAdminMixin, admin.ModelAdmin):
     def product(self, delivery: Delivery):
         if delivery.event.type == EventType.WEBHOOK_PING:
             return "test ping"
-        product_id, name = _product_of(_event_data(delivery))
-        return change_link("catalogue", "product", parse_uuid(product_id or ""), name) if product_id else NOTHING
+        return change_link("catalogue", "product", *_product_of(_event_data(delivery)))
 
     @admin.display(description="alert")
     def alert(self, delivery: Delivery):
         alert = _event_data(delivery).get("alert")
-        if not isinstance(alert, dict) or parse_uuid(alert.get("id") or "") is None:
+        if alert is None:
             return NOTHING
-        return change_link("alerts", "alert", alert["id"], alert_described(alert.get("kind"), alert.get("threshold")))
+        return change_link("alerts", "alert", alert["id"], alert_described(alert["kind"], alert["threshold"]))
 
     @admin.display(description="endpoint")
     def endpoint_link(self, delivery: Delivery):
@@ -403,14 +392,11 @@ class DeliveryAdmin(NarrowedTitleAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="what happened")
     def summary(self, delivery: Delivery) -> str:
-        data = _event_data(delivery)
         if delivery.event.type == EventType.WEBHOOK_PING:
             return "A test ping of the endpoint (sent when its owner asked for one)."
-        if not data:
-            return NOTHING
+        data = _event_data(delivery)
         _, name = _product_of(data)
-        alert = data.get("alert") if isinstance(data.get("alert"), dict) else {}
-        fired = f"The alert “{alert_described(alert.get('kind'), alert.get('threshold'))}” fired. "
+        fired = f"The alert “{alert_described(data['alert']['kind'], data['alert']['threshold'])}” fired. "
         best, before = data.get("best_price"), data.get("previous_best_price")
         in_stock = data.get("offers_in_stock")
         return (
@@ -444,10 +430,7 @@ class DeliveryAdmin(NarrowedTitleAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="body")
     def body(self, delivery: Delivery):
-        try:
-            shown = json.dumps(json.loads(delivery.event.body), indent=2, ensure_ascii=False)
-        except ValueError:
-            shown = delivery.event.body
+        shown = json.dumps(json.loads(delivery.event.body), indent=2, ensure_ascii=False)
         return format_html(
             '<details><summary>The JSON every attempt sends ({} bytes)</summary><pre style="white-space:pre-wrap">{}'
             "</pre></details>",

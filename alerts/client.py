@@ -92,7 +92,7 @@ def send(*, url: str, body: str, headers: dict[str, str], timeout: float, allow_
     except UnsafeUrl as exc:
         return outcome(None, f"refused: {exc}")
     host_in_url = f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
-    host_name = f"[{target.host}]" if ":" in target.host and not target.host.startswith("[") else target.host
+    host_name = f"[{target.host}]" if ":" in target.host else target.host  # urlsplit drops an IPv6 host's brackets
     port = "" if target.port == (443 if target.scheme == "https" else 80) else f":{target.port}"
     netloc, host_header = host_in_url + port, host_name + port
     session = _session(target.scheme, target.host)

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from alerts import client, signing
@@ -51,13 +51,18 @@ def lease_seconds() -> float:
     return 2 * settings.WEBHOOK_TIMEOUT + 5
 
 
+def _due(now):
+    """Due deliveries of active endpoints, the longest-waiting first."""
+    return Delivery.objects.filter(
+        status=DeliveryStatus.PENDING, next_attempt_at__lte=now, endpoint__is_active=True
+    ).order_by("next_attempt_at")
+
+
 def deliveries_claim(*, limit: int) -> list[Claimed]:
     """Take up to `limit` due deliveries of active endpoints for this worker."""
     now = timezone.now()
     token = uuid.uuid4()
-    due = Delivery.objects.filter(
-        status=DeliveryStatus.PENDING, next_attempt_at__lte=now, endpoint__is_active=True
-    ).order_by("next_attempt_at")
+    due = _due(now)
     with transaction.atomic():
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
@@ -69,23 +74,16 @@ def deliveries_claim(*, limit: int) -> list[Claimed]:
             claim=token, next_attempt_at=now + timedelta(seconds=lease_seconds())
         )
     rows = Delivery.objects.filter(claim=token).values(
-        "id", "endpoint_id", "endpoint__url", "endpoint__secret", "event_id", "event__body", "attempts",
-        "endpoint__failing_since",
-    )  # fmt: skip
-    return [
-        Claimed(
-            delivery_id=row["id"],
-            claim=token,
-            endpoint_id=row["endpoint_id"],
-            url=row["endpoint__url"],
-            secret=row["endpoint__secret"],
-            event_id=row["event_id"],
-            body=row["event__body"],
-            attempts=row["attempts"],
-            endpoint_failing=row["endpoint__failing_since"] is not None,
-        )
-        for row in rows
-    ]
+        "endpoint_id",
+        "event_id",
+        "attempts",
+        delivery_id=F("id"),
+        url=F("endpoint__url"),
+        secret=F("endpoint__secret"),
+        body=F("event__body"),
+        endpoint_failing=Q(endpoint__failing_since__isnull=False),
+    )
+    return [Claimed(claim=token, **row) for row in rows]
 
 
 def delivery_send(claimed: Claimed) -> client.Outcome:
@@ -104,12 +102,6 @@ def delivery_send(claimed: Claimed) -> client.Outcome:
         timeout=settings.WEBHOOK_TIMEOUT,
         allow_private=settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
     )
-
-
-def retry_delay(attempts_made: int) -> int | None:
-    """Seconds until the next attempt after `attempts_made` attempts, or None when they are used up."""
-    delays = settings.WEBHOOK_RETRY_DELAYS
-    return delays[attempts_made - 1] if attempts_made <= len(delays) else None
 
 
 def deliveries_record(results: list[tuple[Claimed, client.Outcome]]) -> list[str]:
@@ -146,13 +138,16 @@ def _record(claimed: Claimed, outcome: client.Outcome) -> str:
         "last_error": outcome.error,
         "claim": None,
     }
+    delays = settings.WEBHOOK_RETRY_DELAYS  # the n-th is the wait after n failed attempts
     if outcome.delivered:
         status = DeliveryStatus.DELIVERED
         fields.update(status=status, delivered_at=now, next_attempt_at=None)
+    elif claimed.attempts < len(delays):
+        status = DeliveryStatus.PENDING
+        fields.update(status=status, next_attempt_at=now + timedelta(seconds=delays[claimed.attempts]))
     else:
-        delay = retry_delay(claimed.attempts + 1)
-        status = DeliveryStatus.FAILED if delay is None else DeliveryStatus.PENDING
-        fields.update(status=status, next_attempt_at=None if delay is None else now + timedelta(seconds=delay))
+        status = DeliveryStatus.FAILED
+        fields.update(status=status, next_attempt_at=None)
     # Only the claim's holder records; if its lease ran out and another worker took the delivery,
     # that one's result counts (the attempt row stays as a fact).
     if not Delivery.objects.filter(id=claimed.delivery_id, claim=claimed.claim).update(**fields):
@@ -189,10 +184,5 @@ def overdue_seconds() -> float:
     large value means no worker runs or they cannot keep up (a delivery waiting for its retry is not due).
     """
     now = timezone.now()
-    oldest = (
-        Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now, endpoint__is_active=True)
-        .order_by("next_attempt_at")
-        .values_list("next_attempt_at", flat=True)
-        .first()
-    )
+    oldest = _due(now).values_list("next_attempt_at", flat=True).first()
     return 0.0 if oldest is None else (now - oldest).total_seconds()

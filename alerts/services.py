@@ -116,10 +116,6 @@ def endpoint_ping(*, endpoint: WebhookEndpoint) -> Delivery:
 # -- alerts ----------------------------------------------------------------------------------
 
 
-def current_summary(product_id: uuid.UUID) -> OfferSummary:
-    return summarize(Offer.objects.filter(product_id=product_id).only("price", "items_in_stock"))
-
-
 @transaction.atomic
 def alert_create(
     *, owner, endpoint: WebhookEndpoint, product: Product | None, kind: str, threshold: int | None
@@ -143,22 +139,13 @@ def alert_create(
     fires = False
     if product is not None:
         Product.objects.select_for_update().filter(pk=product.pk).exists()
-        summary = current_summary(product.pk)
+        summary = summarize(Offer.objects.filter(product_id=product.pk).only("price", "items_in_stock"))
         fires, state = initial_state(kind, threshold, summary)
         alert.armed, alert.reference_price, alert.in_stock = state.armed, state.reference_price, state.in_stock
     alert.save()
     if fires:
-        _events_create(
-            [
-                (
-                    EventType.ALERT_TRIGGERED,
-                    _alert_data(
-                        alert, product.pk, product.name, summary, None, timezone.now(), _best_offer_now(product.pk)
-                    ),
-                    endpoint.id,
-                )
-            ]
-        )
+        data = _alert_data(alert, product.pk, product.name, summary, None, timezone.now(), _best_offer_now(product.pk))
+        _events_create([(EventType.ALERT_TRIGGERED, data, endpoint.id)])
     return alert
 
 
@@ -166,25 +153,17 @@ def alert_delete(*, alert: Alert) -> None:
     alert.delete()
 
 
-def alerts_of_deleted_product(*, product: Product) -> int:
+def alerts_of_deleted_product(*, product: Product) -> None:
     """Tell each alert's owner that it goes with its product: an `alert.deleted` event per alert.
 
     Called inside the transaction that deletes the product, before its alerts are deleted with it,
-    so the events are committed with the deletion or not at all. Returns how many were queued.
+    so the events are committed with the deletion or not at all.
     """
-    alerts = list(Alert.objects.filter(product_id=product.pk, endpoint__is_active=True))
-    product_data = {"id": str(product.pk), "name": product.name}
+    data = {"product": {"id": str(product.pk), "name": product.name}, "reason": "product_deleted"}
     _events_create(
-        [
-            (
-                EventType.ALERT_DELETED,
-                {"alert": _alert_fields(alert), "product": product_data, "reason": "product_deleted"},
-                alert.endpoint_id,
-            )
-            for alert in alerts
-        ]
+        (EventType.ALERT_DELETED, {"alert": _alert_fields(alert), **data}, alert.endpoint_id)
+        for alert in Alert.objects.filter(product_id=product.pk, endpoint__is_active=True)
     )
-    return len(alerts)
 
 
 def alerts_evaluate_batch(*, changes: Sequence[OffersChanged]) -> int:
@@ -198,10 +177,10 @@ def alerts_evaluate_batch(*, changes: Sequence[OffersChanged]) -> int:
     alerts = list(Alert.objects.filter(Q(product_id__in=product_ids) | Q(product_id__isnull=True)))
     if not alerts:
         return 0
-    of_product: dict[uuid.UUID, list[Alert]] = defaultdict(list)
-    every_product = []
+    of_product: dict[uuid.UUID | None, list[Alert]] = defaultdict(list)
     for alert in alerts:
-        (every_product.append(alert) if alert.product_id is None else of_product[alert.product_id].append(alert))
+        of_product[alert.product_id].append(alert)
+    every_product = of_product.pop(None, [])
     stored_references: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
     if every_product:
         rows = AlertReference.objects.filter(
@@ -241,7 +220,10 @@ def alerts_evaluate_batch(*, changes: Sequence[OffersChanged]) -> int:
     if changed_state:
         Alert.objects.bulk_update(changed_state, ["armed", "reference_price", "in_stock"])
     if new_references:
-        _references_save(new_references)
+        # The products' row locks (held by the reconciler) serialise writers of these rows.
+        AlertReference.objects.bulk_create(
+            new_references, update_conflicts=True, unique_fields=["alert", "product"], update_fields=["reference_price"]
+        )
     if fired:
         kept, also_fired_for = _bounded(fired)
         names = dict(
@@ -311,16 +293,6 @@ def _best_offers(changes: Iterable[OffersChanged]) -> dict[uuid.UUID, dict]:
     }
 
 
-def _references_save(references: list[AlertReference]) -> None:
-    # The products' row locks (held by the reconciler) serialise writers of these rows.
-    AlertReference.objects.bulk_create(
-        references,
-        update_conflicts=True,
-        unique_fields=["alert", "product"],
-        update_fields=["reference_price"],
-    )
-
-
 def _best_offer_now(product_id: uuid.UUID) -> dict | None:
     """The product's best offer as stored now (cheapest in stock), with its prior price."""
     row = (
@@ -384,15 +356,17 @@ def _events_create(events: Iterable[tuple[str, dict, uuid.UUID]]) -> list[Delive
     events = list(events)
     if not events:
         return []
-    active = set(
-        WebhookEndpoint.objects.filter(
+    # Compared as text: an id may come as a UUID or as the string of a JSON answer.
+    active = {
+        str(endpoint_id)
+        for endpoint_id in WebhookEndpoint.objects.filter(
             id__in={endpoint_id for _, _, endpoint_id in events}, is_active=True
         ).values_list("id", flat=True)
-    )
+    }
     now = timezone.now()
     rows, deliveries = [], []
     for event_type, data, endpoint_id in events:
-        if _as_uuid(endpoint_id) not in active:
+        if str(endpoint_id) not in active:
             continue
         event_id = uuid.uuid4()
         body = json.dumps(
@@ -405,10 +379,6 @@ def _events_create(events: Iterable[tuple[str, dict, uuid.UUID]]) -> list[Delive
     WebhookEvent.objects.bulk_create(rows)
     Delivery.objects.bulk_create(deliveries)
     return deliveries
-
-
-def _as_uuid(value) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 def deliveries_retry_now(*, deliveries) -> int:
@@ -425,8 +395,6 @@ def deliveries_retry_now(*, deliveries) -> int:
 
 # -- retention -------------------------------------------------------------------------------
 
-HISTORY_PRUNE_BATCH_SIZE = 1000
-
 
 def webhook_history_cutoff(*, now: datetime) -> datetime | None:
     """History created before this is past retention; None when it is kept (WEBHOOK_HISTORY_DAYS=0)."""
@@ -442,7 +410,7 @@ class PrunedHistory:
 def webhook_history_prune(
     *,
     older_than: datetime,
-    batch_size: int = HISTORY_PRUNE_BATCH_SIZE,
+    batch_size: int = 1000,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> PrunedHistory:
     """Delete deliveries created before `older_than`, with their attempts, then the events left
@@ -452,8 +420,6 @@ def webhook_history_prune(
     wait forever), but not one a worker holds right now. Each batch is its own short transaction
     (the caller must not wrap this in one), and `should_stop` is asked after each batch.
     """
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
     old = Delivery.objects.filter(created_at__lt=older_than)
     held = Q(claim__isnull=False, next_attempt_at__gt=timezone.now())
     # Two passes, each along its own partial index (finished rows; pending rows).

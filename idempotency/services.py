@@ -29,7 +29,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
 from aggregator.renderers import FastJSONRenderer
-from idempotency.models import IN_PROGRESS, IdempotencyRecord
+from idempotency.models import IdempotencyRecord
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,10 @@ def respond_idempotently(request, perform: Callable[[], Response]) -> Response:
     with transaction.atomic():
         stored = _claim(user=request.user, key=raw, fingerprint=fingerprint, now=now)
         if stored is not None:
-            return _replay(stored, fingerprint)
+            if stored.fingerprint != fingerprint:
+                raise KeyReusedWithAnotherRequest()
+            headers = {**stored.response_headers, "Idempotent-Replayed": "true"}
+            return Response(orjson.loads(stored.response_body), status=stored.status_code, headers=headers)
         response = perform()
         if not status.is_success(response.status_code):
             IdempotencyRecord.objects.filter(user=request.user, key=raw).delete()
@@ -116,12 +119,3 @@ def _claim(*, user, key: str, fingerprint: str, now) -> IdempotencyRecord | None
             return stored
         IdempotencyRecord.objects.filter(pk=stored.pk, expires_at__lte=now).delete()
     raise KeyInUse()
-
-
-def _replay(stored: IdempotencyRecord, fingerprint: str) -> Response:
-    if stored.fingerprint != fingerprint:
-        raise KeyReusedWithAnotherRequest()
-    if stored.status_code == IN_PROGRESS:
-        raise KeyInUse()  # not reachable through the API (the record commits complete); kept as the rule
-    headers = {**stored.response_headers, "Idempotent-Replayed": "true"}
-    return Response(orjson.loads(stored.response_body), status=stored.status_code, headers=headers)

@@ -50,7 +50,6 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Deliver what is due now, then exit.")
 
     def handle(self, *args, **options):
-        self.stop = threading.Event()
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
         self.concurrency = settings.WEBHOOK_CONCURRENCY
@@ -108,9 +107,9 @@ class Command(BaseCommand):
         now = timezone.now()
         if now < self.next_prune_at:
             return
+        self.next_prune_at = now + PRUNE_HISTORY_EVERY
         cutoff = webhook_history_cutoff(now=now)
         if cutoff is None:
-            self.next_prune_at = now + PRUNE_HISTORY_EVERY
             return
         close_old_connections()
         deadline = time.monotonic() + PRUNE_SLICE_SECONDS
@@ -121,7 +120,6 @@ class Command(BaseCommand):
         except DatabaseError as exc:
             logger.warning("pruning the webhook history failed: database unavailable (%s)", type(exc).__name__)
             close_old_connections()
-            self.next_prune_at = now + PRUNE_HISTORY_EVERY
             return
         self.pruned_deliveries += pruned.deliveries
         self.pruned_events += pruned.events
@@ -136,7 +134,6 @@ class Command(BaseCommand):
                 cutoff.isoformat(timespec="seconds"),
             )
         self.pruned_deliveries = self.pruned_events = 0
-        self.next_prune_at = now + PRUNE_HISTORY_EVERY
 
     def fill(self) -> int:
         """Claim as many due deliveries as there are free threads; how many were claimed."""
