@@ -58,7 +58,6 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         request_id = request_id_from(request.META.get("HTTP_X_REQUEST_ID"))
-        request.request_id = request_id
         _current.set(("request_id", request_id))  # cleared by _clear_request_id, see the module doc
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
