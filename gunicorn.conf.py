@@ -10,10 +10,9 @@ from pathlib import Path
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # Sync workers, one per core: a request is one or two short queries, so the cores, not waits, are
-# the limit. Measured on 2 cores, 3 or 4 sync workers or gthread (2 × 1 or 2 × 2 threads) served no
-# more requests, and gthread's keep-alive connections, each tied to one worker, doubled p99. The
-# sync worker closes every connection and reads requests blocking: it wants a proxy in front that
-# buffers slow clients (the load balancer or TLS proxy does). Without one, GUNICORN_WORKER_CLASS=gthread.
+# the limit (more workers or gthread served no more, docs/performance.md). The sync worker closes
+# every connection and reads requests blocking: it wants a proxy in front that buffers slow clients
+# (the load balancer or TLS proxy does). Without one, GUNICORN_WORKER_CLASS=gthread.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("WEB_THREADS", "1"))

@@ -7,10 +7,10 @@ def nice_step(span: float, count: int) -> float:
     """The step of about `count` intervals over `span`: 1, 2 or 5 times a power of ten."""
     raw = span / max(count, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
-    for multiple in (1, 2, 5, 10):
+    for multiple in (1, 2, 5):
         if multiple * magnitude >= raw:
             return multiple * magnitude
-    return 10 * magnitude  # pragma: no cover - the loop always returns
+    return 10 * magnitude
 
 
 def nice_ticks(low: float, high: float, count: int = 4, *, min_step: float = 0.0) -> list[float]:

@@ -43,21 +43,16 @@ def api_exception_handler(exc, context):
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     if isinstance(exc, (OperationalError, InterfaceError)):
-        logger.warning("database unavailable while serving %s: %s", _path(context), type(exc).__name__)
+        logger.warning("database unavailable while serving %s: %s", context["request"].path, type(exc).__name__)
         return Response(
             {"detail": database_error_detail(exc)},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )
     if isinstance(exc, DatabaseError):
-        logger.exception("database error while serving %s", _path(context))
+        logger.exception("database error while serving %s", context["request"].path)
         return Response({"detail": "Internal server error."}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     return None  # Django logs it and answers with handler500
-
-
-def _path(context) -> str:
-    request = context.get("request")
-    return getattr(request, "path", "?")
 
 
 def not_found(request, exception=None):

@@ -22,7 +22,6 @@ from contextvars import ContextVar
 
 from django.core.signals import request_finished
 
-REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 # (field name, id) of what is being handled in this context: ("request_id", …) in the web.
@@ -35,13 +34,6 @@ _process_wide: tuple[str, str] | None = None
 def new_id() -> str:
     """32 random hex digits: the shape of a UUID's hex, without building a UUID."""
     return secrets.token_hex(16)
-
-
-def request_id_from(header_value: str | None) -> str:
-    """The incoming id when it is a sane token, else a new one."""
-    if header_value and _SANE_ID.fullmatch(header_value):
-        return header_value
-    return new_id()
 
 
 def bind_cycle_id(cycle_id: str | None) -> None:
@@ -57,11 +49,12 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        request_id = request_id_from(request.META.get("HTTP_X_REQUEST_ID"))
-        request.request_id = request_id
+        request_id = request.META.get("HTTP_X_REQUEST_ID")
+        if not (request_id and _SANE_ID.fullmatch(request_id)):
+            request_id = new_id()  # none sent, or not a sane token
         _current.set(("request_id", request_id))  # cleared by _clear_request_id, see the module doc
         response = self.get_response(request)
-        response[REQUEST_ID_HEADER] = request_id
+        response["X-Request-ID"] = request_id
         return response
 
 

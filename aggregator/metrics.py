@@ -15,6 +15,7 @@
   (`start_metrics_server`, used by run_sync and run_webhooks) take the same rule.
 """
 
+import functools
 import hmac
 import logging
 import os
@@ -131,21 +132,14 @@ def metrics_view(request):
     return HttpResponse(generate_latest(_web_registry()), content_type=CONTENT_TYPE_LATEST)
 
 
-_registries: dict[str, CollectorRegistry] = {}
-
-
+@functools.cache  # the multiprocess directory is fixed for the life of the process (set before it started)
 def _web_registry() -> CollectorRegistry:
-    # The multiprocess directory is fixed for the life of the process (set before it started).
-    mode = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or ""
-    registry = _registries.get(mode)
-    if registry is None:
-        registry = CollectorRegistry()
-        if mode:
-            MultiProcessCollector(registry)
-        else:
-            registry.register(_http_registry)  # a registry is a collector of its metrics
-        registry.register(_RegisteredGaugesCollector())
-        _registries[mode] = registry
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+    else:
+        registry.register(_http_registry)  # a registry is a collector of its metrics
+    registry.register(_RegisteredGaugesCollector())
     return registry
 
 

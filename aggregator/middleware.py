@@ -16,18 +16,15 @@ class RejectNulCharactersMiddleware(MiddlewareMixin):
     """
 
     def process_request(self, request):
-        if self._has_nul(request):
+        query = request.META.get("QUERY_STRING", "")
+        if (
+            "\x00" in request.path_info
+            or "%00" in query
+            or "\x00" in query
+            or any("\x00" in value for key, value in request.META.items() if key.startswith("HTTP_"))
+        ):
             return JsonResponse({"detail": "The request contains a NUL character."}, status=400)
         return None
-
-    @staticmethod
-    def _has_nul(request) -> bool:
-        if "\x00" in request.path_info:
-            return True
-        query = request.META.get("QUERY_STRING", "")
-        if "%00" in query or "\x00" in query:
-            return True
-        return any("\x00" in value for key, value in request.META.items() if key.startswith("HTTP_"))
 
 
 class DatabaseUnavailableMiddleware(MiddlewareMixin):

@@ -10,8 +10,6 @@ _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 def parse_uuid(value) -> uuid.UUID | None:
     """`value` as a UUID, or None when it is not one (no row can have such an id)."""
-    if isinstance(value, uuid.UUID):
-        return value
     try:
         return uuid.UUID(str(value))
     except ValueError:

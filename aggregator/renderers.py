@@ -26,7 +26,10 @@ class FastJSONRenderer(JSONRenderer):
         if (
             self.ensure_ascii
             or not self.compact
-            or (accepted_media_type not in (None, self.media_type) and self._indented(accepted_media_type))
+            or (
+                accepted_media_type not in (None, self.media_type)
+                and self.get_indent(accepted_media_type, {}) is not None
+            )
             or (renderer_context and renderer_context.get("indent"))
         ):
             return super().render(data, accepted_media_type, renderer_context)
@@ -36,6 +39,3 @@ class FastJSONRenderer(JSONRenderer):
             return super().render(data, accepted_media_type, renderer_context)
         # As DRF does: keep the output a strict subset of JavaScript.
         return output.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
-
-    def _indented(self, accepted_media_type) -> bool:
-        return self.get_indent(accepted_media_type, {}) is not None

@@ -40,6 +40,13 @@ PRODUCT_WRITE_RESPONSES = {**WRITE_ERROR_RESPONSES, **FORBIDDEN_RESPONSES}
 BULK_ERROR_RESPONSES = {code: answer for code, answer in PRODUCT_WRITE_RESPONSES.items() if code not in {400, 404}}
 
 
+# What the product endpoints share. (No docstring: drf-spectacular would show it as their description.)
+class ProductApi(generics.GenericAPIView):
+    # IsAuthenticatedOrReadOnly first: it says to the schema (drf-spectacular) that reads need no token.
+    permission_classes = [IsAuthenticatedOrReadOnly, ProductPermissions]
+    serializer_class = ProductOutputSerializer
+
+
 @extend_schema_view(
     get=extend_schema(
         summary="List products, oldest first",
@@ -64,12 +71,9 @@ BULK_ERROR_RESPONSES = {code: answer for code, answer in PRODUCT_WRITE_RESPONSES
         responses={201: ProductOutputSerializer, **PRODUCT_WRITE_RESPONSES, **IDEMPOTENCY_RESPONSES},
     ),
 )
-class ProductListCreateApi(generics.GenericAPIView):
-    # IsAuthenticatedOrReadOnly first: it says to the schema (drf-spectacular) that reads need no token.
-    permission_classes = [IsAuthenticatedOrReadOnly, ProductPermissions]
+class ProductListCreateApi(ProductApi):
     cache_public = True  # GET: aggregator.http_cache
     pagination_class = KeysetLinkPagination
-    serializer_class = ProductOutputSerializer
 
     def get_queryset(self):
         # Rows as dicts, not model instances: a page of 100 is the endpoint's whole cost.
@@ -107,11 +111,8 @@ class ProductListCreateApi(generics.GenericAPIView):
         responses={204: OpenApiResponse(description="Deleted."), **PRODUCT_WRITE_RESPONSES},
     ),
 )
-class ProductDetailApi(generics.GenericAPIView):
-    # IsAuthenticatedOrReadOnly first: it says to the schema (drf-spectacular) that reads need no token.
-    permission_classes = [IsAuthenticatedOrReadOnly, ProductPermissions]
+class ProductDetailApi(ProductApi):
     cache_public = True  # GET: aggregator.http_cache
-    serializer_class = ProductOutputSerializer
 
     def get_object(self) -> Product:
         return generics.get_object_or_404(product_list(), pk=self.kwargs["product_id"])
@@ -170,11 +171,7 @@ class ProductDetailApi(generics.GenericAPIView):
         },
     ),
 )
-class ProductBulkCreateApi(generics.GenericAPIView):
-    # IsAuthenticatedOrReadOnly first: it says to the schema (drf-spectacular) that reads need no token.
-    permission_classes = [IsAuthenticatedOrReadOnly, ProductPermissions]
-    serializer_class = ProductOutputSerializer
-
+class ProductBulkCreateApi(ProductApi):
     def post(self, request):
         return respond_idempotently(request, lambda: self._create(request))
 

@@ -8,7 +8,6 @@ would refuse the probe otherwise. /health is exempt from the HTTPS redirect, so 
 
 import os
 import sys
-import urllib.error
 import urllib.request
 
 TIMEOUT_SECONDS = 3
@@ -17,9 +16,8 @@ TIMEOUT_SECONDS = 3
 def probe_host() -> str:
     """A Host header this deployment accepts: the first ALLOWED_HOSTS entry, made concrete."""
     allowed = [host.strip() for host in os.environ.get("ALLOWED_HOSTS", "localhost").split(",") if host.strip()]
-    first = allowed[0] if allowed else "localhost"
     # ".example.com" allows example.com and its subdomains; "*" allows anything.
-    first = first.lstrip(".")
+    first = allowed[0].lstrip(".") if allowed else ""
     return "localhost" if first in {"", "*"} else first
 
 
@@ -29,7 +27,7 @@ def main() -> int:
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
             healthy = response.status == 200
-    except (urllib.error.URLError, OSError) as exc:
+    except OSError as exc:  # URLError, and HTTPError for an error status, are OSErrors
         print(f"healthcheck: /health unreachable or unhealthy ({exc})")
         return 1
     print("healthcheck: healthy" if healthy else "healthcheck: unexpected answer")

@@ -34,28 +34,24 @@ def read_dotenv_value(name: str) -> str:
 
 def main() -> int:
     env = dict(os.environ)
-    processes: list[tuple[str, list[str]]] = []
+    # Local receivers (a script on this machine) are what one tests alerts against; the shell may say otherwise.
+    env.setdefault("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
+    children = []
     if not read_dotenv_value("OFFERS_SERVICE_URL"):
         env["OFFERS_SERVICE_URL"] = f"http://127.0.0.1:{FAKE_PORT}"
         env["OFFERS_REFRESH_TOKEN"] = FAKE_REFRESH_TOKEN
-        fake_command = [PYTHON, "manage.py", "run_fake_offers", "--port", FAKE_PORT]
-        fake_command += ["--refresh-token", FAKE_REFRESH_TOKEN]
-        processes.append(("fake-offers", fake_command))
         print(f"run: OFFERS_SERVICE_URL is unset; starting a fake offers service on port {FAKE_PORT}")
-    processes.append(("web", [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "aggregator.wsgi"]))
-    processes.append(("sync", [PYTHON, "manage.py", "run_sync"]))
-    processes.append(("webhooks", [PYTHON, "manage.py", "run_webhooks"]))
-    # Local receivers (a script on this machine) are what one tests alerts against; the shell may say otherwise.
-    env.setdefault("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
-
-    children = []
-    for name, command in processes:
+        command = [PYTHON, "manage.py", "run_fake_offers", "--port", FAKE_PORT, "--refresh-token", FAKE_REFRESH_TOKEN]
         # The fake is the development-only devtools app, which DEV_TOOLS installs (an .env written
         # before that variable existed lacks it).
-        child_env = {**env, "DEV_TOOLS": "true"} if name == "fake-offers" else env
-        children.append((name, subprocess.Popen(command, cwd=ROOT, env=child_env)))
-        if name == "fake-offers":
-            time.sleep(0.5)  # let it bind before the others first call it
+        children.append(("fake-offers", subprocess.Popen(command, cwd=ROOT, env={**env, "DEV_TOOLS": "true"})))
+        time.sleep(0.5)  # let it bind before the others first call it
+    for name, command in [
+        ("web", [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "aggregator.wsgi"]),
+        ("sync", [PYTHON, "manage.py", "run_sync"]),
+        ("webhooks", [PYTHON, "manage.py", "run_webhooks"]),
+    ]:
+        children.append((name, subprocess.Popen(command, cwd=ROOT, env=env)))
     print(f"run: serving on http://localhost:{env.get('PORT', '8000')} (Ctrl-C stops everything)")
 
     stopping = False

@@ -41,7 +41,11 @@ def call(application, path: str) -> tuple[str, dict]:
     def start_response(status, headers, exc_info=None):
         answer["status"] = status
 
-    body = b"".join(application(RequestFactory().get(path).environ, start_response))
+    response = application(RequestFactory().get(path).environ, start_response)
+    body = b"".join(response)
+    # As a WSGI server does: closing the response sends request_finished, which clears the request's
+    # log id (aggregator.log_context); left set, it would tag a later test's log lines.
+    response.close()
     return answer["status"], json.loads(body)
 
 
