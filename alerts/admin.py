@@ -396,11 +396,14 @@ class DeliveryAdmin(NarrowedTitleAdminMixin, admin.ModelAdmin):
             return "A test ping of the endpoint (sent when its owner asked for one)."
         data = _event_data(delivery)
         _, name = _product_of(data)
-        fired = f"The alert “{alert_described(data['alert']['kind'], data['alert']['threshold'])}” fired. "
+        alert = f"The alert “{alert_described(data['alert']['kind'], data['alert']['threshold'])}”"
+        if delivery.event.type == EventType.ALERT_DELETED:
+            return f"{alert} was deleted with its product, {name or 'a product'}."
         best, before = data.get("best_price"), data.get("previous_best_price")
         in_stock = data.get("offers_in_stock")
         return (
-            f"{fired}{name or 'A product'}: best in-stock price {format_money(best) if best is not None else 'none'}"
+            f"{alert} fired. {name or 'A product'}: best in-stock price "
+            f"{format_money(best) if best is not None else 'none'}"
             f" (before: {format_money(before) if before is not None else 'none'}),"
             f" {in_stock} offer{'s' if in_stock != 1 else ''} in stock."
         )

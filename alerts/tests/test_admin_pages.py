@@ -12,6 +12,7 @@ from aggregator.tests.admin_lists import assert_a_thousand_rows_take_the_queries
 from aggregator.tests.factories import UserFactory
 from alerts.models import Alert, Delivery, DeliveryAttempt, DeliveryStatus, WebhookEndpoint, WebhookEvent
 from catalogue.models import Product
+from catalogue.services import product_delete
 
 pytestmark = pytest.mark.django_db
 
@@ -221,3 +222,14 @@ def test_an_endpoint_with_deliveries_can_be_deleted_and_takes_them_with_it(admin
     assert response.status_code == 302
     assert not WebhookEndpoint.objects.filter(pk=failing.pk).exists()
     assert not Delivery.objects.exists() and not WebhookEvent.objects.exists()  # its events went with it
+
+
+def test_a_deleted_alerts_delivery_says_it_went_with_its_product(admin_client, owner):
+    product = Product.objects.create(name="Red kettle")
+    endpoint = endpoint_of(owner, "https://shop.example/hooks")
+    Alert.objects.create(owner=owner, endpoint=endpoint, product=product, kind="price_below", threshold=8000)
+    assert product_delete(product=product)
+    delivery = Delivery.objects.get(event__type="alert.deleted")
+    html = page(admin_client, f"/admin/alerts/delivery/{delivery.pk}/change/")
+    assert "The alert “price below €80.00” was deleted with its product, Red kettle." in html
+    assert "fired" not in html
