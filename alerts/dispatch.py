@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -51,7 +51,7 @@ def lease_seconds() -> float:
     return 2 * settings.WEBHOOK_TIMEOUT + 5
 
 
-def _due(now):
+def _due(now: datetime):
     """Due deliveries of active endpoints, the longest-waiting first."""
     return Delivery.objects.filter(
         status=DeliveryStatus.PENDING, next_attempt_at__lte=now, endpoint__is_active=True

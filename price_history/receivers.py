@@ -30,7 +30,10 @@ def record_offer_events(sender, *, changes: Sequence[OffersChanged], **kwargs) -
 
 
 class HourlyPrune:
-    """Delete price events past PRICE_HISTORY_DAYS (in small batches) at most once an hour per worker."""
+    """Delete price events past PRICE_HISTORY_DAYS (in small batches) at most once an hour per worker.
+
+    Called from the worker's one loop (run_sync's `worker_cycle_done`), never from two threads at once.
+    """
 
     def __init__(self):
         self.last_run_at: datetime | None = None

@@ -259,12 +259,11 @@ def test_a_process_whose_claim_lapsed_does_not_release_the_claim_of_the_one_that
 
 
 def store_retried_to_the_end() -> bool:
-    """Wait for the thread retrying the store of a token: it stored it, or gave it up."""
-    for thread in threading.enumerate():
-        if thread.name == STORE_RETRY_THREAD:
-            thread.join(timeout=30)
-            return not thread.is_alive()
-    return True
+    """Wait for the threads retrying the store of a token: each stored it, or gave it up."""
+    retrying = [thread for thread in threading.enumerate() if thread.name == STORE_RETRY_THREAD]
+    for thread in retrying:
+        thread.join(timeout=30)
+    return not any(thread.is_alive() for thread in retrying)
 
 
 class DatabaseBlink:

@@ -257,7 +257,9 @@ class Command(BaseCommand):
             "pid": os.getpid(),
             "beat_at": timezone.now().isoformat(),
             "started_at": (self.started_at or timezone.now()).isoformat(),
-            "last_cycle_finished_at": self.last_cycle_finished_at and self.last_cycle_finished_at.isoformat(),
+            "last_cycle_finished_at": (
+                self.last_cycle_finished_at.isoformat() if self.last_cycle_finished_at else None
+            ),
         }
         try:
             temporary = self.heartbeat_file.with_name(f"{self.heartbeat_file.name}.{os.getpid()}.tmp")
