@@ -349,14 +349,20 @@ class DeliveryAdmin(NarrowedTitleAdminMixin, admin.ModelAdmin):
     def product(self, delivery: Delivery):
         if delivery.event.type == EventType.WEBHOOK_PING:
             return "test ping"
-        return change_link("catalogue", "product", *_product_of(_event_data(delivery)))
+        product_id, name = _product_of(_event_data(delivery))
+        if delivery.event.type == EventType.ALERT_DELETED:
+            return name  # deleted, with its alerts: no page to link to
+        return change_link("catalogue", "product", product_id, name)
 
     @admin.display(description="alert")
     def alert(self, delivery: Delivery):
         alert = _event_data(delivery).get("alert")
         if alert is None:
             return NOTHING
-        return change_link("alerts", "alert", alert["id"], alert_described(alert["kind"], alert["threshold"]))
+        described = alert_described(alert["kind"], alert["threshold"])
+        if delivery.event.type == EventType.ALERT_DELETED:
+            return described  # deleted with its product: no page to link to
+        return change_link("alerts", "alert", alert["id"], described)
 
     @admin.display(description="endpoint")
     def endpoint_link(self, delivery: Delivery):

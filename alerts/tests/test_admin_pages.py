@@ -227,9 +227,13 @@ def test_an_endpoint_with_deliveries_can_be_deleted_and_takes_them_with_it(admin
 def test_a_deleted_alerts_delivery_says_it_went_with_its_product(admin_client, owner):
     product = Product.objects.create(name="Red kettle")
     endpoint = endpoint_of(owner, "https://shop.example/hooks")
-    Alert.objects.create(owner=owner, endpoint=endpoint, product=product, kind="price_below", threshold=8000)
+    alert = Alert.objects.create(owner=owner, endpoint=endpoint, product=product, kind="price_below", threshold=8000)
     assert product_delete(product=product)
     delivery = Delivery.objects.get(event__type="alert.deleted")
     html = page(admin_client, f"/admin/alerts/delivery/{delivery.pk}/change/")
     assert "The alert “price below €80.00” was deleted with its product, Red kettle." in html
     assert "fired" not in html
+    # Both are gone: named, not linked to pages that would say they do not exist.
+    assert f"/admin/catalogue/product/{product.pk}/" not in html
+    assert f"/admin/alerts/alert/{alert.pk}/" not in html
+    assert ">Red kettle<" in html and ">price below €80.00<" in html
