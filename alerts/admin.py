@@ -74,6 +74,14 @@ def _event_data(delivery: Delivery) -> dict:
     return json.loads(delivery.event.body)["data"]
 
 
+def _link_unless_gone(delivery: Delivery, app_label: str, model_name: str, pk, text: str) -> str:
+    """A link to what the delivery's event names; only named for an `alert.deleted`, whose product
+    and alert were deleted together (a link would lead to Django's "does not exist" page)."""
+    if delivery.event.type == EventType.ALERT_DELETED:
+        return text
+    return change_link(app_label, model_name, pk, text)
+
+
 def _product_of(data: dict) -> tuple[str | None, str]:
     product = data.get("product", {})
     return product.get("id"), product.get("name", "")
@@ -349,10 +357,7 @@ class DeliveryAdmin(NarrowedTitleAdminMixin, admin.ModelAdmin):
     def product(self, delivery: Delivery):
         if delivery.event.type == EventType.WEBHOOK_PING:
             return "test ping"
-        product_id, name = _product_of(_event_data(delivery))
-        if delivery.event.type == EventType.ALERT_DELETED:
-            return name  # deleted, with its alerts: no page to link to
-        return change_link("catalogue", "product", product_id, name)
+        return _link_unless_gone(delivery, "catalogue", "product", *_product_of(_event_data(delivery)))
 
     @admin.display(description="alert")
     def alert(self, delivery: Delivery):
@@ -360,9 +365,7 @@ class DeliveryAdmin(NarrowedTitleAdminMixin, admin.ModelAdmin):
         if alert is None:
             return NOTHING
         described = alert_described(alert["kind"], alert["threshold"])
-        if delivery.event.type == EventType.ALERT_DELETED:
-            return described  # deleted with its product: no page to link to
-        return change_link("alerts", "alert", alert["id"], described)
+        return _link_unless_gone(delivery, "alerts", "alert", alert["id"], described)
 
     @admin.display(description="endpoint")
     def endpoint_link(self, delivery: Delivery):
